@@ -1,0 +1,197 @@
+"""[Question] → [Note]: merge questions that repeat across the whole corpus."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from rapidfuzz import fuzz
+
+from flashmark.text import normalise
+from flashmark.types import Conflict, MergeGroup, MergeResult, Note, Question, Section
+
+SAME_TOPIC = "same title under the same topic"
+SAME_ANSWER = "same title and same answer under another topic"
+NEAR_TITLE = "similar title with the same answer"
+KEPT_APART = "same title under different topics with different answers; kept as separate notes"
+
+MIN_ANSWER_FOR_NEAR = 12  # a shorter answer ("见上文") is no evidence two titles mean the same
+NEAR_RATIO = 85.0
+MAX_BUCKET_PAIRS = 64  # beyond this many groups per answer, compare exact titles only
+
+
+def _is_subsequence(short: str, long: str) -> bool:
+    it = iter(long)
+    return all(ch in it for ch in short)
+
+
+def near_titles(a: str, b: str) -> bool:
+    """Whether two normalised titles read as the same question worded differently."""
+    if a == b:
+        return True
+    short, long = sorted((a, b), key=len)
+    if len(short) < 4:
+        return False
+    if len(short) * 2 >= len(long) and _is_subsequence(short, long):
+        return True
+    return bool(fuzz.ratio(a, b) >= NEAR_RATIO)
+
+
+class _Union:
+    """Union-find over group indices that remembers why groups were joined."""
+
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+        self.reasons: dict[int, set[str]] = defaultdict(set)
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def join(self, a: int, b: int, reason: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        keep, drop = min(ra, rb), max(ra, rb)
+        self.parent[drop] = keep
+        self.reasons[keep] |= self.reasons.pop(drop, set()) | {reason}
+
+
+def _topic_key(q: Question) -> tuple[str, ...]:
+    return tuple(normalise(t) for t in q.topic)
+
+
+def _anchor_of(group: list[Question]) -> str | None:
+    return next((q.anchor for q in group if q.anchor), None)
+
+
+def _build_note(questions: list[Question]) -> Note:
+    """One note from a cluster of questions, keeping every distinct answer and section."""
+    counts = Counter(q.title for q in questions)
+    best = max(counts.values())
+    chosen = next(q for q in questions if counts[q.title] == best)
+    prompts = list(dict.fromkeys(q.prompt_html for q in _distinct(questions, lambda q: q.prompt_norm) if q.prompt_norm))
+    answers = tuple(q.answer_html for q in _distinct(questions, lambda q: q.answer_norm))
+    extras: dict[tuple[str, str], Section] = {}
+    for q in questions:
+        for s in q.extras:
+            extras.setdefault((normalise(s.label), s.norm), s)
+    return Note(
+        key="",
+        title=chosen.title,
+        title_html=chosen.title_html,
+        topic=chosen.topic,
+        prompt_html="".join(prompts),
+        answers=answers,
+        extras=tuple(extras.values()),
+        tags=tuple(dict.fromkeys(t for q in questions for t in q.tags)),
+        deck=chosen.deck,
+        sources=tuple(q.where for q in questions),
+        anchor=_anchor_of(questions),
+        media=tuple(dict.fromkeys(m for q in questions for m in q.media)),
+    )
+
+
+def _distinct(questions: list[Question], norm: Callable[[Question], str]) -> list[Question]:
+    seen: dict[str, Question] = {}
+    for q in questions:
+        seen.setdefault(norm(q), q)
+    return list(seen.values())
+
+
+def _assign_keys(notes: list[Note]) -> list[Note]:
+    """Key each note by its normalised title, qualified by topic where titles collide."""
+    base = [("#" + n.anchor) if n.anchor else normalise(n.title) for n in notes]
+    counts = Counter(base)
+    keys: list[str] = []
+    used: set[str] = set()
+    for note, key in zip(notes, base):
+        if counts[key] > 1 and not note.anchor:
+            key = f"{key}@{'/'.join(normalise(t) for t in note.topic)}"
+        unique, n = key, 2
+        while unique in used:
+            unique, n = f"{key}~{n}", n + 1
+        used.add(unique)
+        keys.append(unique)
+    return [replace(note, key=key) for note, key in zip(notes, keys)]
+
+
+def merge(questions: Sequence[Question]) -> MergeResult:
+    """Group repeated questions into notes; report what merged and what was kept apart."""
+    # 1. Same normalised title under the same topic (and the same explicit id, if any).
+    index: dict[tuple[str, tuple[str, ...], str | None], int] = {}
+    groups: list[list[Question]] = []
+    for q in questions:
+        gkey = (q.title_norm, _topic_key(q), q.anchor)
+        if gkey not in index:
+            index[gkey] = len(groups)
+            groups.append([])
+        groups[index[gkey]].append(q)
+    uf = _Union(len(groups))
+    for i, g in enumerate(groups):
+        if len(g) > 1:
+            uf.reasons[i].add(SAME_TOPIC)
+
+    # 2./3. Compare titles only among groups that share an identical normalised answer.
+    by_answer: dict[str, list[int]] = defaultdict(list)
+    for i, g in enumerate(groups):
+        for norm in dict.fromkeys(q.answer_norm for q in g):
+            if norm:
+                by_answer[norm].append(i)
+    for norm, members in by_answer.items():
+        if len(members) < 2:
+            continue
+        if len(members) > MAX_BUCKET_PAIRS:
+            by_title: dict[str, int] = {}
+            for i in members:
+                first = by_title.setdefault(groups[i][0].title_norm, i)
+                if first != i and _anchors_agree(groups[first], groups[i]):
+                    uf.join(first, i, SAME_ANSWER)
+            continue
+        for x, i in enumerate(members):
+            for j in members[x + 1 :]:
+                a, b = groups[i][0].title_norm, groups[j][0].title_norm
+                if not _anchors_agree(groups[i], groups[j]):
+                    continue
+                if a == b:
+                    uf.join(i, j, SAME_ANSWER)
+                elif len(norm) >= MIN_ANSWER_FOR_NEAR and near_titles(a, b):
+                    uf.join(i, j, NEAR_TITLE)
+
+    clusters: dict[int, list[Question]] = {}
+    for i, g in enumerate(groups):
+        clusters.setdefault(uf.find(i), []).extend(g)
+    order = {id(q): n for n, q in enumerate(questions)}
+    for members in clusters.values():
+        members.sort(key=lambda q: order[id(q)])
+    roots = list(clusters)
+    notes = _assign_keys([_build_note(clusters[r]) for r in roots])
+
+    merged = tuple(
+        MergeGroup(
+            key=note.key,
+            title=note.title,
+            sources=note.sources,
+            titles=tuple(dict.fromkeys(q.title for q in clusters[r])),
+            reason="; ".join(sorted(uf.reasons.get(r, set()))),
+        )
+        for r, note in zip(roots, notes)
+        if len(clusters[r]) > 1
+    )
+    by_title_norm: dict[str, list[Note]] = defaultdict(list)
+    for note in notes:
+        by_title_norm[normalise(note.title)].append(note)
+    conflicts = tuple(
+        Conflict(title=same[0].title, sources=tuple(s for n in same for s in n.sources), reason=KEPT_APART)
+        for same in by_title_norm.values()
+        if len(same) > 1
+    )
+    return MergeResult(notes=tuple(notes), groups=merged, conflicts=conflicts)
+
+
+def _anchors_agree(a: list[Question], b: list[Question]) -> bool:
+    x, y = _anchor_of(a), _anchor_of(b)
+    return x is None or y is None or x == y

@@ -1,0 +1,35 @@
+"""The fixed Anki note type: fields, templates and CSS (shipped under templates/)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib.resources import files
+
+import genanki
+
+from flashmark.identity import NOTETYPE_ID
+
+NOTETYPE_NAME = "flashmark Q&A"
+# Frozen once shipped: Anki matches note types by id and schema.
+FIELDS = ("Question", "Prompt", "Answer", "Extra", "Topic", "Source")
+TEMPLATE_NAME = "Card"
+
+
+def template_text(name: str) -> str:
+    """A file from the package's templates/ folder."""
+    return files("flashmark").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def note_type() -> genanki.Model:
+    """The genanki model every flashmark note uses."""
+    return genanki.Model(
+        NOTETYPE_ID,
+        NOTETYPE_NAME,
+        fields=[{"name": name} for name in FIELDS],
+        templates=[
+            {"name": TEMPLATE_NAME, "qfmt": template_text("front.html"), "afmt": template_text("back.html")},
+        ],
+        css=template_text("style.css"),
+        sort_field_index=0,
+    )

@@ -1,0 +1,43 @@
+"""[Note] → Anki field HTML, in the note type's field order."""
+
+from __future__ import annotations
+
+from html import escape
+
+from flashmark.identity import note_guid
+from flashmark.types import Note, RenderedNote
+
+TOPIC_SEPARATOR = " › "
+
+
+def answer_html(answers: tuple[str, ...]) -> str:
+    """One answer as is; several differing answers each in their own block, in order."""
+    if len(answers) == 1:
+        return answers[0]
+    return "".join(f'<div class="fm-alt">{a}</div>' for a in answers)
+
+
+def extra_html(note: Note) -> str:
+    """The extra labelled sections, each under its label."""
+    return "".join(
+        f'<div class="fm-extra"><div class="fm-label">{escape(s.label)}</div>{s.html}</div>' for s in note.extras
+    )
+
+
+def render_note(note: Note, root_deck: str) -> RenderedNote:
+    """Fill the note type's fields for one note."""
+    fields = (
+        note.title_html,
+        note.prompt_html,
+        answer_html(note.answers),
+        extra_html(note),
+        escape(TOPIC_SEPARATOR.join(note.topic)),
+        "<br>".join(escape(s) for s in note.sources),
+    )
+    deck = f"{root_deck}::{note.deck}" if note.deck else root_deck
+    return RenderedNote(note=note, guid=note_guid(note.key), deck=deck, fields=fields, tags=note.tags)
+
+
+def render_notes(notes: tuple[Note, ...], root_deck: str) -> list[RenderedNote]:
+    """Render every note."""
+    return [render_note(n, root_deck) for n in notes]

@@ -1,0 +1,76 @@
+"""Finding content files and decoding them."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+
+from flashmark.errors import SourceError
+from flashmark.types import Source
+
+SUFFIXES = (".md", ".markdown")
+SKIP_NAMES = ("readme.md", "readme.markdown")
+
+
+def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(Path(rel).name, p) for p in patterns)
+
+
+def find_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
+    """Return the Markdown files under `content_dir`, sorted, skipping dot-files and READMEs."""
+    if not content_dir.exists():
+        raise SourceError("content folder does not exist", content_dir)
+    if not content_dir.is_dir():
+        raise SourceError("content path is not a folder; pass the folder that holds your .md files", content_dir)
+    found: list[Path] = []
+    seen_dirs: set[tuple[int, int]] = set()
+
+    def walk_error(exc: OSError) -> None:
+        raise SourceError(f"cannot read folder: {exc.strerror}", exc.filename)
+
+    for root, dirs, files in os.walk(content_dir, onerror=walk_error, followlinks=True):
+        st = os.stat(root)
+        if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop: do not descend again
+            dirs[:] = []
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            if name.startswith(".") or name.lower() in SKIP_NAMES or not name.lower().endswith(SUFFIXES):
+                continue
+            path = Path(root, name)
+            rel = path.relative_to(content_dir).as_posix()
+            if not _excluded(rel, exclude):
+                found.append(path)
+    found.sort(key=lambda p: p.relative_to(content_dir).as_posix())
+    if not found:
+        raise SourceError("no Markdown files (*.md, *.markdown) found in content folder", content_dir)
+    return found
+
+
+def decode(data: bytes, path: Path | str) -> str:
+    """Decode UTF-8 (dropping a BOM) and normalise line endings; other encodings are an error."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SourceError("file is UTF-16; save it as UTF-8", path)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SourceError(
+            f"not valid UTF-8 (byte offset {exc.start}); save the file as UTF-8", path, line
+        ) from None
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise SourceError("file contains NUL bytes; is it a binary file?", path, line)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_source(path: Path, content_dir: Path) -> Source:
+    """Read and decode one content file."""
+    rel = path.relative_to(content_dir).as_posix()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read file: {exc.strerror}", rel) from None
+    return Source(path=path, rel=rel, text=decode(data, rel))

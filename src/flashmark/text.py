@@ -1,0 +1,73 @@
+"""Small text helpers shared by the stages: title clean-up, normalisation, tags."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_NUMBERING = re.compile(
+    r"""^\s*(?:
+        (?:面试题|问题|题目|习题|例题|练习题|Question|Problem|Exercise|Q)\s*\d+(?:\.\d+)*\s*[:：.．、)）\-–—]?\s*
+      | 第\s*[\d一二三四五六七八九十百千]+\s*[题问章节部]\s*[:：.．、]?\s*
+      | [(（]\s*\d+\s*[)）]\s*
+      | \d+(?:\.\d+)+\.?\s+
+      | \d+\s*[.．、:：)）](?!\d)\s*
+      | [一二三四五六七八九十百]+\s*[、．]\s*
+    )""",
+    re.X | re.I,
+)
+_ANCHOR = re.compile(r"\s*\{#([A-Za-z0-9][\w\-:.]*)\}\s*$")
+_COLONS = re.compile(r"[:：]+")
+_SPACE = re.compile(r"\s+")
+_KEEP = frozenset("+#")
+
+
+def numbering_prefix(title: str) -> int:
+    """Length of the leading numbering (面试题 12：, Q3., 3.1.1 …) in `title`, 0 if none."""
+    m = _NUMBERING.match(title)
+    if m is None or m.end() >= len(title.rstrip()):
+        return 0
+    return m.end()
+
+
+def clean_title(title: str) -> str:
+    """Remove leading numbering and surrounding whitespace from a heading title."""
+    title = title.strip()
+    return title[numbering_prefix(title):].strip()
+
+
+def split_anchor(title: str) -> tuple[str, str | None]:
+    """Split an explicit `{#id}` off the end of a heading title."""
+    m = _ANCHOR.search(title)
+    if m is None:
+        return title, None
+    return title[: m.start()], m.group(1)
+
+
+def normalise(text: str) -> str:
+    """NFKC, case-fold, drop whitespace and punctuation (keeping `+` and `#`)."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(
+        ch for ch in text if ch in _KEEP or unicodedata.category(ch)[0] not in "PZC" and not ch.isspace()
+    )
+
+
+def tag_part(text: str) -> str:
+    """One tag or tag level: whitespace becomes `_`, Anki's separators are trimmed."""
+    return _SPACE.sub("_", text.strip()).strip(":")
+
+
+def topic_tag(topic: tuple[str, ...]) -> str:
+    """The hierarchical tag for a topic path; colons inside a title split it into levels."""
+    levels: list[str] = []
+    for title in topic:
+        for part in _COLONS.split(title):
+            part = tag_part(clean_title(part))
+            if part:
+                levels.append(part)
+    return "::".join(levels)
+
+
+def user_tag(tag: str) -> str:
+    """A tag given by the user (front matter): whitespace becomes `_`, empty levels are dropped."""
+    return "::".join(p for p in (tag_part(level) for level in tag.split("::")) if p)

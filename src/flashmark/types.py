@@ -1,0 +1,149 @@
+"""Frozen records passed between the pipeline stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One content file: where it is and its decoded text."""
+
+    path: Path
+    rel: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A labelled extra section of a question body (应用, 举例, Example, …)."""
+
+    label: str
+    html: str
+    norm: str
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """One question heading with its parsed body."""
+
+    title: str
+    title_html: str
+    title_norm: str
+    topic: tuple[str, ...]
+    prompt_html: str
+    prompt_norm: str
+    answer_html: str
+    answer_norm: str
+    extras: tuple[Section, ...]
+    file: str
+    line: int
+    deck: str
+    tags: tuple[str, ...]
+    anchor: str | None = None
+    media: tuple[str, ...] = ()
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A question that did not become a note, and why."""
+
+    file: str
+    line: int
+    title: str
+    reason: str
+
+    @property
+    def where(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A warning about the input that does not stop the build."""
+
+    file: str
+    line: int | None
+    kind: str
+    message: str
+
+    @property
+    def where(self) -> str:
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """Everything one file contributes: its questions, skips and warnings."""
+
+    rel: str
+    questions: tuple[Question, ...]
+    skipped: tuple[Skipped, ...] = ()
+    notices: tuple[Notice, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One Anki note: a question, or a group of repeats of it merged together."""
+
+    key: str
+    title: str
+    title_html: str
+    topic: tuple[str, ...]
+    prompt_html: str
+    answers: tuple[str, ...]
+    extras: tuple[Section, ...]
+    tags: tuple[str, ...]
+    deck: str
+    sources: tuple[str, ...]
+    anchor: str | None = None
+    media: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MergeGroup:
+    """A note made of more than one input question, for the report."""
+
+    key: str
+    title: str
+    sources: tuple[str, ...]
+    titles: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """Questions with the same title kept apart because their answers differ."""
+
+    title: str
+    sources: tuple[str, ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    """The merge stage's output: notes plus what was merged or kept apart."""
+
+    notes: tuple[Note, ...]
+    groups: tuple[MergeGroup, ...] = ()
+    conflicts: tuple[Conflict, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedNote:
+    """A note's Anki fields (in note-type order) and tags, ready to package."""
+
+    note: Note
+    guid: str
+    deck: str
+    fields: tuple[str, ...]
+    tags: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return self.note.key
