@@ -1,0 +1,59 @@
+"""Shared fixtures: the seed from ../shared/, small fixture folders, building and importing decks."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from ankitools import AnkiView, import_apkg
+from flashmark.build import build
+from flashmark.report import BuildResult
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SEED = ROOT.parent / "shared" / "seeds" / "000_de51fc0f772b09be.txt"
+
+
+@pytest.fixture
+def seed_dir(tmp_path: Path) -> Path:
+    """A content folder holding the project's sample input as seed.md."""
+    if not SEED.is_file():
+        pytest.skip(f"sample input not found at {SEED} (the shared/ folder is absent)")
+    folder = tmp_path / "seed"
+    folder.mkdir()
+    shutil.copy(SEED, folder / "seed.md")
+    return folder
+
+
+@pytest.fixture
+def fixture_dir(tmp_path: Path) -> Callable[[str], Path]:
+    """Copy a folder (or single file) from tests/fixtures/ into a fresh content folder."""
+
+    def copy(name: str) -> Path:
+        src = FIXTURES / name
+        dest = tmp_path / "content" / (src.stem if src.is_file() else src.name)
+        if src.is_dir():
+            shutil.copytree(src, dest)
+        else:
+            dest.mkdir(parents=True)
+            shutil.copy(src, dest / src.name)
+        return dest
+
+    return copy
+
+
+@pytest.fixture
+def build_and_import(tmp_path: Path) -> Callable[..., tuple[BuildResult, AnkiView]]:
+    """Build a content folder and import the deck into a fresh collection."""
+
+    def run(content: Path, searches: tuple[str, ...] = (), **kwargs: object) -> tuple[BuildResult, AnkiView]:
+        out = tmp_path / "out"
+        result = build(content, out, **kwargs)  # type: ignore[arg-type]
+        col = tmp_path / "anki" / "collection.anki2"
+        col.parent.mkdir(exist_ok=True)
+        return result, import_apkg(result.output, col, searches)
+
+    return run
