@@ -83,5 +83,9 @@ def build(content_dir: Path, out_dir: Path, deck: str | None = None) -> BuildRes
         seconds=time.perf_counter() - started,
     )
     text = report_json(result)
-    atomic_write(report, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def write_report(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(report, write_report)
     return result

@@ -12,7 +12,7 @@ from flashmark.errors import ConfigError
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 PROMPT_LABELS = ("题目", "问题", "题干", "Question", "Prompt")
 ANSWER_LABELS = ("答案", "回答", "解答", "参考答案", "Answer")
@@ -92,7 +92,8 @@ def _from_table(table: dict[str, Any], where: str) -> Config:
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            data: dict[str, Any] = tomllib.load(fh)
+            return data
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"not valid TOML: {exc}", path) from exc
     except OSError as exc:

@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
 from markdown_it.token import Token
 from mdit_py_plugins.front_matter import front_matter_plugin
 
@@ -28,13 +29,16 @@ def tokenize(text: str, allow_html: bool = False) -> list[Token]:
 def render_blocks(tokens: Sequence[Token], allow_html: bool = False, env: dict[str, Any] | None = None) -> str:
     """Render a slice of block tokens to HTML."""
     md = parser(allow_html)
-    return md.renderer.render(list(tokens), md.options, env if env is not None else {})
+    html: str = md.renderer.render(list(tokens), md.options, env if env is not None else {})
+    return html
 
 
 def render_inline(children: Sequence[Token], allow_html: bool = False, env: dict[str, Any] | None = None) -> str:
     """Render the children of one inline token to HTML."""
     md = parser(allow_html)
-    return md.renderer.renderInline(list(children), md.options, env if env is not None else {})
+    renderer: RendererHTML = md.renderer  # type: ignore[assignment]
+    html: str = renderer.renderInline(list(children), md.options, env if env is not None else {})
+    return html
 
 
 def inline_text(children: Sequence[Token]) -> str:

@@ -26,10 +26,17 @@ def _is_subsequence(short: str, long: str) -> bool:
     return all(ch in it for ch in short)
 
 
+def _markers(title: str) -> list[str]:
+    """Digits, `+` and `#`: characters that name a different thing (v2/v3, C/C#, DeepLabv3+)."""
+    return sorted(ch for ch in title if ch.isdigit() or ch in "+#")
+
+
 def near_titles(a: str, b: str) -> bool:
     """Whether two normalised titles read as the same question worded differently."""
     if a == b:
         return True
+    if _markers(a) != _markers(b):
+        return False
     short, long = sorted((a, b), key=len)
     if len(short) < 4:
         return False
@@ -165,8 +172,8 @@ def merge(questions: Sequence[Question]) -> MergeResult:
     for i, g in enumerate(groups):
         clusters.setdefault(uf.find(i), []).extend(g)
     order = {id(q): n for n, q in enumerate(questions)}
-    for members in clusters.values():
-        members.sort(key=lambda q: order[id(q)])
+    for cluster in clusters.values():
+        cluster.sort(key=lambda q: order[id(q)])
     roots = list(clusters)
     notes = _assign_keys([_build_note(clusters[r]) for r in roots])
 

@@ -1,0 +1,94 @@
+"""merge stage: repeats become one note, different questions stay apart, nothing is lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flashmark.config import Config
+from flashmark.merge import merge, near_titles
+from flashmark.parse import parse_source
+from flashmark.sources import decode
+from flashmark.text import normalise
+from flashmark.types import MergeResult, Note, Question, Source
+
+FIXTURES = Path(__file__).parent / "fixtures" / "merge"
+
+
+def questions(*names: str) -> list[Question]:
+    out: list[Question] = []
+    for name in names:
+        text = decode((FIXTURES / name).read_bytes(), name)
+        out.extend(parse_source(Source(FIXTURES / name, name, text), Config()).questions)
+    return out
+
+
+def note(result: MergeResult, title: str) -> Note:
+    matches = [n for n in result.notes if n.title == title]
+    assert len(matches) == 1, [n.title for n in result.notes]
+    return matches[0]
+
+
+RESULT = merge(questions("cnn.md", "nets.md"))
+
+
+def test_every_question_is_in_exactly_one_note() -> None:
+    sources = [s for n in RESULT.notes for s in n.sources]
+    assert sorted(sources) == sorted(q.where for q in questions("cnn.md", "nets.md"))
+    assert len(sources) == len(set(sources))
+
+
+def test_near_titles_with_the_same_answer_merge() -> None:
+    n = note(RESULT, "什么是深度可分离卷积？")
+    assert n.sources == ("cnn.md:3", "nets.md:3")
+    assert len(n.answers) == 1
+    group = next(g for g in RESULT.groups if g.key == n.key)
+    assert group.titles == ("什么是深度可分离卷积？", "什么是深度学习中的深度可分离卷积？")
+    assert "similar title" in group.reason
+
+
+def test_same_title_same_topic_keeps_both_answers() -> None:
+    n = note(RESULT, "什么是批归一化？")
+    assert n.sources == ("cnn.md:7", "cnn.md:11", "nets.md:7")
+    assert len(n.answers) == 2
+    assert "小批量的均值和方差" in n.answers[0] and "滑动平均" in n.answers[1]
+
+
+def test_same_title_other_topic_same_answer_merges() -> None:
+    group = next(g for g in RESULT.groups if g.title == "什么是批归一化？")
+    assert "another topic" in group.reason
+    assert set(note(RESULT, "什么是批归一化？").tags) == {"卷积网络", "网络结构"}
+
+
+def test_plus_changes_meaning() -> None:
+    assert note(RESULT, "DeepLabv3 是什么？").key != note(RESULT, "DeepLabv3+ 是什么？").key
+
+
+def test_generic_titles_under_different_parents_stay_apart() -> None:
+    same = [n for n in RESULT.notes if n.title == "模型结构"]
+    assert [n.topic for n in same] == [("网络结构", "LeNet"), ("网络结构", "AlexNet")]
+    assert len({n.key for n in same}) == 2
+    assert all(n.key.startswith("模型结构@") for n in same)
+    conflict = next(c for c in RESULT.conflicts if c.title == "模型结构")
+    assert conflict.sources == ("nets.md:17", "nets.md:23")
+
+
+def test_keys_are_unique_and_free_of_numbering() -> None:
+    keys = [n.key for n in RESULT.notes]
+    assert len(keys) == len(set(keys))
+    assert "什么是批归一化" in keys
+
+
+def test_near_titles_rules() -> None:
+    assert near_titles(normalise("什么是深度可分离卷积？"), normalise("什么是深度学习中的深度可分离卷积？"))
+    assert not near_titles(normalise("ResNet-50 的结构"), normalise("ResNet-101 的结构"))
+    assert not near_titles(normalise("C 语言的指针"), normalise("C# 语言的指针"))
+    assert not near_titles(normalise("什么是 BN"), normalise("什么是 LN"))
+
+
+def test_seed_merges_to_nine(seed_dir: Path) -> None:
+    text = decode((seed_dir / "seed.md").read_bytes(), "seed.md")
+    result = merge(parse_source(Source(seed_dir / "seed.md", "seed.md", text), Config()).questions)
+    assert len(result.notes) == 9
+    assert sum(len(n.sources) for n in result.notes) == 30
+    depthwise = note(result, "什么是深度可分离卷积？")
+    assert depthwise.sources == ("seed.md:5", "seed.md:95", "seed.md:185", "seed.md:275")

@@ -1,0 +1,191 @@
+"""parse stage: the heading tree, titles, labelled sections, front matter, skipped headings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from flashmark.config import Config
+from flashmark.errors import ParseError
+from flashmark.parse import parse_source
+from flashmark.sources import decode
+from flashmark.types import ParsedFile, Question, Source
+
+FIXTURES = Path(__file__).parent / "fixtures" / "parse"
+
+
+def parse_text(text: str, rel: str = "notes.md", config: Config | None = None) -> ParsedFile:
+    return parse_source(Source(Path(rel), rel, decode(text.encode("utf-8"), rel)), config or Config())
+
+
+def parse_fixture(name: str) -> ParsedFile:
+    return parse_text((FIXTURES / name).read_text(encoding="utf-8"), rel=name)
+
+
+def by_title(parsed: ParsedFile, title: str) -> Question:
+    matches = [q for q in parsed.questions if q.title == title]
+    assert len(matches) == 1, [q.title for q in parsed.questions]
+    return matches[0]
+
+
+class TestLabels:
+    parsed = parse_fixture("labels.md")
+
+    def test_bold_label_with_colon_inside(self) -> None:
+        q = by_title(self.parsed, "全角冒号在粗体内")
+        assert q.prompt_html == "<p>题干文本。</p>\n"
+        assert q.answer_html == "<p>答案文本。</p>\n"
+        assert [(s.label, s.html) for s in q.extras] == [("应用", "<p>应用文本。</p>\n")]
+
+    def test_bold_label_with_colon_outside_and_half_width(self) -> None:
+        q = by_title(self.parsed, "冒号在粗体外")
+        assert q.prompt_html == "<p>题干二。</p>\n"
+        assert q.answer_html == "<p>答案二。</p>\n"
+
+    def test_english_labels(self) -> None:
+        q = by_title(self.parsed, "English labels")
+        assert "What is a residual block?" in q.prompt_html
+        assert "adds its input" in q.answer_html
+        assert [s.label for s in q.extras] == ["Explanation"]
+
+    def test_plain_labels_run_to_the_next_label(self) -> None:
+        q = by_title(self.parsed, "不加粗的标签")
+        assert q.prompt_html == "<p>题干三。</p>\n"
+        assert q.answer_html == "<p>答案三，第一段。</p>\n<p>答案三，第二段。</p>\n"
+        assert [(s.label, s.html) for s in q.extras] == [("举例", "<p>例子三。</p>\n")]
+
+    def test_text_before_first_label_joins_answer(self) -> None:
+        q = by_title(self.parsed, "标签之前的文字")
+        assert q.answer_html == "<p>这段文字在第一个标签之前。</p>\n<p>标签后的答案。</p>\n"
+
+    def test_body_without_role_labels_is_all_answer(self) -> None:
+        q = by_title(self.parsed, "没有标签的正文")
+        assert "<strong>Perceptron</strong>" in q.answer_html
+        assert "<strong>Reference 1: a paper</strong>" in q.answer_html
+        assert q.prompt_html == "" and q.extras == ()
+
+    def test_label_alone_in_its_paragraph(self) -> None:
+        q = by_title(self.parsed, "标签单独成段")
+        assert q.answer_html == "<p>下一段才是答案。</p>\n"
+
+    def test_prompt_without_answer_is_skipped_with_reason(self) -> None:
+        assert [(s.title, s.line) for s in self.parsed.skipped] == [("只有题目没有答案", 53)]
+        assert "no answer" in self.parsed.skipped[0].reason
+
+    def test_extra_labels_from_config(self) -> None:
+        text = "## 题\n\n**答案：** 甲。\n\n备注：乙。\n"
+        plain = parse_text(text)
+        assert plain.questions[0].extras == ()
+        configured = parse_text(text, config=Config(extra_labels=("备注",)))
+        assert [s.label for s in configured.questions[0].extras] == ["备注"]
+
+
+class TestTitles:
+    def test_numbering_is_removed(self) -> None:
+        parsed = parse_fixture("numbering.md")
+        assert [q.title for q in parsed.questions] == [
+            "标题一", "标题二", "标题三", "Title four", "Title five", "标题六", "标题七", "标题八", "3D 卷积是什么",
+        ]
+
+    def test_title_html_keeps_inline_markup(self) -> None:
+        q = parse_text("## 12. 什么是 `torch.nn`？\n\n答。\n").questions[0]
+        assert q.title == "什么是 torch.nn？"
+        assert q.title_html == "什么是 <code>torch.nn</code>？"
+
+    def test_explicit_id_is_split_off(self) -> None:
+        q = parse_text("## 什么是残差连接？ {#residual}\n\n答。\n").questions[0]
+        assert q.title == "什么是残差连接？"
+        assert q.anchor == "residual"
+        assert "{#" not in q.title_html
+
+    def test_title_of_only_punctuation_is_skipped(self) -> None:
+        parsed = parse_text("## ？？？\n\n答。\n")
+        assert parsed.questions == ()
+        assert parsed.skipped[0].line == 1 and "punctuation" in parsed.skipped[0].reason
+
+
+class TestTree:
+    parsed = parse_fixture("tree.md")
+
+    def test_topics_and_questions(self) -> None:
+        titles = [(q.title, q.topic) for q in self.parsed.questions]
+        assert titles == [
+            ("模型结构", ("深度学习", "CNN：经典网络", "LeNet")),
+            ("模型结构", ("深度学习", "CNN：经典网络", "AlexNet")),
+            ("什么是卷积？", ("深度学习",)),
+            ("卷积的步长是什么？", ("深度学习", "什么是卷积？")),
+            ("代码里的井号", ("深度学习",)),
+            ("最后一个问题", ("深度学习",)),
+        ]
+
+    def test_topic_tag_splits_colons(self) -> None:
+        assert self.parsed.questions[0].tags == ("深度学习::CNN::经典网络::LeNet",)
+
+    def test_heading_without_body_or_children_is_skipped(self) -> None:
+        assert [(s.title, s.line) for s in self.parsed.skipped] == [("没有答案的问题", 27)]
+
+    def test_fenced_code_with_hash_lines_stays_in_answer(self) -> None:
+        q = by_title(self.parsed, "代码里的井号")
+        assert "# 这不是标题" in q.answer_html and "## 这也不是" in q.answer_html
+        assert "<hr" not in q.answer_html
+
+    def test_reference_sections_are_skipped_with_their_subheadings(self) -> None:
+        titles = {q.title for q in self.parsed.questions} | {s.title for s in self.parsed.skipped}
+        assert not titles & {"References", "引用的子标题"}
+
+    def test_text_outside_questions_is_a_notice(self) -> None:
+        assert [(n.kind, n.line) for n in self.parsed.notices] == [("outside", 1)]
+
+    def test_source_lines(self) -> None:
+        assert [q.line for q in self.parsed.questions] == [9, 15, 19, 23, 29, 47]
+
+
+class TestFrontMatter:
+    def test_deck_topic_tags(self) -> None:
+        q = parse_fixture("frontmatter.md").questions[0]
+        assert q.deck == "自定义牌组"
+        assert q.topic == ("前置主题",)
+        assert q.tags == ("前置主题", "ResNet", "深度_学习", "CNN::Basics")
+        assert q.line == 7
+
+    def test_without_front_matter_topic_is_file_name(self) -> None:
+        q = parse_fixture("no_frontmatter_topic.md").questions[0]
+        assert q.topic == ("no_frontmatter_topic",)
+        assert q.tags == ("no_frontmatter_topic",)
+        assert q.deck == "no_frontmatter_topic"
+
+    def test_nested_file_deck(self) -> None:
+        q = parse_text("## 题\n\n答。\n", rel="cnn/resnet.md").questions[0]
+        assert q.deck == "cnn::resnet"
+
+    def test_broken_front_matter_names_file_and_line(self) -> None:
+        with pytest.raises(ParseError) as info:
+            parse_text("---\ntopic: ok\ntags: [a, b\n---\n\n## 题\n\n答。\n", rel="bad.md")
+        assert str(info.value).startswith("bad.md:") and "front matter" in str(info.value)
+
+    def test_front_matter_tags_must_be_words(self) -> None:
+        with pytest.raises(ParseError, match="tags"):
+            parse_text("---\ntags: {a: 1}\n---\n\n## 题\n\n答。\n")
+
+
+class TestEncoding:
+    def test_crlf_and_bom(self) -> None:
+        data = "\ufeff## 题目一\r\n\r\n**答案：** 第一行\r\n第二行\r\n".encode("utf-8")
+        parsed = parse_source(Source(Path("x.md"), "x.md", decode(data, "x.md")), Config())
+        q = parsed.questions[0]
+        assert q.title == "题目一"
+        assert q.answer_html == "<p>第一行\n第二行</p>\n"
+
+    def test_raw_html_is_escaped(self) -> None:
+        q = parse_text("## 题\n\n<script>alert(1)</script>\n\n答 <b>粗</b>\n").questions[0]
+        assert "<script>" not in q.answer_html and "&lt;script&gt;" in q.answer_html
+        assert "<b>" not in q.answer_html
+
+
+def test_seed_parses_thirty_questions(seed_dir: Path) -> None:
+    text = (seed_dir / "seed.md").read_text(encoding="utf-8")
+    parsed = parse_text(text, rel="seed.md")
+    assert len(parsed.questions) == 30
+    assert parsed.skipped == () and parsed.notices == ()
+    assert all(q.topic == ("大模型开发与微调：ResNet诞生的背景",) for q in parsed.questions)
