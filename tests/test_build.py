@@ -191,3 +191,14 @@ class TestCli:
         assert proc.returncode == 0, proc.stderr
         assert "4 notes" in proc.stdout
         assert (tmp_path / "out" / "课程笔记.apkg").is_file()
+
+
+def test_deck_ids_derive_from_deck_names(course: Path, tmp_path: Path) -> None:
+    from flashmark.identity import deck_id
+
+    first = package.make_package(build(course, tmp_path / "one").notes)
+    second = package.make_package(build(course, tmp_path / "two").notes)
+    ids = [(d.name, d.deck_id) for d in first.decks]
+    assert ids == [(d.name, d.deck_id) for d in second.decks]
+    assert all(i == deck_id(name) for name, i in ids)
+    assert len({i for _, i in ids}) == len(ids)
