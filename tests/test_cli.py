@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from flashmark.build import build
 from flashmark.cli import main
 
 SUMMARY_KEYS = {"flashmark", "deck", "output", "report", "seconds", "counts", "filter", "warnings"}
@@ -176,6 +177,17 @@ def _build_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
     stdout, _ = proc.communicate(timeout=60)
     os.close(master)
     return proc.returncode, stdout.decode(), b"".join(chunks).decode(errors="replace")
+
+
+def test_build_reports_progress_per_file_then_render_and_package(workflow: Path, tmp_path: Path) -> None:
+    calls: list[tuple[int, int, str]] = []
+    build(workflow, tmp_path / "out", progress=lambda done, total, what: calls.append((done, total, what)))
+    assert [c[0] for c in calls] == list(range(9))
+    assert {c[1] for c in calls} == {8}
+    assert [c[2] for c in calls] == [
+        "dl/cnn.md", "dl/resnet.md", "dl/review.md", "ml.md", "python/async.md", "python/basics.md",
+        "rendering notes", "writing the deck", "done",
+    ]
 
 
 def test_progress_bar_on_a_terminal_only(workflow: Path, tmp_path: Path) -> None:
