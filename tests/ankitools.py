@@ -39,6 +39,11 @@ class AnkiView:
         assert len(matches) == 1, f"{len(matches)} notes titled {title!r}: {[n.fields['Question'] for n in self.notes.values()]}"
         return matches[0]
 
+    def found_guids(self, search: str) -> set[str]:
+        """The GUIDs of the notes a search passed to import_apkg found."""
+        by_id = {n.id: n.guid for n in self.notes.values()}
+        return {by_id[i] for i in self.found[search]}
+
     @property
     def card_count(self) -> int:
         return sum(len(n.card_ids) for n in self.notes.values())

@@ -54,7 +54,7 @@ def test_course_deck_in_anki(course: Path, build_and_import) -> None:
 def test_report_accounts_for_every_question(course: Path) -> None:
     result = build(course, course.parent / "out")
     report = json.loads(result.report.read_text(encoding="utf-8"))
-    assert report["counts"] == {"files": 2, "questions": 5, "notes": 4, "merged": 0, "skipped": 1, "warnings": 1}
+    assert report["counts"] == {"files": 2, "questions": 5, "notes": 4, "merged": 0, "skipped": 1, "warnings": 1, "left_out": 0}
     assert report["skipped"] == [
         {"file": "cnn.md", "line": 15, "title": "什么是感受野？", "reason": "heading has no answer under it"}
     ]

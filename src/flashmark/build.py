@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from flashmark.config import Config, load_config
+from flashmark.errors import FlashmarkError, ParseError, SourceError
 from flashmark.merge import merge
 from flashmark.package import atomic_write, write_package
 from flashmark.parse import parse_source
 from flashmark.render import render_notes
 from flashmark.report import BuildResult, report_json
 from flashmark.sources import find_files, read_source
+from flashmark.tags import TagFilter, select_notes
 from flashmark.types import MergeResult, Notice, ParsedFile, Question, Skipped
 
 _UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\s]+')
+
+# progress(done, total, what): `done` of `total` steps finished, `what` is being worked on now.
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +32,7 @@ class Corpus:
     config: Config
     files: tuple[ParsedFile, ...]
     merge: MergeResult
+    errors: tuple[FlashmarkError, ...] = ()
 
     @property
     def questions(self) -> tuple[Question, ...]:
@@ -50,25 +57,72 @@ def output_name(deck: str) -> str:
     return _UNSAFE_FILENAME.sub("_", deck).strip("_.") or "deck"
 
 
-def load_corpus(content_dir: Path, config: Config | None = None) -> Corpus:
-    """Read, parse and merge a content folder."""
+def load_corpus(
+    content_dir: Path,
+    config: Config | None = None,
+    *,
+    keep_going: bool = False,
+    progress: Progress | None = None,
+) -> Corpus:
+    """Read, parse and merge a content folder.
+
+    With `keep_going`, a file that cannot be read, decoded or parsed is recorded in
+    `Corpus.errors` and the other files are still read (what `flashmark check` needs).
+    """
     config = config or load_config(content_dir)
     paths = find_files(content_dir, config.exclude)
-    parsed = tuple(parse_source(read_source(p, content_dir), config) for p in paths)
+    parsed: list[ParsedFile] = []
+    errors: list[FlashmarkError] = []
+    for done, path in enumerate(paths):
+        if progress is not None:
+            progress(done, len(paths), path.relative_to(content_dir).as_posix())
+        try:
+            parsed.append(parse_source(read_source(path, content_dir), config))
+        except (SourceError, ParseError) as exc:
+            if not keep_going:
+                raise
+            errors.append(exc)
     questions = [q for f in parsed for q in f.questions]
-    return Corpus(config=config, files=parsed, merge=merge(questions))
+    return Corpus(config=config, files=tuple(parsed), merge=merge(questions), errors=tuple(errors))
 
 
-def build(content_dir: Path, out_dir: Path, deck: str | None = None) -> BuildResult:
-    """Build `content_dir` into `out_dir/<deck>.apkg` and `<deck>.report.json`."""
+def build(
+    content_dir: Path,
+    out_dir: Path,
+    deck: str | None = None,
+    *,
+    tags: Iterable[str] = (),
+    exclude_tags: Iterable[str] = (),
+    exclude: tuple[str, ...] = (),
+    allow_html: bool | None = None,
+    progress: Progress | None = None,
+) -> BuildResult:
+    """Build `content_dir` into `out_dir/<deck>.apkg` and `<deck>.report.json`.
+
+    `tags`/`exclude_tags` keep only the notes with (or without) those tags, as Anki's `tag:`
+    search matches them; `deck`, `exclude` and `allow_html` override the settings file.
+    """
     started = time.perf_counter()
-    config = load_config(content_dir).with_deck(deck)
-    corpus = load_corpus(content_dir, config)
+    tag_filter = TagFilter.of(tags, exclude_tags)
+    config = load_config(content_dir).override(deck=deck, exclude=exclude, allow_html=allow_html)
+
+    # Progress counts one step per file, then rendering, then writing the package.
+    def reading(done: int, total: int, what: str) -> None:
+        if progress is not None:
+            progress(done, total + 2, what)
+
+    corpus = load_corpus(content_dir, config, progress=reading)
+    steps = len(corpus.files)
     root = deck_name(content_dir, config)
-    rendered = tuple(render_notes(corpus.merge.notes, root))
+    selection = select_notes(corpus.merge.notes, tag_filter)
+    if progress is not None:
+        progress(steps, steps + 2, "rendering notes")
+    rendered = tuple(render_notes(selection.notes, root))
     name = output_name(root)
     output = out_dir / f"{name}.apkg"
     report = out_dir / f"{name}.report.json"
+    if progress is not None:
+        progress(steps + 1, steps + 2, "writing the deck")
     write_package(rendered, output)
     result = BuildResult(
         deck=root,
@@ -81,6 +135,9 @@ def build(content_dir: Path, out_dir: Path, deck: str | None = None) -> BuildRes
         output=output,
         report=report,
         seconds=time.perf_counter() - started,
+        left_out=selection.left_out,
+        tags=tag_filter.include,
+        exclude_tags=tag_filter.exclude,
     )
     text = report_json(result)
 
@@ -88,4 +145,6 @@ def build(content_dir: Path, out_dir: Path, deck: str | None = None) -> BuildRes
         tmp.write_text(text, encoding="utf-8")
 
     atomic_write(report, write_report)
+    if progress is not None:
+        progress(steps + 2, steps + 2, "done")
     return result

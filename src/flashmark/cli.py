@@ -2,16 +2,101 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from flashmark import __version__
 from flashmark.build import build as run_build
+from flashmark.catalog import folder_tags, list_notes, note_line, notes_data, to_json, tree_data, tree_lines
+from flashmark.check import check as run_check
+from flashmark.check import check_json, check_lines
 from flashmark.errors import FlashmarkError
-from flashmark.report import summary, warning_lines
+from flashmark.report import summary, summary_data, warning_lines
+from flashmark.tags import clean_pattern
+from flashmark.watch import Rebuild, rebuild_line
+from flashmark.watch import watch as run_watch
 
 CONTENT = click.Path(path_type=Path, file_okay=True, dir_okay=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _content_options(command: F) -> F:
+    """Options that override flashmark.toml for reading the content folder."""
+    command = click.option(
+        "--allow-html/--no-allow-html",
+        default=None,
+        help="Pass raw HTML in the Markdown through (default: flashmark.toml's allow_html, else off).",
+    )(command)
+    command = click.option(
+        "--exclude",
+        "exclude",
+        multiple=True,
+        metavar="GLOB",
+        help="Skip files matching GLOB (relative path or file name), on top of flashmark.toml's exclude. Repeatable.",
+    )(command)
+    return command
+
+
+def _check_tags(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    try:
+        return tuple(clean_pattern(v) for v in value)
+    except FlashmarkError as exc:
+        raise click.BadParameter(exc.message) from None
+
+
+def _tag_options(command: F) -> F:
+    """--tag and --exclude-tag, matched like Anki's `tag:` search."""
+    command = click.option(
+        "--exclude-tag",
+        "exclude_tags",
+        multiple=True,
+        metavar="TAG",
+        callback=_check_tags,
+        help="Leave out notes with TAG or a tag below it. Repeatable.",
+    )(command)
+    command = click.option(
+        "--tag",
+        "tags",
+        multiple=True,
+        metavar="TAG",
+        callback=_check_tags,
+        help="Keep only notes with TAG or a tag below it (TAG::child), ignoring case; `*` is a wildcard. Repeatable.",
+    )(command)
+    return command
+
+
+def _fail(exc: FlashmarkError) -> click.ClickException:
+    return click.ClickException(str(exc))
+
+
+class _ProgressBar:
+    """A progress bar on stderr fed by the library's progress(done, total, what) callback."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int, what: str) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(
+                length=total,
+                label="Building",
+                file=sys.stderr,
+                item_show_func=lambda item: item,
+                show_eta=False,
+            )
+            self.bar.__enter__()
+        self.bar.update(done - self.done, what)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +106,7 @@ def main() -> None:
 
     \b
     Example:
+      flashmark check notes/
       flashmark build notes/ -o build/
     """
 
@@ -29,19 +115,172 @@ def main() -> None:
 @click.argument("content_dir", default="content", type=CONTENT)
 @click.option("-o", "--out", "out_dir", default="build", type=click.Path(path_type=Path, file_okay=False), show_default=True, help="Folder for the .apkg and its report.")
 @click.option("--deck", help="Root deck name (default: flashmark.toml's deck, else the folder's name).")
-def build(content_dir: Path, out_dir: Path, deck: str | None) -> None:
+@_tag_options
+@_content_options
+@click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON on stdout (for scripts).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar, warnings or summary; only errors (and --json).")
+def build(
+    content_dir: Path,
+    out_dir: Path,
+    deck: str | None,
+    tags: tuple[str, ...],
+    exclude_tags: tuple[str, ...],
+    exclude: tuple[str, ...],
+    allow_html: bool | None,
+    as_json: bool,
+    quiet: bool,
+) -> None:
     """Build CONTENT_DIR (default: content/) into one .apkg.
 
     Writes OUT/<deck>.apkg and OUT/<deck>.report.json, and prints a summary.
+    With --tag/--exclude-tag the deck holds only the matching notes, under
+    the same deck names and note ids as the full deck.
 
     \b
     Example:
       flashmark build notes/ -o build/ --deck "Interview prep"
+      flashmark build notes/ --tag 深度学习::ResNet --exclude-tag draft
+    """
+    bar = _ProgressBar() if not quiet and sys.stderr.isatty() else None
+    try:
+        result = run_build(
+            content_dir, out_dir, deck=deck, tags=tags, exclude_tags=exclude_tags,
+            exclude=exclude, allow_html=allow_html, progress=bar,
+        )
+    except FlashmarkError as exc:
+        raise _fail(exc) from None
+    finally:
+        if bar is not None:
+            bar.close()
+    if not quiet:
+        for line in warning_lines(result):
+            click.echo(f"warning: {line}", err=True)
+    if as_json:
+        click.echo(to_json(summary_data(result)))
+    elif not quiet:
+        click.echo(summary(result))
+
+
+@main.command()
+@click.argument("content_dir", default="content", type=CONTENT)
+@click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too, not only on errors.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format.")
+@_content_options
+def check(content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], allow_html: bool | None) -> None:
+    """Report problems in CONTENT_DIR without building anything.
+
+    Lists, each with file:line: files that cannot be read or are not UTF-8,
+    broken front matter (errors); questions without answers, text outside any
+    question, same-title questions kept apart, missing images (warnings); and
+    which questions were merged into one note, and why (info).
+    Exits 1 on errors, or on warnings too with --strict.
+
+    \b
+    Example:
+      flashmark check notes/ --strict
+      flashmark check notes/ --format json > check.json
     """
     try:
-        result = run_build(content_dir, out_dir, deck=deck)
+        result = run_check(content_dir, exclude=exclude, allow_html=allow_html)
     except FlashmarkError as exc:
-        raise click.ClickException(str(exc)) from None
-    for line in warning_lines(result):
-        click.echo(f"warning: {line}", err=True)
-    click.echo(summary(result))
+        raise _fail(exc) from None
+    click.echo(check_json(result, strict) if fmt == "json" else "\n".join(check_lines(result)))
+    if result.failed(strict):
+        sys.exit(1)
+
+
+@main.command(name="list")
+@click.argument("content_dir", default="content", type=CONTENT)
+@_tag_options
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format.")
+@_content_options
+def list_command(
+    content_dir: Path,
+    tags: tuple[str, ...],
+    exclude_tags: tuple[str, ...],
+    fmt: str,
+    exclude: tuple[str, ...],
+    allow_html: bool | None,
+) -> None:
+    """List the notes CONTENT_DIR makes, one per line.
+
+    Each line holds, separated by tabs: the note's key (what its Anki id is
+    made from), its title, its tags and its sources (file:line).
+
+    \b
+    Example:
+      flashmark list notes/ --tag Python
+      flashmark list notes/ --format json
+    """
+    try:
+        notes = list_notes(content_dir, tags=tags, exclude_tags=exclude_tags, exclude=exclude, allow_html=allow_html)
+    except FlashmarkError as exc:
+        raise _fail(exc) from None
+    if fmt == "json":
+        click.echo(to_json(notes_data(notes)))
+    else:
+        for note in notes:
+            click.echo(note_line(note))
+
+
+@main.command()
+@click.argument("content_dir", default="content", type=CONTENT)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format.")
+@_content_options
+def tags(content_dir: Path, fmt: str, exclude: tuple[str, ...], allow_html: bool | None) -> None:
+    """Show the tag tree of CONTENT_DIR with how many notes carry each tag.
+
+    A parent tag counts every note tagged with it or with a tag below it,
+    which is what Anki's search `tag:PARENT` finds.
+
+    \b
+    Example:
+      flashmark tags notes/
+    """
+    try:
+        tree = folder_tags(content_dir, exclude=exclude, allow_html=allow_html)
+    except FlashmarkError as exc:
+        raise _fail(exc) from None
+    if fmt == "json":
+        click.echo(to_json(tree_data(tree)))
+    else:
+        for line in tree_lines(tree):
+            click.echo(line)
+
+
+@main.command()
+@click.argument("content_dir", default="content", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("-o", "--out", "out_dir", default="build", type=click.Path(path_type=Path, file_okay=False), show_default=True, help="Folder for the .apkg and its report.")
+@click.option("--deck", help="Root deck name (default: flashmark.toml's deck, else the folder's name).")
+@_tag_options
+@_content_options
+def watch(
+    content_dir: Path,
+    out_dir: Path,
+    deck: str | None,
+    tags: tuple[str, ...],
+    exclude_tags: tuple[str, ...],
+    exclude: tuple[str, ...],
+    allow_html: bool | None,
+) -> None:
+    """Build CONTENT_DIR, then rebuild it whenever a file in it changes.
+
+    Prints one line per build; a failed build prints its error and waits for
+    the next change. Takes the same options as `build`. Stop with Ctrl+C.
+
+    \b
+    Example:
+      flashmark watch notes/ -o build/
+    """
+
+    def show(rebuild: Rebuild) -> None:
+        click.echo(rebuild_line(rebuild))
+
+    click.echo(f"watching {content_dir} (Ctrl+C to stop)", err=True)
+    try:
+        run_watch(
+            content_dir, out_dir, show, deck=deck, tags=tags, exclude_tags=exclude_tags,
+            exclude=exclude, allow_html=allow_html,
+        )
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -42,32 +44,95 @@ class Config:
         """Return a copy whose deck name is overridden when `deck` is given."""
         return self if deck is None else replace(self, deck=deck)
 
+    def override(self, deck: str | None = None, exclude: tuple[str, ...] = (), allow_html: bool | None = None) -> Config:
+        """Apply command-line options: they win over the settings file (`exclude` adds patterns)."""
+        cfg = self.with_deck(deck)
+        if exclude:
+            cfg = replace(cfg, exclude=cfg.exclude + tuple(exclude))
+        if allow_html is not None:
+            cfg = replace(cfg, allow_html=allow_html)
+        return cfg
+
     def fingerprint(self) -> str:
         """A stable text that changes whenever a setting that affects parsing changes."""
         return repr((self.prompt_labels, self.answer_labels, self.extra_labels, self.skip_headings, self.allow_html))
 
 
-def _strings(value: Any, key: str, where: str) -> tuple[str, ...]:
+KNOWN_KEYS = ("allow_html", "deck", "exclude", "labels", "skip_headings")
+LABEL_ROLES = ("answer", "extra", "prompt")
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
+_TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+
+@dataclass(frozen=True, slots=True)
+class _Where:
+    """A settings file, its text, and the table holding the settings, for messages with line numbers."""
+
+    path: str
+    text: str
+    table: tuple[str, ...]
+
+    def error(self, message: str, key: str | None = None) -> ConfigError:
+        """A ConfigError naming the file and, when it can be found, the line of `key`."""
+        return ConfigError(message, self.path, self.line_of(key) if key else None)
+
+    def line_of(self, dotted: str) -> int | None:
+        """The line where a (dotted) key is set, falling back to its parent keys; None if not found."""
+        parts = tuple(dotted.split("."))
+        for n in range(len(parts), 0, -1):
+            line = _find_key(self.text, self.table + parts[:n])
+            if line is not None:
+                return line
+        return None
+
+
+def _key_parts(raw: str) -> tuple[str, ...]:
+    return tuple(p.strip().strip("\"'") for p in raw.split("."))
+
+
+def _find_key(text: str, full: tuple[str, ...]) -> int | None:
+    """Best-effort line number of a key or table header in TOML text (tomllib reports no positions)."""
+    table: tuple[str, ...] = ()
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _TABLE_HEADER.match(line)
+        if header is not None:
+            table = _key_parts(header.group(1))
+            if table == full:
+                return number
+            continue
+        key = _KEY_LINE.match(line)
+        if key is not None and table + _key_parts(key.group(1)) == full:
+            return number
+    return None
+
+
+def _strings(value: Any, key: str, where: _Where) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-        raise ConfigError(f"'{key}' must be a list of non-empty strings", where)
+        raise where.error(f"'{key}' must be a list of non-empty strings, e.g. {key.split('.')[-1]} = [\"…\"]", key)
     return tuple(v.strip() for v in value)
 
 
-def _from_table(table: dict[str, Any], where: str) -> Config:
+def _unknown(key: str, known: tuple[str, ...], prefix: str = "") -> str:
+    guess = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean '{prefix}{guess[0]}'?" if guess else ""
+    return f"unknown setting '{prefix}{key}' (known: {', '.join(known)}){hint}"
+
+
+def _from_table(table: dict[str, Any], where: _Where) -> Config:
     """Check a settings table key by key and build a Config from it."""
-    cfg = Config(source=where)
-    known = {"deck", "labels", "skip_headings", "exclude", "allow_html"}
+    cfg = Config(source=where.path)
     for key in table:
-        if key not in known:
-            raise ConfigError(f"unknown setting '{key}' (known: {', '.join(sorted(known))})", where)
+        if key not in KNOWN_KEYS:
+            raise where.error(_unknown(key, KNOWN_KEYS), key)
     if "deck" in table:
         deck = table["deck"]
         if not isinstance(deck, str) or not deck.strip():
-            raise ConfigError("'deck' must be a non-empty string", where)
+            raise where.error("'deck' must be a non-empty string, e.g. deck = \"Interview prep\"", "deck")
         cfg = replace(cfg, deck=deck.strip())
     if "allow_html" in table:
         if not isinstance(table["allow_html"], bool):
-            raise ConfigError("'allow_html' must be true or false", where)
+            raise where.error("'allow_html' must be true or false", "allow_html")
         cfg = replace(cfg, allow_html=table["allow_html"])
     if "skip_headings" in table:
         cfg = replace(cfg, skip_headings=SKIP_HEADINGS + _strings(table["skip_headings"], "skip_headings", where))
@@ -76,10 +141,10 @@ def _from_table(table: dict[str, Any], where: str) -> Config:
     if "labels" in table:
         labels = table["labels"]
         if not isinstance(labels, dict):
-            raise ConfigError("'labels' must be a table with prompt, answer and extra lists", where)
+            raise where.error("'labels' must be a table with prompt, answer and extra lists, e.g. [labels]", "labels")
         for role in labels:
-            if role not in ("prompt", "answer", "extra"):
-                raise ConfigError(f"unknown setting 'labels.{role}' (known: answer, extra, prompt)", where)
+            if role not in LABEL_ROLES:
+                raise where.error(_unknown(role, LABEL_ROLES, "labels."), f"labels.{role}")
         cfg = replace(
             cfg,
             prompt_labels=PROMPT_LABELS + _strings(labels.get("prompt", []), "labels.prompt", where),
@@ -89,27 +154,62 @@ def _from_table(table: dict[str, Any], where: str) -> Config:
     return cfg
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
+    """A TOML file's text and contents; a syntax error names the line."""
     try:
-        with path.open("rb") as fh:
-            data: dict[str, Any] = tomllib.load(fh)
-            return data
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"not valid TOML: {exc}", path) from exc
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path) from exc
+        raise ConfigError(f"cannot read: {exc.strerror}", path) from None
+    except UnicodeDecodeError:
+        raise ConfigError("not valid UTF-8; save the file as UTF-8", path) from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        line: int | None = getattr(exc, "lineno", None)
+        position = _TOML_POSITION.search(message)
+        if position is not None:
+            line = line or int(position.group(1))
+            message = message[: position.start()]
+        raise ConfigError(f"not valid TOML: {message}", path, line) from None
+
+
+def _pyproject_candidates(content_dir: Path) -> list[Path]:
+    """pyproject.toml in the content folder, then in the folder above it (each once)."""
+    candidates = [content_dir / "pyproject.toml", content_dir.resolve().parent / "pyproject.toml"]
+    seen: set[Path] = set()
+    unique: list[Path] = []
+    for c in candidates:
+        key = c.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(c)
+    return unique
+
+
+def config_path(content_dir: Path) -> Path | None:
+    """The file settings are read from: flashmark.toml, else a pyproject.toml with [tool.flashmark]."""
+    own = content_dir / CONFIG_FILE
+    if own.is_file():
+        return own
+    for candidate in _pyproject_candidates(content_dir):
+        if candidate.is_file():
+            _, data = _read_toml(candidate)
+            tool = data.get("tool")
+            if isinstance(tool, dict) and "flashmark" in tool:
+                return candidate
+    return None
 
 
 def load_config(content_dir: Path) -> Config:
-    """Read flashmark.toml in the content folder, else [tool.flashmark] in a pyproject.toml beside it."""
-    own = content_dir / CONFIG_FILE
-    if own.is_file():
-        return _from_table(_read_toml(own), str(own))
-    for candidate in (content_dir / "pyproject.toml", content_dir.parent / "pyproject.toml"):
-        if candidate.is_file():
-            table = _read_toml(candidate).get("tool", {}).get("flashmark")
-            if table is not None:
-                if not isinstance(table, dict):
-                    raise ConfigError("[tool.flashmark] must be a table", candidate)
-                return _from_table(table, str(candidate))
-    return Config()
+    """Read flashmark.toml in the content folder, else [tool.flashmark] in a pyproject.toml beside or above it."""
+    path = config_path(content_dir)
+    if path is None:
+        return Config()
+    text, data = _read_toml(path)
+    if path.name == CONFIG_FILE:
+        return _from_table(data, _Where(str(path), text, ()))
+    table = data["tool"]["flashmark"]
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.flashmark] must be a table of settings", path, _find_key(text, ("tool", "flashmark")))
+    return _from_table(table, _Where(str(path), text, ("tool", "flashmark")))

@@ -25,11 +25,19 @@ class BuildResult:
     output: Path
     report: Path
     seconds: float
+    left_out: int = 0
+    tags: tuple[str, ...] = ()
+    exclude_tags: tuple[str, ...] = ()
 
     @property
     def merged(self) -> int:
         """How many input questions were folded into another question's note."""
-        return self.questions - len(self.skipped) - len(self.notes)
+        return self.questions - len(self.skipped) - len(self.notes) - self.left_out
+
+    @property
+    def filtered(self) -> bool:
+        """Whether --tag/--exclude-tag chose which notes went into the deck."""
+        return bool(self.tags or self.exclude_tags)
 
     @property
     def warnings(self) -> int:
@@ -42,10 +50,11 @@ def _plural(n: int, word: str) -> str:
 
 def summary(result: BuildResult) -> str:
     """One line: files read, questions found, notes written, merged, skipped, output, seconds."""
+    left_out = f"{_plural(result.left_out, 'note')} left out by tag filter, " if result.filtered else ""
     return (
         f"{_plural(result.files, 'file')}, {_plural(result.questions, 'question')} → "
         f"{_plural(len(result.notes), 'note')} ({result.merged} repeats merged, {len(result.skipped)} skipped, "
-        f"{_plural(result.warnings, 'warning')}) → {result.output} in {result.seconds:.2f} s"
+        f"{left_out}{_plural(result.warnings, 'warning')}) → {result.output} in {result.seconds:.2f} s"
     )
 
 
@@ -71,7 +80,9 @@ def report_data(result: BuildResult) -> dict[str, Any]:
             "merged": result.merged,
             "skipped": len(result.skipped),
             "warnings": result.warnings,
+            "left_out": result.left_out,
         },
+        "filter": {"tags": list(result.tags), "exclude_tags": list(result.exclude_tags)},
         "notes": [
             {
                 "key": rn.key,
@@ -90,6 +101,17 @@ def report_data(result: BuildResult) -> dict[str, Any]:
         "conflicts": [{"title": c.title, "sources": list(c.sources), "reason": c.reason} for c in m.conflicts],
         "skipped": [{"file": s.file, "line": s.line, "title": s.title, "reason": s.reason} for s in result.skipped],
         "warnings": [{"file": n.file, "line": n.line, "kind": n.kind, "message": n.message} for n in result.notices],
+    }
+
+
+def summary_data(result: BuildResult) -> dict[str, Any]:
+    """The short build summary `flashmark build --json` prints: counts, paths, filter, warnings."""
+    full = report_data(result)
+    keys = ("flashmark", "deck", "output", "seconds", "counts", "filter")
+    return {
+        **{k: full[k] for k in keys},
+        "report": str(result.report),
+        "warnings": warning_lines(result),
     }
 
 

@@ -1,0 +1,357 @@
+"""The command line: every command and option, its output, exit codes and JSON shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from flashmark.build import build
+from flashmark.cli import main
+
+SUMMARY_KEYS = {"flashmark", "deck", "output", "report", "seconds", "counts", "filter", "warnings"}
+COUNT_KEYS = {"files", "questions", "notes", "merged", "skipped", "warnings", "left_out"}
+WORKFLOW_NOTES = 12
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def workflow(fixture_dir) -> Path:
+    return fixture_dir("workflow")
+
+
+@pytest.fixture
+def clean(tmp_path: Path) -> Path:
+    folder = tmp_path / "clean"
+    folder.mkdir()
+    (folder / "a.md").write_text("# 激活函数\n\n## 什么是 ReLU？\n\nmax(0, x)，计算简单且缓解梯度消失。\n", encoding="utf-8")
+    (folder / "b.md").write_text("# Optimisers\n\n## What is momentum?\n\nA running average of past gradients added to each step.\n", encoding="utf-8")
+    return folder
+
+
+# --- help -------------------------------------------------------------------
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    top = run("--help")
+    assert top.exit_code == 0 and "Example:" in top.output
+    assert set(main.commands) == {"build", "check", "list", "tags", "watch"}
+    for name in main.commands:
+        result = run(name, "--help")
+        assert result.exit_code == 0, name
+        assert "Example:" in result.output, name
+        assert f"flashmark {name} " in result.output, name
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.exit_code == 0 and "flashmark, version" in result.output
+
+
+# --- build ------------------------------------------------------------------
+
+
+def test_build_prints_one_summary_line(workflow: Path, tmp_path: Path) -> None:
+    result = run("build", workflow, "-o", tmp_path / "out")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("6 files, 13 questions → 12 notes (1 repeats merged, 0 skipped, 0 warnings) → ")
+    assert "left out" not in lines[0]
+    assert (tmp_path / "out" / "workflow.apkg").is_file()
+    assert (tmp_path / "out" / "workflow.report.json").is_file()
+    assert result.stderr == ""
+
+
+def test_build_json_summary_shape(workflow: Path, tmp_path: Path) -> None:
+    result = run("build", workflow, "-o", tmp_path / "out", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert set(data) == SUMMARY_KEYS
+    assert set(data["counts"]) == COUNT_KEYS
+    assert data["counts"] == {"files": 6, "questions": 13, "notes": 12, "merged": 1, "skipped": 0, "warnings": 0, "left_out": 0}
+    assert data["deck"] == "workflow"
+    assert Path(data["output"]) == tmp_path / "out" / "workflow.apkg"
+    assert Path(data["report"]) == tmp_path / "out" / "workflow.report.json"
+    assert data["filter"] == {"tags": [], "exclude_tags": []}
+    assert data["warnings"] == [] and isinstance(data["seconds"], float)
+
+
+def test_build_with_tags_says_how_many_were_left_out(workflow: Path, tmp_path: Path) -> None:
+    result = run("build", workflow, "-o", tmp_path / "out", "--tag", "深度学习", "--exclude-tag", "论文", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["counts"]["notes"] == 4 and data["counts"]["left_out"] == WORKFLOW_NOTES - 4
+    assert data["counts"]["merged"] == 1
+    assert data["filter"] == {"tags": ["深度学习"], "exclude_tags": ["论文"]}
+    text = run("build", workflow, "-o", tmp_path / "out", "--tag", "python", "--tag", "machine_learning")
+    assert text.exit_code == 0
+    assert "13 questions → 6 notes (1 repeats merged, 0 skipped, 6 notes left out by tag filter, 0 warnings)" in text.stdout
+    report = json.loads((tmp_path / "out" / "workflow.report.json").read_text(encoding="utf-8"))
+    assert len(report["notes"]) == 6 and report["counts"]["left_out"] == 6
+
+
+def test_build_tag_errors(workflow: Path, tmp_path: Path) -> None:
+    nothing = run("build", workflow, "-o", tmp_path / "out", "--tag", "no-such-topic")
+    assert nothing.exit_code == 1
+    assert nothing.stderr.startswith("Error: no note matches --tag no-such-topic; top-level tags here: ")
+    assert len(nothing.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "out" / "workflow.apkg").exists()
+    empty = run("build", workflow, "-o", tmp_path / "out", "--exclude-tag", " ")
+    assert empty.exit_code == 2 and "Invalid value for '--exclude-tag'" in empty.stderr
+
+
+def test_build_deck_exclude_and_html_options(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    (folder / "drafts").mkdir(parents=True)
+    (folder / "a.md").write_text("# 什么是张量？\n\n多维数组，<b>标量</b>是零阶张量。\n", encoding="utf-8")
+    (folder / "drafts" / "b.md").write_text("# 草稿问题\n\n草稿答案。\n", encoding="utf-8")
+    (folder / "flashmark.toml").write_text('deck = "文件里的名字"\n', encoding="utf-8")
+    result = run("build", folder, "-o", tmp_path / "out", "--deck", "Interview prep", "--exclude", "drafts/*", "--allow-html", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["deck"] == "Interview prep" and data["counts"]["files"] == 1
+    report = json.loads((tmp_path / "out" / "Interview_prep.report.json").read_text(encoding="utf-8"))
+    assert [n["title"] for n in report["notes"]] == ["什么是张量？"]
+    from_file = run("build", folder, "-o", tmp_path / "out2", "--no-allow-html", "--json")
+    assert json.loads(from_file.stdout)["deck"] == "文件里的名字"
+    assert json.loads(from_file.stdout)["counts"]["files"] == 2
+
+
+def test_build_warnings_go_to_stderr_unless_quiet(fixture_dir, tmp_path: Path) -> None:
+    messy = fixture_dir("messy")
+    result = run("build", messy, "-o", tmp_path / "out")
+    assert result.exit_code == 0
+    warnings = result.stderr.splitlines()
+    assert "warning: notes.md:5: skipped '什么是梯度消失？': heading has no answer under it" in warnings
+    assert any(w.startswith("warning: notes.md:1: text before the first heading") for w in warnings)
+    assert "3 warnings" in result.stdout
+    quiet = run("build", messy, "-o", tmp_path / "out", "--quiet")
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
+    quiet_json = run("build", messy, "-o", tmp_path / "out", "-q", "--json")
+    assert quiet_json.stderr == ""
+    assert len(json.loads(quiet_json.stdout)["warnings"]) == 3
+
+
+def test_build_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
+    missing = run("build", tmp_path / "nowhere", "-o", tmp_path / "out")
+    assert missing.exit_code == 1
+    assert missing.stderr == f"Error: {tmp_path / 'nowhere'}: content folder does not exist\n"
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "a.md").write_bytes("# 标题\n\n答案\n".encode("gbk"))
+    bad = run("build", folder, "-o", tmp_path / "out")
+    assert bad.exit_code == 1
+    assert bad.stderr.startswith("Error: a.md:1: not valid UTF-8") and bad.stderr.count("\n") == 1
+
+
+# --- progress bar -----------------------------------------------------------
+
+
+def _build_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run `flashmark build` with stderr on a pseudo-terminal; return exit code, stdout, terminal output."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flashmark", "build", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=slave, env=env
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the terminal closes once the child exits
+            break
+        if not data:
+            break
+        chunks.append(data)
+    stdout, _ = proc.communicate(timeout=60)
+    os.close(master)
+    return proc.returncode, stdout.decode(), b"".join(chunks).decode(errors="replace")
+
+
+def test_build_reports_progress_per_file_then_render_and_package(workflow: Path, tmp_path: Path) -> None:
+    calls: list[tuple[int, int, str]] = []
+    build(workflow, tmp_path / "out", progress=lambda done, total, what: calls.append((done, total, what)))
+    assert [c[0] for c in calls] == list(range(9))
+    assert {c[1] for c in calls} == {8}
+    assert [c[2] for c in calls] == [
+        "dl/cnn.md", "dl/resnet.md", "dl/review.md", "ml.md", "python/async.md", "python/basics.md",
+        "rendering notes", "writing the deck", "done",
+    ]
+
+
+def test_progress_bar_on_a_terminal_only(workflow: Path, tmp_path: Path) -> None:
+    code, stdout, terminal = _build_on_a_terminal([str(workflow), "-o", str(tmp_path / "out")], tmp_path)
+    assert code == 0, terminal
+    assert "Building" in terminal and "100%" in terminal and "#" * 10 in terminal
+    assert "12 notes" in stdout and "Building" not in stdout
+    code, stdout, terminal = _build_on_a_terminal([str(workflow), "-o", str(tmp_path / "out"), "--quiet"], tmp_path)
+    assert code == 0 and terminal == "" and stdout == ""
+    piped = subprocess.run(
+        [sys.executable, "-m", "flashmark", "build", str(workflow), "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert piped.returncode == 0 and piped.stderr == ""
+
+
+# --- check ------------------------------------------------------------------
+
+
+def test_check_clean_folder_exits_0_even_when_strict(clean: Path) -> None:
+    result = run("check", clean, "--strict")
+    assert result.exit_code == 0
+    assert result.stdout == "2 files, 2 questions → 2 notes: 0 errors, 0 warnings, 0 merged groups\n"
+
+
+def test_check_reports_each_finding_with_file_and_line(fixture_dir) -> None:
+    messy = fixture_dir("messy")
+    result = run("check", messy)
+    assert result.exit_code == 0  # warnings only
+    lines = result.stdout.splitlines()
+    assert lines[0] == "notes.md:1: warning: text before the first heading is not part of any question; give it a heading [outside]"
+    assert "notes.md:5: warning: '什么是梯度消失？' skipped: heading has no answer under it [skipped]" in lines
+    assert any(line.startswith("notes.md:11: warning: 'What is a tensor?' skipped:") for line in lines)
+    merged = lines.index("repeats.md:3: info: 2 questions merged into one note '什么是深度学习中的深度可分离卷积？' (similar title with the same answer) [merged]")
+    assert lines[merged + 1 : merged + 3] == ["    repeats.md:3  什么是深度学习中的深度可分离卷积？", "    repeats.md:7  什么是深度可分离卷积？"]
+    conflict = next(i for i, line in enumerate(lines) if line.startswith("repeats.md:13: warning: '模型结构' has different answers"))
+    assert lines[conflict + 1 : conflict + 3] == ["    repeats.md:13  模型结构  (LeNet)", "    repeats.md:19  模型结构  (AlexNet)"]
+    assert lines[-1] == "2 files, 7 questions → 4 notes: 0 errors, 4 warnings, 1 merged group"
+    assert run("check", messy, "--strict").exit_code == 1
+
+
+def test_check_keeps_going_past_unreadable_files(clean: Path) -> None:
+    (clean / "gbk.md").write_bytes("# 标题\n\n答案是\n".encode("gbk"))
+    (clean / "utf16.md").write_bytes("# Title\n\nanswer\n".encode("utf-16"))
+    (clean / "gone.md").symlink_to(clean / "nowhere.md")
+    (clean / "front.md").write_text("---\ntags: [a\n---\n# Q\n\nA\n", encoding="utf-8")
+    result = run("check", clean)
+    assert result.exit_code == 1
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("front.md:2: error: front matter is not valid YAML") and line.endswith("[invalid]") for line in lines)
+    assert any(line.startswith("gbk.md:1: error: not valid UTF-8") and line.endswith("[unreadable]") for line in lines)
+    assert "utf16.md: error: file is UTF-16; save it as UTF-8 [unreadable]" in lines
+    assert any(line.startswith("gone.md: error: cannot read file") for line in lines)
+    assert lines[-1] == "6 files, 2 questions → 2 notes: 4 errors, 0 warnings, 0 merged groups"
+
+
+def test_check_json_shape(fixture_dir, clean: Path) -> None:
+    messy = fixture_dir("messy")
+    result = run("check", messy, "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert set(data) == {"ok", "strict", "counts", "findings"}
+    assert data["ok"] is True and data["strict"] is False
+    assert data["counts"] == {"files": 2, "questions": 7, "notes": 4, "errors": 0, "warnings": 4, "merged": 1, "conflicts": 1}
+    for f in data["findings"]:
+        assert set(f) == {"severity", "kind", "file", "line", "message", "places"}
+        assert f["severity"] in ("error", "warning", "info") and isinstance(f["line"], int)
+    kinds = sorted(f["kind"] for f in data["findings"])
+    assert kinds == ["conflict", "merged", "outside", "skipped", "skipped"]
+    conflict = next(f for f in data["findings"] if f["kind"] == "conflict")
+    assert conflict["places"] == [
+        {"where": "repeats.md:13", "title": "模型结构", "topic": ["LeNet"]},
+        {"where": "repeats.md:19", "title": "模型结构", "topic": ["AlexNet"]},
+    ]
+    strict = run("check", messy, "--format", "json", "--strict")
+    assert strict.exit_code == 1 and json.loads(strict.stdout)["ok"] is False
+    (clean / "bad.md").write_bytes(b"# x\n\n\xff\n")
+    broken = json.loads(run("check", clean, "--format", "json").stdout)
+    assert broken["ok"] is False and broken["counts"]["errors"] == 1
+    assert broken["findings"][0] | {"message": ""} == {
+        "severity": "error", "kind": "unreadable", "file": "bad.md", "line": 3, "message": "", "places": [],
+    }
+
+
+def test_check_options_and_usage_errors(clean: Path, tmp_path: Path) -> None:
+    (clean / "skip.md").write_text("# 没有答案的问题\n", encoding="utf-8")
+    assert run("check", clean, "--strict").exit_code == 1
+    assert run("check", clean, "--strict", "--exclude", "skip.md").exit_code == 0
+    assert run("check", clean, "--format", "yaml").exit_code == 2
+    missing = run("check", tmp_path / "nowhere")
+    assert missing.exit_code == 1 and "content folder does not exist" in missing.stderr
+    (clean / "flashmark.toml").write_text("decks = 1\n", encoding="utf-8")
+    config = run("check", clean)
+    assert config.exit_code == 1
+    assert config.stderr == f"Error: {clean / 'flashmark.toml'}:1: unknown setting 'decks' (known: allow_html, deck, exclude, labels, skip_headings); did you mean 'deck'?\n"
+
+
+# --- list and tags ----------------------------------------------------------
+
+
+def test_list_one_line_per_note(workflow: Path) -> None:
+    result = run("list", workflow)
+    assert result.exit_code == 0
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert len(rows) == WORKFLOW_NOTES and all(len(r) == 4 for r in rows)
+    by_title = {r[1]: r for r in rows}
+    assert by_title["什么是卷积层？"] == ["什么是卷积层", "什么是卷积层？", "深度学习::CNN", "dl/cnn.md:5 dl/review.md:5"]
+    assert by_title["What does the GIL do?"][0] == "#py-gil"
+    assert by_title["什么是残差连接？"][2] == "深度学习::ResNet 论文"
+
+
+def test_list_filters_by_tag(workflow: Path) -> None:
+    python = run("list", workflow, "--tag", "PYTHON")
+    titles = [line.split("\t")[1] for line in python.stdout.splitlines()]
+    assert titles == ["What is an event loop?", "What does await do?", "What does the GIL do?", "What is a list comprehension?"]
+    basics = run("list", workflow, "--tag", "python", "--exclude-tag", "concurrency")
+    assert len(basics.stdout.splitlines()) == 2
+    assert run("list", workflow, "--tag", "nothing").stdout == ""
+
+
+def test_list_json_shape(workflow: Path) -> None:
+    data = json.loads(run("list", workflow, "--format", "json", "--tag", "深度学习::ResNet").stdout)
+    assert data == [
+        {"key": "什么是残差连接", "title": "什么是残差连接？", "topic": ["深度学习：ResNet"], "tags": ["深度学习::ResNet", "论文"], "sources": ["dl/resnet.md:7"]},
+        {"key": "为什么resnet能训练上百层", "title": "为什么 ResNet 能训练上百层？", "topic": ["深度学习：ResNet"], "tags": ["深度学习::ResNet", "论文"], "sources": ["dl/resnet.md:11"]},
+    ]
+
+
+def test_tags_tree_with_counts(workflow: Path) -> None:
+    result = run("tags", workflow)
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        "concurrency (2)",
+        "Machine_Learning (2)",
+        "Python (4)",
+        "  Async (2)",
+        "  Basics (2)",
+        "深度学习 (6)",
+        "  AlexNet (1)",
+        "  CNN (2)",
+        "  LeNet (1)",
+        "  ResNet (2)",
+        "论文 (2)",
+    ]
+
+
+def test_tags_json_shape(workflow: Path) -> None:
+    data = json.loads(run("tags", workflow, "--format", "json").stdout)
+    python = next(n for n in data if n["name"] == "Python")
+    assert python == {
+        "name": "Python", "tag": "Python", "notes": 4,
+        "children": [
+            {"name": "Async", "tag": "Python::Async", "notes": 2, "children": []},
+            {"name": "Basics", "tag": "Python::Basics", "notes": 2, "children": []},
+        ],
+    }
+
+
+def test_list_and_tags_errors(tmp_path: Path) -> None:
+    for command in ("list", "tags"):
+        result = run(command, tmp_path / "nowhere")
+        assert result.exit_code == 1 and "content folder does not exist" in result.stderr
+
+
+def test_watch_needs_an_existing_folder(tmp_path: Path) -> None:
+    result = run("watch", tmp_path / "nowhere")
+    assert result.exit_code == 2 and "does not exist" in result.stderr
