@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flashmark.config import Config, load_config
+from flashmark.lock import LOCK_FILE, assign_identities, read_lock, write_lock
 from flashmark.merge import merge
+from flashmark.notetype import notetype_hash
 from flashmark.package import atomic_write, write_package
 from flashmark.parse import parse_source
 from flashmark.render import render_notes
@@ -59,17 +61,26 @@ def load_corpus(content_dir: Path, config: Config | None = None) -> Corpus:
     return Corpus(config=config, files=parsed, merge=merge(questions))
 
 
-def build(content_dir: Path, out_dir: Path, deck: str | None = None) -> BuildResult:
-    """Build `content_dir` into `out_dir/<deck>.apkg` and `<deck>.report.json`."""
+def build(content_dir: Path, out_dir: Path, deck: str | None = None, lock: bool = True) -> BuildResult:
+    """Build `content_dir` into `out_dir/<deck>.apkg` and `<deck>.report.json`.
+
+    With `lock` (the default), `content_dir/flashmark.lock` carries GUIDs and modification
+    times over from the last build, and is updated after the deck is written.
+    """
     started = time.perf_counter()
     config = load_config(content_dir).with_deck(deck)
     corpus = load_corpus(content_dir, config)
     root = deck_name(content_dir, config)
-    rendered = tuple(render_notes(corpus.merge.notes, root))
+    lock_path = content_dir / LOCK_FILE if lock else None
+    previous = read_lock(lock_path) if lock_path is not None else None
+    identified = assign_identities(render_notes(corpus.merge.notes, root), previous, notetype_hash(), time.time())
+    rendered = identified.notes
     name = output_name(root)
     output = out_dir / f"{name}.apkg"
     report = out_dir / f"{name}.report.json"
-    write_package(rendered, output)
+    write_package(rendered, output, notetype_mod=identified.notetype_mod)
+    if lock_path is not None:
+        write_lock(lock_path, identified.lock)
     result = BuildResult(
         deck=root,
         files=len(corpus.files),
@@ -81,6 +92,9 @@ def build(content_dir: Path, out_dir: Path, deck: str | None = None) -> BuildRes
         output=output,
         report=report,
         seconds=time.perf_counter() - started,
+        matches=identified.matches,
+        removed=identified.removed,
+        lock=lock_path,
     )
     text = report_json(result)
     atomic_write(report, lambda tmp: tmp.write_text(text, encoding="utf-8"))
