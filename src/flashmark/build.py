@@ -97,5 +97,9 @@ def build(content_dir: Path, out_dir: Path, deck: str | None = None, lock: bool 
         lock=lock_path,
     )
     text = report_json(result)
-    atomic_write(report, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    def write_report(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(report, write_report)
     return result

@@ -19,7 +19,7 @@ TEMPLATE_NAME = "Card"
 
 def template_text(name: str) -> str:
     """A file from the package's templates/ folder."""
-    return files("flashmark").joinpath("templates", name).read_text(encoding="utf-8")
+    return files("flashmark").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=1)
