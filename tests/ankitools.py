@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
@@ -20,6 +21,7 @@ class AnkiNote:
     tags: tuple[str, ...]
     decks: tuple[str, ...]
     card_ids: tuple[int, ...]
+    intervals: tuple[int, ...] = ()  # each card's interval in days, in card_ids order
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,10 @@ class AnkiView:
     media_dir: Path
     media_files: tuple[str, ...]
     found: dict[str, tuple[int, ...]]
+    notetype_css: dict[str, str] = field(default_factory=dict)
+    notetype_mod: dict[str, int] = field(default_factory=dict)
+    revlog: dict[int, tuple[int, ...]] = field(default_factory=dict)  # card id → its review-log row ids
+    imported: dict[str, int] = field(default_factory=dict)  # the last import's new/updated/duplicate/conflicting counts
 
     def by_title(self, title: str) -> AnkiNote:
         """The one note whose Question field is `title` (fails if none or several)."""
@@ -44,6 +50,12 @@ class AnkiView:
         by_id = {n.id: n.guid for n in self.notes.values()}
         return {by_id[i] for i in self.found[search]}
 
+    def by_id(self, note_id: int) -> AnkiNote:
+        """The note with Anki note id `note_id`."""
+        matches = [n for n in self.notes.values() if n.id == note_id]
+        assert len(matches) == 1, f"no note with id {note_id}"
+        return matches[0]
+
     @property
     def card_count(self) -> int:
         return sum(len(n.card_ids) for n in self.notes.values())
@@ -55,23 +67,63 @@ def import_apkg(
     searches: tuple[str, ...] = (),
     options: ImportAnkiPackageOptions | None = None,
 ) -> AnkiView:
-    """Import `apkg` into the collection at `collection` (created if missing) with Anki's defaults."""
+    """Import `apkg` into the collection at `collection` (created if missing, else added to) with Anki's defaults."""
     col = Collection(str(collection))
     try:
-        col.import_anki_package(
+        response = col.import_anki_package(
             ImportAnkiPackageRequest(package_path=str(apkg), options=options or ImportAnkiPackageOptions())
         )
+        log = response.log
+        imported = {
+            "new": len(log.new),
+            "updated": len(log.updated),
+            "duplicate": len(log.duplicate),
+            "conflicting": len(log.conflicting),
+        }
+        return view(col, searches, imported)
+    finally:
+        col.close()
+
+
+def open_view(collection: Path, searches: tuple[str, ...] = ()) -> AnkiView:
+    """What an existing collection holds, without importing anything."""
+    col = Collection(str(collection))
+    try:
         return view(col, searches)
     finally:
         col.close()
 
 
-def view(col: Collection, searches: tuple[str, ...] = ()) -> AnkiView:
-    """Read back every note, deck and note type from an open collection."""
+def answer_cards(collection: Path, card_ids: Iterable[int], ease: int = 4) -> None:
+    """Study cards with Anki's scheduler (4 = Easy), so they carry an interval and review-log rows."""
+    col = Collection(str(collection))
+    try:
+        for cid in card_ids:
+            card = col.get_card(cid)
+            card.start_timer()
+            col.sched.answerCard(card, ease)  # type: ignore[arg-type]
+    finally:
+        col.close()
+
+
+def edit_field(collection: Path, note_id: int, name: str, text: str) -> None:
+    """Change one field of a note inside Anki, as a user would in the editor."""
+    col = Collection(str(collection))
+    try:
+        note = col.get_note(note_id)  # type: ignore[arg-type]
+        note[name] = text
+        col.update_note(note)
+    finally:
+        col.close()
+
+
+def view(col: Collection, searches: tuple[str, ...] = (), imported: dict[str, int] | None = None) -> AnkiView:
+    """Read back every note, deck, note type and review-log row from an open collection."""
     notes: dict[str, AnkiNote] = {}
+    revlog: dict[int, tuple[int, ...]] = {}
     for nid in col.find_notes(""):
         note = col.get_note(nid)
-        cards = note.cards()
+        cards = sorted(note.cards(), key=lambda c: c.id)
         notetype = note.note_type()
         assert notetype is not None
         notes[note.guid] = AnkiNote(
@@ -82,9 +134,13 @@ def view(col: Collection, searches: tuple[str, ...] = ()) -> AnkiView:
             fields={name: note[name] for name in note.keys()},
             tags=tuple(note.tags),
             decks=tuple(sorted({col.decks.name(c.did) for c in cards})),
-            card_ids=tuple(sorted(c.id for c in cards)),
+            card_ids=tuple(c.id for c in cards),
+            intervals=tuple(c.ivl for c in cards),
         )
+        for c in cards:
+            revlog[c.id] = tuple(col.db.list("select id from revlog where cid = ? order by id", c.id))
     media_dir = Path(col.media.dir())
+    kinds = [col.models.get(m.id) for m in col.models.all_names_and_ids()]
     return AnkiView(
         notes=notes,
         decks=tuple(sorted(d.name for d in col.decks.all_names_and_ids())),
@@ -92,4 +148,8 @@ def view(col: Collection, searches: tuple[str, ...] = ()) -> AnkiView:
         media_dir=media_dir,
         media_files=tuple(sorted(p.name for p in media_dir.iterdir())) if media_dir.exists() else (),
         found={q: tuple(col.find_notes(q)) for q in searches},
+        notetype_css={m["name"]: m["css"] for m in kinds if m is not None},
+        notetype_mod={m["name"]: m["mod"] for m in kinds if m is not None},
+        revlog=revlog,
+        imported=imported or {},
     )

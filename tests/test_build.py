@@ -202,3 +202,13 @@ def test_deck_ids_derive_from_deck_names(course: Path, tmp_path: Path) -> None:
     assert ids == [(d.name, d.deck_id) for d in second.decks]
     assert all(i == deck_id(name) for name, i in ids)
     assert len({i for _, i in ids}) == len(ids)
+
+
+def test_filtered_build_keeps_lock_entries_of_left_out_notes(course: Path, tmp_path: Path) -> None:
+    full = build(course, tmp_path / "full")
+    lock = (course / "flashmark.lock").read_text(encoding="utf-8")
+    filtered = build(course, tmp_path / "some", tags=("NLP",))
+    assert len(filtered.notes) == 2 and filtered.left_out == 2
+    assert filtered.removed == ()
+    assert (course / "flashmark.lock").read_text(encoding="utf-8") == lock
+    assert {n.guid for n in filtered.notes} < {n.guid for n in full.notes}

@@ -65,7 +65,7 @@ def test_build_prints_one_summary_line(workflow: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith("6 files, 13 questions → 12 notes (1 repeats merged, 0 skipped, 0 warnings) → ")
+    assert lines[0].startswith("6 files, 13 questions → 12 notes (1 repeat merged, 0 skipped, 0 warnings) → ")
     assert "left out" not in lines[0]
     assert (tmp_path / "out" / "workflow.apkg").is_file()
     assert (tmp_path / "out" / "workflow.report.json").is_file()
@@ -95,7 +95,7 @@ def test_build_with_tags_says_how_many_were_left_out(workflow: Path, tmp_path: P
     assert data["filter"] == {"tags": ["深度学习"], "exclude_tags": ["论文"]}
     text = run("build", workflow, "-o", tmp_path / "out", "--tag", "python", "--tag", "machine_learning")
     assert text.exit_code == 0
-    assert "13 questions → 6 notes (1 repeats merged, 0 skipped, 6 notes left out by tag filter, 0 warnings)" in text.stdout
+    assert "13 questions → 6 notes (1 repeat merged, 0 skipped, 6 notes left out by tag filter, 0 warnings)" in text.stdout
     report = json.loads((tmp_path / "out" / "workflow.report.json").read_text(encoding="utf-8"))
     assert len(report["notes"]) == 6 and report["counts"]["left_out"] == 6
 

@@ -120,7 +120,8 @@ def test_output_and_lock_file_inside_the_folder_cause_no_rebuild(tmp_path: Path)
     seen, stop, thread = run_watch_thread(content, content / "build", tags=("优化器",))
     try:
         assert seen[0].result is not None and (content / "build" / "notes.apkg").is_file()
-        (content / "flashmark.lock").write_text("{}", encoding="utf-8")
+        lock = content / "flashmark.lock"
+        lock.write_text(lock.read_text(encoding="utf-8"), encoding="utf-8")
         (content / "build" / "other.txt").write_text("x", encoding="utf-8")
         (content / ".hidden.md").write_text("# x\n\ny\n", encoding="utf-8")
         (content / "a.md~").write_text("backup", encoding="utf-8")

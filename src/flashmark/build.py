@@ -10,7 +10,9 @@ from pathlib import Path
 
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError, ParseError, SourceError
+from flashmark.lock import LOCK_FILE, assign_identities, read_lock, write_lock
 from flashmark.merge import merge
+from flashmark.notetype import notetype_hash
 from flashmark.package import atomic_write, write_package
 from flashmark.parse import parse_source
 from flashmark.render import render_notes
@@ -96,11 +98,14 @@ def build(
     exclude: tuple[str, ...] = (),
     allow_html: bool | None = None,
     progress: Progress | None = None,
+    lock: bool = True,
 ) -> BuildResult:
     """Build `content_dir` into `out_dir/<deck>.apkg` and `<deck>.report.json`.
 
     `tags`/`exclude_tags` keep only the notes with (or without) those tags, as Anki's `tag:`
     search matches them; `deck`, `exclude` and `allow_html` override the settings file.
+    With `lock` (the default), `content_dir/flashmark.lock` carries GUIDs and modification
+    times over from the last build, and is updated after the deck is written.
     """
     started = time.perf_counter()
     tag_filter = TagFilter.of(tags, exclude_tags)
@@ -117,13 +122,20 @@ def build(
     selection = select_notes(corpus.merge.notes, tag_filter)
     if progress is not None:
         progress(steps, steps + 2, "rendering notes")
-    rendered = tuple(render_notes(selection.notes, root))
+    # Identities cover every note, so a filtered build keeps the lock entries of the notes it leaves out.
+    lock_path = content_dir / LOCK_FILE if lock else None
+    previous = read_lock(lock_path) if lock_path is not None else None
+    identified = assign_identities(render_notes(corpus.merge.notes, root), previous, notetype_hash(), time.time())
+    chosen = {note.key for note in selection.notes}
+    rendered = tuple(n for n in identified.notes if n.key in chosen)
     name = output_name(root)
     output = out_dir / f"{name}.apkg"
     report = out_dir / f"{name}.report.json"
     if progress is not None:
         progress(steps + 1, steps + 2, "writing the deck")
-    write_package(rendered, output)
+    write_package(rendered, output, notetype_mod=identified.notetype_mod)
+    if lock_path is not None:
+        write_lock(lock_path, identified.lock)
     result = BuildResult(
         deck=root,
         files=len(corpus.files),
@@ -138,6 +150,9 @@ def build(
         left_out=selection.left_out,
         tags=tag_filter.include,
         exclude_tags=tag_filter.exclude,
+        matches=identified.matches,
+        removed=identified.removed,
+        lock=lock_path,
     )
     text = report_json(result)
 

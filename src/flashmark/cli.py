@@ -15,7 +15,7 @@ from flashmark.catalog import folder_tags, list_notes, note_line, notes_data, to
 from flashmark.check import check as run_check
 from flashmark.check import check_json, check_lines
 from flashmark.errors import FlashmarkError
-from flashmark.report import summary, summary_data, warning_lines
+from flashmark.report import rebuild_lines, summary, summary_data, warning_lines
 from flashmark.tags import clean_pattern
 from flashmark.watch import Rebuild, rebuild_line
 from flashmark.watch import watch as run_watch
@@ -115,6 +115,7 @@ def main() -> None:
 @click.argument("content_dir", default="content", type=CONTENT)
 @click.option("-o", "--out", "out_dir", default="build", type=click.Path(path_type=Path, file_okay=False), show_default=True, help="Folder for the .apkg and its report.")
 @click.option("--deck", help="Root deck name (default: flashmark.toml's deck, else the folder's name).")
+@click.option("--no-lock", is_flag=True, help="Neither read nor write CONTENT_DIR/flashmark.lock (every note counts as changed).")
 @_tag_options
 @_content_options
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON on stdout (for scripts).")
@@ -129,10 +130,13 @@ def build(
     allow_html: bool | None,
     as_json: bool,
     quiet: bool,
+    no_lock: bool,
 ) -> None:
     """Build CONTENT_DIR (default: content/) into one .apkg.
 
     Writes OUT/<deck>.apkg and OUT/<deck>.report.json, and prints a summary.
+    CONTENT_DIR/flashmark.lock keeps each note's identity across rebuilds, so
+    re-importing the deck updates the notes you study; commit it with your notes.
     With --tag/--exclude-tag the deck holds only the matching notes, under
     the same deck names and note ids as the full deck.
 
@@ -145,7 +149,7 @@ def build(
     try:
         result = run_build(
             content_dir, out_dir, deck=deck, tags=tags, exclude_tags=exclude_tags,
-            exclude=exclude, allow_html=allow_html, progress=bar,
+            exclude=exclude, allow_html=allow_html, progress=bar, lock=not no_lock,
         )
     except FlashmarkError as exc:
         raise _fail(exc) from None
@@ -159,6 +163,8 @@ def build(
         click.echo(to_json(summary_data(result)))
     elif not quiet:
         click.echo(summary(result))
+        for line in rebuild_lines(result):
+            click.echo(line)
 
 
 @main.command()

@@ -34,5 +34,9 @@ class ConfigError(FlashmarkError):
     """flashmark.toml has an unknown key or a value of the wrong type."""
 
 
+class LockError(FlashmarkError):
+    """The lock file (content/flashmark.lock) is not a lock file this version can read."""
+
+
 class OutputError(FlashmarkError):
     """The deck or report cannot be written."""

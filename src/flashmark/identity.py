@@ -1,4 +1,4 @@
-"""Stable identities: note GUIDs from note keys, deck ids from deck names, the note-type id."""
+"""Stable identities: note GUIDs from note keys, deck ids from deck names, note-type ids."""
 
 from __future__ import annotations
 
@@ -18,4 +18,10 @@ def note_guid(key: str) -> str:
 def deck_id(name: str) -> int:
     """A deck id derived from the deck's full name (stable across builds, within 2**53)."""
     digest = hashlib.sha256(f"flashmark-deck:{name}".encode()).digest()
+    return (1 << 50) + int.from_bytes(digest[:6], "big") % (1 << 50)
+
+
+def schema_id(kind: str, name: str) -> int:
+    """A fixed id for a note-type field or template (`kind` is "field" or "template"), within 2**53."""
+    digest = hashlib.sha256(f"flashmark-{kind}:{NOTETYPE_ID}:{name}".encode()).digest()
     return (1 << 50) + int.from_bytes(digest[:6], "big") % (1 << 50)

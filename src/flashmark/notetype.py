@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from functools import lru_cache
 from importlib.resources import files
 
 import genanki
 
-from flashmark.identity import NOTETYPE_ID
+from flashmark.identity import NOTETYPE_ID, schema_id
 
 NOTETYPE_NAME = "flashmark Q&A"
 # Frozen once shipped: Anki matches note types by id and schema.
@@ -22,14 +24,32 @@ def template_text(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def note_type() -> genanki.Model:
-    """The genanki model every flashmark note uses."""
+    """The genanki model every flashmark note uses; fields and template carry fixed ids."""
     return genanki.Model(
         NOTETYPE_ID,
         NOTETYPE_NAME,
-        fields=[{"name": name} for name in FIELDS],
+        fields=[{"name": name, "id": schema_id("field", name)} for name in FIELDS],
         templates=[
-            {"name": TEMPLATE_NAME, "qfmt": template_text("front.html"), "afmt": template_text("back.html")},
+            {
+                "name": TEMPLATE_NAME,
+                "id": schema_id("template", TEMPLATE_NAME),
+                "qfmt": template_text("front.html"),
+                "afmt": template_text("back.html"),
+            },
         ],
         css=template_text("style.css"),
         sort_field_index=0,
     )
+
+
+@lru_cache(maxsize=1)
+def notetype_hash() -> str:
+    """A hash of everything Anki shows from the note type: name, fields, templates and CSS."""
+    model = note_type()
+    shape = {
+        "name": model.name,
+        "fields": [(f["name"], f["id"]) for f in model.fields],
+        "templates": [(t["name"], t["id"], t["qfmt"], t["afmt"]) for t in model.templates],
+        "css": model.css,
+    }
+    return hashlib.sha256(json.dumps(shape, ensure_ascii=False, sort_keys=True).encode()).hexdigest()[:16]

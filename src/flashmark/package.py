@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import genanki
 
@@ -34,23 +36,64 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def make_package(notes: Sequence[RenderedNote], timestamp: float | None = None) -> genanki.Package:
-    """Build the genanki package: one deck per deck name, one note per rendered note."""
-    model = note_type()
+class StampedNote(genanki.Note):  # type: ignore[misc]
+    """A genanki note that carries its own modification time instead of the package's."""
+
+    def __init__(self, mod: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mod = mod
+
+    def write_to_db(self, cursor: Any, timestamp: float, deck_id: int, id_gen: Any) -> None:
+        super().write_to_db(cursor, self.mod or timestamp, deck_id, id_gen)
+
+
+class StampedModel(genanki.Model):  # type: ignore[misc]
+    """A genanki model whose modification time is fixed (Anki updates a note type only when it is newer)."""
+
+    def __init__(self, base: genanki.Model, mod: int) -> None:
+        super().__init__(
+            base.model_id,
+            base.name,
+            fields=copy.deepcopy(base.fields),
+            templates=copy.deepcopy(base.templates),
+            css=base.css,
+            model_type=base.model_type,
+            latex_pre=base.latex_pre,
+            latex_post=base.latex_post,
+            sort_field_index=base.sort_field_index,
+        )
+        self.mod = mod
+
+    def to_json(self, timestamp: float, deck_id: int) -> dict[str, Any]:
+        data: dict[str, Any] = super().to_json(timestamp, deck_id)
+        if self.mod:
+            data["mod"] = self.mod
+        return data
+
+
+def make_package(notes: Sequence[RenderedNote], notetype_mod: int = 0) -> genanki.Package:
+    """Build the genanki package: one deck per deck name, one note per rendered note, each with its mod."""
+    model = StampedModel(note_type(), notetype_mod)
     decks: dict[str, genanki.Deck] = {}
     media: dict[str, None] = {}
     for rn in notes:
         deck = decks.get(rn.deck)
         if deck is None:
             deck = decks[rn.deck] = genanki.Deck(deck_id(rn.deck), rn.deck)
-        deck.add_note(genanki.Note(model=model, fields=list(rn.fields), tags=list(rn.tags), guid=rn.guid))
+        deck.add_note(StampedNote(rn.mod, model=model, fields=list(rn.fields), tags=list(rn.tags), guid=rn.guid))
         media.update(dict.fromkeys(rn.note.media))
     package = genanki.Package(list(decks.values()), media_files=list(media))
     return package
 
 
-def write_package(notes: Sequence[RenderedNote], target: Path, timestamp: float | None = None) -> None:
-    """Write the .apkg to `target` atomically; an earlier deck survives any failure."""
-    package = make_package(notes)
+def write_package(
+    notes: Sequence[RenderedNote], target: Path, timestamp: float | None = None, notetype_mod: int = 0
+) -> None:
+    """Write the .apkg to `target` atomically; an earlier deck survives any failure.
+
+    Notes and the note type keep the modification times they carry; `timestamp` (default: now)
+    is used where they carry none, and for the ids of new cards.
+    """
+    package = make_package(notes, notetype_mod)
     stamp = time.time() if timestamp is None else timestamp
     atomic_write(target, lambda tmp: package.write_to_file(str(tmp), timestamp=stamp))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from flashmark import __version__
-from flashmark.types import MergeResult, Notice, RenderedNote, Skipped
+from flashmark.types import Match, MergeResult, Notice, Removed, RenderedNote, Skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +28,9 @@ class BuildResult:
     left_out: int = 0
     tags: tuple[str, ...] = ()
     exclude_tags: tuple[str, ...] = ()
+    matches: tuple[Match, ...] = ()
+    removed: tuple[Removed, ...] = ()
+    lock: Path | None = None
 
     @property
     def merged(self) -> int:
@@ -53,7 +56,7 @@ def summary(result: BuildResult) -> str:
     left_out = f"{_plural(result.left_out, 'note')} left out by tag filter, " if result.filtered else ""
     return (
         f"{_plural(result.files, 'file')}, {_plural(result.questions, 'question')} → "
-        f"{_plural(len(result.notes), 'note')} ({result.merged} repeats merged, {len(result.skipped)} skipped, "
+        f"{_plural(len(result.notes), 'note')} ({_plural(result.merged, 'repeat')} merged, {len(result.skipped)} skipped, "
         f"{left_out}{_plural(result.warnings, 'warning')}) → {result.output} in {result.seconds:.2f} s"
     )
 
@@ -62,6 +65,20 @@ def warning_lines(result: BuildResult) -> list[str]:
     """One line per skipped question or input warning, each with file:line."""
     lines = [f"{s.where}: skipped '{s.title}': {s.reason}" for s in result.skipped]
     lines += [f"{n.where}: {n.message}" for n in result.notices]
+    return lines
+
+
+def rebuild_lines(result: BuildResult) -> list[str]:
+    """One line per note that kept its GUID under a new key, and per note gone since the last build."""
+    lines = [
+        f"matched: '{m.old_title}' → '{m.new_title}' ({m.reason}): the same Anki note, progress kept"
+        if m.old_title != m.new_title
+        else f"matched: '{m.new_title}' ({m.old_key} → {m.new_key}; {m.reason}): the same Anki note, progress kept"
+        for m in result.matches
+    ]
+    lines += [f"removed: '{r.title}'; find it in Anki's browser with: {r.search}" for r in result.removed]
+    if result.removed:
+        lines.append(f"{_plural(len(result.removed), 'note')} removed since the last build; delete them in Anki if you no longer want them")
     return lines
 
 
@@ -87,6 +104,7 @@ def report_data(result: BuildResult) -> dict[str, Any]:
             {
                 "key": rn.key,
                 "guid": rn.guid,
+                "mod": rn.mod,
                 "title": rn.note.title,
                 "deck": rn.deck,
                 "tags": list(rn.tags),
@@ -101,6 +119,12 @@ def report_data(result: BuildResult) -> dict[str, Any]:
         "conflicts": [{"title": c.title, "sources": list(c.sources), "reason": c.reason} for c in m.conflicts],
         "skipped": [{"file": s.file, "line": s.line, "title": s.title, "reason": s.reason} for s in result.skipped],
         "warnings": [{"file": n.file, "line": n.line, "kind": n.kind, "message": n.message} for n in result.notices],
+        "lock": str(result.lock) if result.lock is not None else None,
+        "matched": [
+            {"old_key": m.old_key, "new_key": m.new_key, "guid": m.guid, "old_title": m.old_title, "new_title": m.new_title, "reason": m.reason}
+            for m in result.matches
+        ],
+        "removed": [{"key": r.key, "guid": r.guid, "title": r.title, "search": r.search} for r in result.removed],
     }
 
 

@@ -143,7 +143,30 @@ class RenderedNote:
     deck: str
     fields: tuple[str, ...]
     tags: tuple[str, ...]
+    mod: int = 0  # Anki's modification time; 0 until the identity stage sets it
 
     @property
     def key(self) -> str:
         return self.note.key
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A note whose key changed since the last build, matched to its old GUID by similarity."""
+
+    old_key: str
+    new_key: str
+    guid: str
+    old_title: str
+    new_title: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Removed:
+    """A note in the last build that is gone now, with an Anki search that finds it."""
+
+    key: str
+    guid: str
+    title: str
+    search: str

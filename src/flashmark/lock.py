@@ -1,0 +1,425 @@
+"""Rebuild continuity: the lock file beside the content keeps GUIDs and modification times across builds.
+
+Anki updates a note it already has only when the incoming note has the same GUID and a newer
+modification time. The lock records, for every note of the last build, its key, GUID, a hash of its
+rendered fields and tags, and the modification time it was given, so the next build can:
+
+- keep each note's GUID when its key is unchanged, or when a vanished key matches a new one by
+  similarity (reworded title, changed answer, question moved under another topic);
+- keep the modification time of unchanged notes (so edits made inside Anki survive a re-import),
+  and give changed notes one newer than any earlier build's;
+- list the notes that are gone, with an Anki search that finds them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from flashmark.errors import LockError, OutputError
+from flashmark.identity import NOTETYPE_ID, note_guid
+from flashmark.merge import near_titles
+from flashmark.notetype import FIELDS
+from flashmark.package import atomic_write
+from flashmark.text import normalise
+from flashmark.types import Match, Removed, RenderedNote
+
+LOCK_FILE = "flashmark.lock"
+LOCK_VERSION = 1
+
+MIN_ANSWER_FOR_MATCH = 12  # a shorter answer ("见上文") is no evidence that two notes are one
+SIMILAR_ANSWER = 0.5  # share of answer sentences two versions of one answer have in common
+SKETCH_SIZE = 8  # sentence hashes kept per answer (the smallest ones: a bottom-k sketch)
+MAX_FUZZY_PAIRS = 4_000_000  # beyond this many vanished × new pairs, skip the fuzzy title search
+NEAR_CUTOFF = 66.0  # the lowest title ratio merge.near_titles can accept
+
+SAME_TITLE = "same title"
+SAME_ANSWER = "same answer"
+NEAR_TITLE = "similar title"
+NEAR_ANSWER = "similar answer"
+
+_QUESTION = FIELDS.index("Question")
+_ANSWER = FIELDS.index("Answer")
+_TOPIC = FIELDS.index("Topic")
+_BLOCK_TAG = re.compile(r"<(?:/?(?:p|div|li|ul|ol|pre|blockquote|table|tr|td|th|h[1-6])|br|hr)\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]*>")
+_SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.(?:\s+|$)")
+
+
+@dataclass(frozen=True, slots=True)
+class LockEntry:
+    """One note of the last build as the lock file records it."""
+
+    key: str
+    guid: str
+    hash: str
+    mod: int
+    title: str
+    answer: str
+    search: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """The whole lock file: the note type's hash and mod, and one entry per note."""
+
+    notes: tuple[LockEntry, ...] = ()
+    notetype_hash: str = ""
+    notetype_mod: int = 0
+
+    @property
+    def max_mod(self) -> int:
+        """The newest modification time any earlier build gave out."""
+        return max([self.notetype_mod, *(e.mod for e in self.notes)])
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    """The identity stage's output: notes with final GUIDs and mods, and what changed since the lock."""
+
+    notes: tuple[RenderedNote, ...]
+    lock: Lock
+    matches: tuple[Match, ...]
+    removed: tuple[Removed, ...]
+    notetype_mod: int
+
+
+# ---------------------------------------------------------------- fingerprints
+
+
+def content_hash(fields: Sequence[str], tags: Sequence[str]) -> str:
+    """A hash of what Anki stores for a note: its fields and tags."""
+    data = json.dumps([list(fields), sorted(tags)], ensure_ascii=False)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def html_text(fragment: str) -> str:
+    """The text of an HTML fragment we rendered ourselves: block tags become line breaks, inline tags go."""
+    return html.unescape(_TAG.sub("", _BLOCK_TAG.sub("\n", fragment)))
+
+
+def answer_sketch(answer_html: str) -> str:
+    """Hashes of the answer's sentences (the smallest few), for telling a changed answer from a new one."""
+    hashes = {
+        hashlib.blake2b(norm.encode(), digest_size=4).hexdigest()
+        for piece in _SENTENCE_END.split(html_text(answer_html))
+        if (norm := normalise(piece))
+    }
+    return " ".join(sorted(hashes)[:SKETCH_SIZE])
+
+
+def sketch_similarity(a: str, b: str) -> tuple[float, int]:
+    """Estimated share of sentences two answers have in common, and how many are seen in both."""
+    sa, sb = set(a.split()), set(b.split())
+    if not sa or not sb:
+        return 0.0, 0
+    union = sorted(sa | sb)[:SKETCH_SIZE]
+    shared = sum(1 for h in union if h in sa and h in sb)
+    return shared / len(union), shared
+
+
+def _quoted(text: str, wildcards: bool) -> str:
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
+    if wildcards:
+        text = text.replace("*", "\\*").replace("_", "\\_")
+    return f'"{text}"'
+
+
+def anki_search(question_field: str, topic_field: str) -> str:
+    """A search for Anki's browser that finds a flashmark note by its Question and Topic fields.
+
+    Anki cannot search by GUID; `dupe:` finds notes of our note type whose first field (Question)
+    matches, ignoring HTML, and the Topic clause tells apart equal titles under different topics.
+    """
+    search = _quoted(f"dupe:{NOTETYPE_ID},{question_field}", wildcards=False)
+    if topic_field:
+        search += " " + _quoted(f"Topic:{topic_field}", wildcards=True)
+    return search
+
+
+# ---------------------------------------------------------------- the lock file
+
+
+def _entry_json(e: LockEntry) -> str:
+    data = {"key": e.key, "guid": e.guid, "hash": e.hash, "mod": e.mod, "title": e.title, "answer": e.answer, "search": e.search}
+    return json.dumps(data, ensure_ascii=False)
+
+
+def lock_text(lock: Lock) -> str:
+    """The lock as JSON text: sorted by key, one note per line so diffs stay readable."""
+    notetype = json.dumps({"hash": lock.notetype_hash, "mod": lock.notetype_mod})
+    lines = [_entry_json(e) for e in sorted(lock.notes, key=lambda e: e.key)]
+    body = ",\n".join(f"    {line}" for line in lines)
+    notes = f"[\n{body}\n  ]" if lines else "[]"
+    return f'{{\n  "flashmark_lock": {LOCK_VERSION},\n  "notetype": {notetype},\n  "notes": {notes}\n}}\n'
+
+
+class _Bad(Exception):
+    """A malformed lock entry: the message, and the key of the entry it is in (to find its line)."""
+
+    def __init__(self, message: str, key: object = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.key = key
+
+
+def _require(value: Any, kind: type, what: str, key: object = None) -> Any:
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise _Bad(f"{what} must be {'a number' if kind is int else 'text'}", key)
+    return value
+
+
+def _line_with(text: str, needle: str) -> int | None:
+    """The first line that contains `needle`, for error messages."""
+    for n, line in enumerate(text.splitlines(), 1):
+        if needle in line:
+            return n
+    return None
+
+
+def _entries(raw_notes: list[Any]) -> list[LockEntry]:
+    entries: list[LockEntry] = []
+    keys: set[str] = set()
+    guids: set[str] = set()
+    for n, raw in enumerate(raw_notes):
+        if not isinstance(raw, dict):
+            raise _Bad(f"note {n + 1} is not an object")
+        key = raw.get("key")
+        key = _require(key, str, "'key'")
+        entry = LockEntry(
+            key=key,
+            guid=_require(raw.get("guid"), str, "'guid'", key),
+            hash=_require(raw.get("hash"), str, "'hash'", key),
+            mod=_require(raw.get("mod"), int, "'mod'", key),
+            title=_require(raw.get("title", ""), str, "'title'", key),
+            answer=_require(raw.get("answer", ""), str, "'answer'", key),
+            search=_require(raw.get("search", ""), str, "'search'", key),
+        )
+        if not entry.guid:
+            raise _Bad("'guid' is empty", key)
+        if key in keys:
+            raise _Bad(f"key {key!r} appears twice", key)
+        if entry.guid in guids:
+            raise _Bad(f"GUID {entry.guid!r} appears twice", key)
+        keys.add(key)
+        guids.add(entry.guid)
+        entries.append(entry)
+    return entries
+
+
+def parse_lock(text: str, path: Path) -> Lock:
+    """Check and read the lock file's text."""
+    hint = "fix it, or delete it to start afresh (GUIDs then derive from titles again)"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise LockError(f"not valid JSON ({exc.msg}); {hint}", path, exc.lineno) from None
+    if not isinstance(data, dict) or "flashmark_lock" not in data:
+        raise LockError(f"not a flashmark lock file; {hint}", path, 1)
+    if data["flashmark_lock"] != LOCK_VERSION:
+        line = _line_with(text, '"flashmark_lock"')
+        raise LockError(f"lock file version {data['flashmark_lock']!r} is not supported (expected {LOCK_VERSION}); upgrade flashmark", path, line)
+    notetype = data.get("notetype", {})
+    raw_notes = data.get("notes", [])
+    try:
+        if not isinstance(notetype, dict):
+            raise _Bad("'notetype' must be an object", "notetype")
+        if not isinstance(raw_notes, list):
+            raise _Bad("'notes' must be a list", "notes")
+        notetype_hash = _require(notetype.get("hash", ""), str, "'notetype.hash'", "notetype")
+        notetype_mod = _require(notetype.get("mod", 0), int, "'notetype.mod'", "notetype")
+        entries = _entries(raw_notes)
+    except _Bad as bad:
+        if bad.key in ("notetype", "notes"):
+            line = _line_with(text, f'"{bad.key}"')
+        elif isinstance(bad.key, str):
+            line = _line_with(text, f'"key": {json.dumps(bad.key, ensure_ascii=False)}')
+        else:
+            line = None
+        raise LockError(f"{bad.message}; {hint}", path, line) from None
+    return Lock(notes=tuple(entries), notetype_hash=notetype_hash, notetype_mod=notetype_mod)
+
+
+def read_lock(path: Path) -> Lock | None:
+    """The lock file at `path`, or None when there is none yet."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise LockError(f"cannot read: {exc.strerror}", path) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise LockError("not UTF-8 text; delete it to start afresh", path) from None
+    return parse_lock(text, path)
+
+
+def _file_mode(path: Path) -> int:
+    """The lock's permissions: kept when it exists, else the usual ones for a new file (not the temp file's 0600)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def write_lock(path: Path, lock: Lock) -> bool:
+    """Write the lock atomically; leave the file untouched (and return False) when nothing changed."""
+    text = lock_text(lock)
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(_file_mode(path))
+
+    try:
+        atomic_write(path, write)
+    except OutputError as exc:
+        raise LockError(f"cannot write the lock file ({exc.message}); fix the folder's permissions or build with --no-lock", path) from None
+    return True
+
+
+# ---------------------------------------------------------------- matching
+
+
+@dataclass(frozen=True, slots=True)
+class _Fresh:
+    """A note of this build whose key the lock does not know."""
+
+    index: int
+    key: str
+    title: str
+    title_norm: str
+    sketch: str
+    answer_len: int
+
+
+def _pair(old: LockEntry, old_norm: str, new: _Fresh) -> tuple[float, str] | None:
+    """How strongly a vanished note and a new one look like the same question, and why; None: not at all."""
+    same_title = old_norm == new.title_norm
+    near = same_title or near_titles(old_norm, new.title_norm)
+    long_enough = new.answer_len >= MIN_ANSWER_FOR_MATCH
+    same_answer = long_enough and bool(new.sketch) and old.answer == new.sketch
+    share, shared = sketch_similarity(old.answer, new.sketch)
+    near_answer = long_enough and share >= SIMILAR_ANSWER and shared >= 2
+    if not (near or same_answer or near_answer):
+        return None
+    reasons = [SAME_TITLE if same_title else NEAR_TITLE if near else "", SAME_ANSWER if same_answer else NEAR_ANSWER if near_answer else ""]
+    score = 4.0 * same_title + 2.0 * same_answer + 1.0 * near + share + fuzz.ratio(old_norm, new.title_norm) / 100
+    return score, " and ".join(r for r in reasons if r)
+
+
+def _candidates(vanished: Sequence[LockEntry], norms: dict[str, str], fresh: Sequence[_Fresh]) -> list[tuple[LockEntry, _Fresh]]:
+    """Pairs worth scoring: titles close enough to be near, or answers sharing a sentence."""
+    by_sentence: dict[str, list[int]] = {}
+    by_title: dict[str, list[int]] = {}
+    for n, f in enumerate(fresh):
+        by_title.setdefault(f.title_norm, []).append(n)
+        for h in f.sketch.split():
+            by_sentence.setdefault(h, []).append(n)
+    titles = [f.title_norm for f in fresh]
+    fuzzy = len(vanished) * len(fresh) <= MAX_FUZZY_PAIRS
+    pairs: list[tuple[LockEntry, _Fresh]] = []
+    for e in vanished:
+        found = set(by_title.get(norms[e.key], ()))
+        for h in e.answer.split():
+            found.update(by_sentence.get(h, ()))
+        if fuzzy:  # every near title has a ratio of at least 2/3 (a subsequence at least half as long)
+            found.update(n for _, _, n in process.extract(norms[e.key], titles, scorer=fuzz.ratio, score_cutoff=NEAR_CUTOFF, limit=None))
+        pairs.extend((e, fresh[n]) for n in sorted(found))
+    return pairs
+
+
+def match_vanished(vanished: Sequence[LockEntry], fresh: Sequence[_Fresh]) -> list[tuple[LockEntry, _Fresh, str]]:
+    """Pair notes whose keys vanished with new keys that look like the same question, best pairs first."""
+    if not vanished or not fresh:
+        return []
+    norms = {e.key: normalise(e.title) for e in vanished}
+    scored = []
+    for e, f in _candidates(vanished, norms, fresh):
+        found = _pair(e, norms[e.key], f)
+        if found is not None:
+            scored.append((-found[0], e.key, f.key, e, f, found[1]))
+    scored.sort(key=lambda s: s[:3])
+    used_old: set[str] = set()
+    used_new: set[str] = set()
+    pairs: list[tuple[LockEntry, _Fresh, str]] = []
+    for _, old_key, new_key, e, f, reason in scored:
+        if old_key in used_old or new_key in used_new:
+            continue
+        used_old.add(old_key)
+        used_new.add(new_key)
+        pairs.append((e, f, reason))
+    return pairs
+
+
+def _answer_len(answer_html: str) -> int:
+    return len(normalise(html_text(answer_html)))
+
+
+def assign_identities(
+    notes: Sequence[RenderedNote], previous: Lock | None, notetype_hash: str, now: float
+) -> Identified:
+    """Give every note its GUID and modification time, from the last build's lock when there is one."""
+    build_mod = int(now) if previous is None else max(int(now), previous.max_mod + 1)
+    sketches = [answer_sketch(rn.fields[_ANSWER]) for rn in notes]
+    hashes = [content_hash(rn.fields, rn.tags) for rn in notes]
+    old_by_key = {e.key: e for e in previous.notes} if previous else {}
+    chosen: list[LockEntry | None] = [old_by_key.get(rn.key) for rn in notes]
+
+    matches: list[Match] = []
+    if previous is not None:
+        current = {rn.key for rn in notes}
+        vanished = [e for e in previous.notes if e.key not in current]
+        fresh = [
+            _Fresh(i, rn.key, rn.note.title, normalise(rn.note.title), sketches[i], _answer_len(rn.fields[_ANSWER]))
+            for i, rn in enumerate(notes)
+            if chosen[i] is None
+        ]
+        for was, new, reason in match_vanished(vanished, fresh):
+            chosen[new.index] = was
+            matches.append(Match(was.key, new.key, was.guid, was.title, new.title, reason))
+
+    taken = {e.guid for e in chosen if e is not None} | ({e.guid for e in previous.notes} if previous else set())
+    out: list[RenderedNote] = []
+    entries: list[LockEntry] = []
+    for i, rn in enumerate(notes):
+        old = chosen[i]
+        if old is not None:
+            guid = old.guid
+            mod = old.mod if old.hash == hashes[i] else build_mod
+        else:
+            guid, n = note_guid(rn.key), 2
+            while guid in taken:
+                guid, n = note_guid(f"{rn.key}~{n}"), n + 1
+            taken.add(guid)
+            mod = build_mod
+        out.append(replace(rn, guid=guid, mod=mod))
+        search = anki_search(rn.fields[_QUESTION], rn.fields[_TOPIC])
+        entries.append(LockEntry(rn.key, guid, hashes[i], mod, rn.note.title, sketches[i], search))
+
+    kept = {e.key for e in chosen if e is not None}
+    removed = tuple(
+        Removed(e.key, e.guid, e.title, e.search) for e in (previous.notes if previous else ()) if e.key not in kept
+    )
+    if previous is not None and previous.notetype_hash == notetype_hash and previous.notetype_mod:
+        notetype_mod = previous.notetype_mod
+    else:
+        notetype_mod = build_mod
+    lock = Lock(notes=tuple(entries), notetype_hash=notetype_hash, notetype_mod=notetype_mod)
+    return Identified(tuple(out), lock, tuple(matches), removed, notetype_mod)
