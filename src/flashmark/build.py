@@ -54,7 +54,7 @@ def load_corpus(content_dir: Path, config: Config | None = None) -> Corpus:
     """Read, parse and merge a content folder."""
     config = config or load_config(content_dir)
     paths = find_files(content_dir, config.exclude)
-    parsed = tuple(parse_source(read_source(p, content_dir), config) for p in paths)
+    parsed = tuple(parse_source(read_source(p, content_dir), config, content_dir) for p in paths)
     questions = [q for f in parsed for q in f.questions]
     return Corpus(config=config, files=parsed, merge=merge(questions))
 
