@@ -68,17 +68,19 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
     return value
 
 
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+    url_schemes=set(URL_SCHEMES),
+    filter_style_properties=set(ALLOWED_STYLE),
+    attribute_filter=_attribute_filter,
+    strip_comments=True,
+)
+
+
 def sanitize(html: str) -> str:
     """Reduce HTML to the card allowlist: no scripts, event handlers or `javascript:` URLs."""
-    return nh3.clean(
-        html,
-        tags=set(ALLOWED_TAGS),
-        attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
-        url_schemes=set(URL_SCHEMES),
-        filter_style_properties=set(ALLOWED_STYLE),
-        attribute_filter=_attribute_filter,
-        strip_comments=True,
-    )
+    return _CLEANER.clean(html)
 
 
 def _mark_image_lines(state: StateCore) -> None:
