@@ -56,7 +56,9 @@ def stage_media(media: Sequence[MediaFile], folder: Path) -> list[str]:
     return staged
 
 
-def make_package(notes: Sequence[RenderedNote], media_files: Sequence[str] = ()) -> genanki.Package:
+def make_package(
+    notes: Sequence[RenderedNote], timestamp: float | None = None, media_files: Sequence[str] = ()
+) -> genanki.Package:
     """Build the genanki package: one deck per deck name, one note per rendered note, plus media files."""
     model = note_type()
     decks: dict[str, genanki.Deck] = {}
@@ -73,5 +75,5 @@ def write_package(notes: Sequence[RenderedNote], target: Path, timestamp: float 
     """Write the .apkg to `target` atomically; an earlier deck survives any failure."""
     stamp = time.time() if timestamp is None else timestamp
     with tempfile.TemporaryDirectory(prefix="flashmark-media-") as folder:
-        package = make_package(notes, stage_media(package_media(notes), Path(folder)))
+        package = make_package(notes, stamp, media_files=stage_media(package_media(notes), Path(folder)))
         atomic_write(target, lambda tmp: package.write_to_file(str(tmp), timestamp=stamp))
