@@ -160,12 +160,14 @@ def test_changed_templates_update_the_one_note_type(
         return original(name) + (marker if name == template else "")
 
     monkeypatch.setattr(notetype, "template_text", changed)
+    notetype.card_css.cache_clear()
     notetype.note_type.cache_clear()
     notetype.notetype_hash.cache_clear()
     try:
         second = build(content, out)
         v2 = import_apkg(second.output, col)
     finally:
+        notetype.card_css.cache_clear()
         notetype.note_type.cache_clear()
         notetype.notetype_hash.cache_clear()
     assert flashmark_notetypes(v2.notetypes) == [NOTETYPE]

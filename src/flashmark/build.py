@@ -79,7 +79,7 @@ def load_corpus(
         if progress is not None:
             progress(done, len(paths), path.relative_to(content_dir).as_posix())
         try:
-            parsed.append(parse_source(read_source(path, content_dir), config))
+            parsed.append(parse_source(read_source(path, content_dir), config, content_dir))
         except (SourceError, ParseError) as exc:
             if not keep_going:
                 raise

@@ -15,6 +15,8 @@ from flashmark.catalog import folder_tags, list_notes, note_line, notes_data, to
 from flashmark.check import check as run_check
 from flashmark.check import check_json, check_lines
 from flashmark.errors import FlashmarkError
+from flashmark.preview import DEFAULT_OUTPUT as DEFAULT_PREVIEW
+from flashmark.preview import write_preview
 from flashmark.report import rebuild_lines, summary, summary_data, warning_lines
 from flashmark.tags import clean_pattern
 from flashmark.watch import Rebuild, rebuild_line
@@ -290,3 +292,27 @@ def watch(
         )
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
+
+
+@main.command()
+@click.argument("content_dir", default="content", type=CONTENT)
+@click.option("-o", "--out", "output", default=str(DEFAULT_PREVIEW), type=click.Path(path_type=Path, dir_okay=False), show_default=True, help="The HTML file to write.")
+@click.option("--deck", help="Root deck name (default: flashmark.toml's deck, else the folder's name).")
+@_content_options
+def preview(content_dir: Path, output: Path, deck: str | None, exclude: tuple[str, ...], allow_html: bool | None) -> None:
+    """Write one HTML page showing every card of CONTENT_DIR, front and back.
+
+    The page needs no network and opens straight from disk: filter by tag,
+    search, and switch between light and dark mode before importing into Anki.
+
+    \b
+    Example:
+      flashmark preview notes/ -o build/preview.html
+    """
+    try:
+        result = write_preview(content_dir, output, deck=deck, exclude=exclude, allow_html=allow_html)
+    except FlashmarkError as exc:
+        raise _fail(exc) from None
+    for line in result.warning_lines():
+        click.echo(f"warning: {line}", err=True)
+    click.echo(f"{result.notes} cards → {result.output}")

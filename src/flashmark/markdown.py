@@ -1,15 +1,151 @@
-"""The one Markdown parser configuration, and rendering of token slices to HTML."""
+"""The one Markdown parser configuration, and rendering of token slices to safe card HTML."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
+import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml, unescapeAll
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
+from markdown_it.utils import OptionsDict
+from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
+from mdit_py_plugins.texmath import texmath_plugin
+
+from flashmark.highlight import code_block
+
+MATH_CLASS = "fm-math"
+MISSING_IMAGE_CLASS = "fm-img-missing"
+INLINE_MATH = ("math_inline",)
+DISPLAY_MATH = ("math_inline_double", "math_block", "math_block_label", "math_block_eqno")
+
+# What may reach a card. Our own output only uses a subset; with `allow_html = true` the
+# user's raw HTML is held to the same list, so scripts, event handlers, `javascript:` URLs,
+# iframes, forms and external style sheets never get through.
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite", "code", "col", "colgroup",
+    "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3",
+    "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "rp", "rt",
+    "ruby", "s", "samp", "small", "span", "strike", "strong", "sub", "summary", "sup", "table", "tbody",
+    "td", "tfoot", "th", "thead", "tr", "u", "ul", "var", "wbr",
+})
+ALLOWED_ATTRIBUTES = {
+    "*": {"class", "title", "lang", "dir", "style"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "ol": {"start", "type", "reversed"},
+    "li": {"value"},
+    "td": {"colspan", "rowspan", "align"},
+    "th": {"colspan", "rowspan", "align", "scope"},
+    "col": {"span"},
+    "colgroup": {"span"},
+}
+ALLOWED_STYLE = frozenset({
+    "color", "background-color", "text-align", "font-weight", "font-style", "text-decoration", "vertical-align",
+})
+URL_SCHEMES = frozenset({"http", "https", "mailto", "data"})
+_IMAGE_DATA = ("data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp")
+
+
+class ImageResolver(Protocol):
+    """Maps an image reference in a content file to what the card's `src` should be."""
+
+    def resolve(self, src: str, line: int | None) -> str | None:
+        """The `src` for the card, or None when the image cannot be shown (a warning was recorded)."""
+
+
+def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
+    """Let `data:` URLs through only as inline raster images, never as links."""
+    if value.strip().lower().startswith("data:") and not (
+        tag == "img" and attr == "src" and value.strip().lower().startswith(_IMAGE_DATA)
+    ):
+        return None
+    return value
+
+
+_CLEANER = nh3.Cleaner(
+    tags=set(ALLOWED_TAGS),
+    attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+    url_schemes=set(URL_SCHEMES),
+    filter_style_properties=set(ALLOWED_STYLE),
+    attribute_filter=_attribute_filter,
+    strip_comments=True,
+)
+
+
+def sanitize(html: str) -> str:
+    """Reduce HTML to the card allowlist: no scripts, event handlers or `javascript:` URLs."""
+    return _CLEANER.clean(html)
+
+
+def _mark_image_lines(state: StateCore) -> None:
+    """Record on each image token the source line it is on, for warnings that name file:line."""
+    for token in state.tokens:
+        if token.type != "inline" or not token.map or not token.children:
+            continue
+        line = token.map[0] + 1
+        for child in token.children:
+            if child.type == "image":
+                child.meta["line"] = line
+            if child.type in ("softbreak", "hardbreak"):
+                line += 1
+            elif child.type in INLINE_MATH + DISPLAY_MATH or child.type == "code_inline":
+                line += child.content.count("\n")
+
+
+def math_html(tex: str, display: bool, block: bool = False) -> str:
+    """TeX in Anki's MathJax delimiters, HTML-escaped and otherwise untouched."""
+    tex = escapeHtml(tex.strip())
+    if not display:
+        return f'<span class="{MATH_CLASS}">\\({tex}\\)</span>'
+    if block:
+        return f'<div class="{MATH_CLASS} fm-math-display">\\[{tex}\\]</div>\n'
+    return f'<span class="{MATH_CLASS} fm-math-display">\\[{tex}\\]</span>'
+
+
+def _render_math(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
+    token = tokens[idx]
+    tex = token.content
+    if token.type == "math_block_eqno" and token.info.strip():
+        tex = f"{tex.strip()} \\tag{{{token.info.strip()}}}"
+    if token.type in INLINE_MATH:
+        return math_html(tex, display=False)
+    return math_html(tex, display=True, block=token.block)
+
+
+def _render_fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
+    token = tokens[idx]
+    info = unescapeAll(token.info).strip()
+    lang = info.split(maxsplit=1)[0] if info else ""
+    if lang.lower() == "math":
+        return math_html(token.content, display=True, block=True)
+    return code_block(token.content, lang)
+
+
+def _render_code_block(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
+    return code_block(tokens[idx].content, "")
+
+
+def _render_image(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
+    """A local image becomes a package media name; an unusable one leaves its alt text."""
+    token = tokens[idx]
+    alt = self.renderInlineAsText(token.children or [], options, env)
+    src = str(token.attrGet("src") or "")
+    resolver: ImageResolver | None = env.get("images") if isinstance(env, dict) else None
+    if resolver is not None:
+        resolved = resolver.resolve(src, token.meta.get("line"))
+        if resolved is None:
+            shown = alt or src.rsplit("/", 1)[-1] or "image"
+            return f'<span class="{MISSING_IMAGE_CLASS}">{escapeHtml(shown)}</span>'
+        src = resolved
+    title = token.attrGet("title")
+    title_attr = f' title="{escapeHtml(str(title))}"' if title else ""
+    return f'<img src="{escapeHtml(src)}" alt="{escapeHtml(alt)}"{title_attr}>'
 
 
 @lru_cache(maxsize=4)
@@ -18,6 +154,15 @@ def parser(allow_html: bool = False) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": allow_html, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
     md.use(front_matter_plugin)
+    # `$…$` must hug its content and not touch digits, so prices ("$5 and $10") stay text.
+    md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
+    md.use(texmath_plugin, delimiters="brackets")
+    md.core.ruler.push("fm_image_lines", _mark_image_lines)
+    for kind in INLINE_MATH + DISPLAY_MATH:
+        md.add_render_rule(kind, _render_math)
+    md.add_render_rule("fence", _render_fence)
+    md.add_render_rule("code_block", _render_code_block)
+    md.add_render_rule("image", _render_image)
     return md
 
 
@@ -26,43 +171,54 @@ def tokenize(text: str, allow_html: bool = False) -> list[Token]:
     return parser(allow_html).parse(text, {})
 
 
+def _renderer(md: MarkdownIt) -> RendererHTML:
+    renderer = md.renderer
+    assert isinstance(renderer, RendererHTML)
+    return renderer
+
+
 def render_blocks(tokens: Sequence[Token], allow_html: bool = False, env: dict[str, Any] | None = None) -> str:
-    """Render a slice of block tokens to HTML."""
+    """Render a slice of block tokens to sanitised HTML."""
     md = parser(allow_html)
-    html: str = md.renderer.render(list(tokens), md.options, env if env is not None else {})
-    return html
+    return sanitize(_renderer(md).render(list(tokens), md.options, env if env is not None else {}))
 
 
 def render_inline(children: Sequence[Token], allow_html: bool = False, env: dict[str, Any] | None = None) -> str:
-    """Render the children of one inline token to HTML."""
+    """Render the children of one inline token to sanitised HTML."""
     md = parser(allow_html)
-    renderer: RendererHTML = md.renderer  # type: ignore[assignment]
-    html: str = renderer.renderInline(list(children), md.options, env if env is not None else {})
-    return html
+    return sanitize(_renderer(md).renderInline(list(children), md.options, env if env is not None else {}))
 
 
-def inline_text(children: Sequence[Token]) -> str:
-    """The plain text of inline tokens (text, code, math), without markup."""
+def inline_text(children: Sequence[Token], image_sources: bool = False) -> str:
+    """The plain text of inline tokens (text, code, `$math$`), without markup; optionally image paths too."""
     parts: list[str] = []
     for child in children:
-        if child.children:
-            parts.append(inline_text(child.children))
-        elif child.type in ("softbreak", "hardbreak"):
-            parts.append("\n")
+        if child.type in INLINE_MATH:
+            parts.append(f"${child.content}$")
+        elif child.type in DISPLAY_MATH:
+            parts.append(f"$${child.content}$$")
         elif child.type == "image":
             parts.append(inline_text(child.children or []))
+            if image_sources:
+                parts.append(f"({child.attrGet('src') or ''})")
+        elif child.children:
+            parts.append(inline_text(child.children, image_sources))
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
         elif child.content and child.type not in ("html_inline",):
             parts.append(child.content)
     return "".join(parts)
 
 
 def blocks_text(tokens: Sequence[Token]) -> str:
-    """The plain text of block tokens, for comparing answers."""
+    """The plain text of block tokens (formulas and image paths included), for comparing answers."""
     parts: list[str] = []
     for token in tokens:
         if token.type == "inline":
-            parts.append(inline_text(token.children or []))
-        elif token.type in ("fence", "code_block", "math_block", "html_block"):
+            parts.append(inline_text(token.children or [], image_sources=True))
+        elif token.type in DISPLAY_MATH:
+            parts.append(f"$${token.content}$$")
+        elif token.type in ("fence", "code_block", "html_block"):
             parts.append(token.content)
         if token.block and token.nesting <= 0:
             parts.append("\n")

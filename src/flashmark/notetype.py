@@ -9,6 +9,7 @@ from importlib.resources import files
 
 import genanki
 
+from flashmark.highlight import palette_css
 from flashmark.identity import NOTETYPE_ID, schema_id
 
 NOTETYPE_NAME = "flashmark Q&A"
@@ -20,6 +21,12 @@ TEMPLATE_NAME = "Card"
 def template_text(name: str) -> str:
     """A file from the package's templates/ folder."""
     return files("flashmark").joinpath("templates").joinpath(name).read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def card_css() -> str:
+    """The note type's CSS: templates/style.css plus the code-highlighting palettes."""
+    return template_text("style.css").rstrip("\n") + "\n\n" + palette_css()
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +44,7 @@ def note_type() -> genanki.Model:
                 "afmt": template_text("back.html"),
             },
         ],
-        css=template_text("style.css"),
+        css=card_css(),
         sort_field_index=0,
     )
 

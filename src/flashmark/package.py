@@ -12,10 +12,11 @@ from typing import Any
 
 import genanki
 
-from flashmark.errors import OutputError
+from flashmark.errors import OutputError, SourceError
 from flashmark.identity import deck_id
+from flashmark.media import media_name
 from flashmark.notetype import note_type
-from flashmark.types import RenderedNote
+from flashmark.types import MediaFile, RenderedNote
 
 
 def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
@@ -71,19 +72,39 @@ class StampedModel(genanki.Model):  # type: ignore[misc]
         return data
 
 
-def make_package(notes: Sequence[RenderedNote], notetype_mod: int = 0) -> genanki.Package:
-    """Build the genanki package: one deck per deck name, one note per rendered note, each with its mod."""
+def package_media(notes: Sequence[RenderedNote]) -> list[MediaFile]:
+    """Every media file the notes reference, once per name."""
+    return list({m.name: m for rn in notes for m in rn.note.media}.values())
+
+
+def stage_media(media: Sequence[MediaFile], folder: Path) -> list[str]:
+    """Copy media into `folder` under their package names (genanki names files by their base name)."""
+    staged = []
+    for m in media:
+        try:
+            data = Path(m.path).read_bytes()
+        except OSError as exc:
+            raise SourceError(f"cannot read image: {exc.strerror}", m.path) from None
+        if media_name(data, Path(m.name).suffix) != m.name:
+            raise SourceError("image changed while the deck was being built; build again", m.path)
+        dest = folder / m.name
+        dest.write_bytes(data)
+        staged.append(str(dest))
+    return staged
+
+
+def make_package(
+    notes: Sequence[RenderedNote], notetype_mod: int = 0, media_files: Sequence[str] = ()
+) -> genanki.Package:
+    """Build the genanki package: one deck per deck name, one note per rendered note with its mod, plus media."""
     model = StampedModel(note_type(), notetype_mod)
     decks: dict[str, genanki.Deck] = {}
-    media: dict[str, None] = {}
     for rn in notes:
         deck = decks.get(rn.deck)
         if deck is None:
             deck = decks[rn.deck] = genanki.Deck(deck_id(rn.deck), rn.deck)
         deck.add_note(StampedNote(rn.mod, model=model, fields=list(rn.fields), tags=list(rn.tags), guid=rn.guid))
-        media.update(dict.fromkeys(rn.note.media))
-    package = genanki.Package(list(decks.values()), media_files=list(media))
-    return package
+    return genanki.Package(list(decks.values()), media_files=list(media_files))
 
 
 def write_package(
@@ -94,6 +115,8 @@ def write_package(
     Notes and the note type keep the modification times they carry; `timestamp` (default: now)
     is used where they carry none, and for the ids of new cards.
     """
-    package = make_package(notes, notetype_mod)
     stamp = time.time() if timestamp is None else timestamp
-    atomic_write(target, lambda tmp: package.write_to_file(str(tmp), timestamp=stamp))
+    with tempfile.TemporaryDirectory(prefix="flashmark-media-") as folder:
+        media = stage_media(package_media(notes), Path(folder))
+        package = make_package(notes, notetype_mod, media_files=media)
+        atomic_write(target, lambda tmp: package.write_to_file(str(tmp), timestamp=stamp))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
@@ -14,6 +14,7 @@ from markdown_it.token import Token
 from flashmark.config import Config
 from flashmark.errors import ParseError
 from flashmark.markdown import blocks_text, inline_text, render_blocks, render_inline, tokenize
+from flashmark.media import ImageFiles
 from flashmark.text import clean_title, normalise, numbering_prefix, split_anchor, topic_tag, user_tag
 from flashmark.types import Notice, ParsedFile, Question, Section, Skipped, Source
 
@@ -189,8 +190,11 @@ def _file_deck(rel: str) -> str:
     return "::".join(PurePosixPath(rel).with_suffix("").parts)
 
 
-def parse_source(source: Source, config: Config) -> ParsedFile:
-    """Parse one file into its questions, skipped headings and warnings."""
+def parse_source(source: Source, config: Config, root: Path | None = None) -> ParsedFile:
+    """Parse one file into its questions, skipped headings and warnings.
+
+    Images may come from anywhere under `root`, the content folder (default: the file's own folder).
+    """
     rel = source.rel
     tokens = tokenize(source.text, config.allow_html)
     meta = _front_matter(tokens, rel)
@@ -198,7 +202,8 @@ def parse_source(source: Source, config: Config) -> ParsedFile:
     skip_titles = {normalise(t) for t in config.skip_headings}
     file_topic = meta.topic or PurePosixPath(rel).stem
     deck = meta.deck or _file_deck(rel)
-    env: dict[str, Any] = {"file": rel}
+    images = ImageFiles(source.path, rel, root if root is not None else source.path.parent)
+    env: dict[str, Any] = {"file": rel, "images": images}
     allow = config.allow_html
 
     heads = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.level == 0]
@@ -269,8 +274,10 @@ def parse_source(source: Source, config: Config) -> ParsedFile:
                 deck=deck,
                 tags=tags,
                 anchor=anchor,
+                media=images.take(),
             )
         )
+    notices.extend(images.notices)
     return ParsedFile(rel=rel, questions=tuple(questions), skipped=tuple(skipped), notices=tuple(notices))
 
 

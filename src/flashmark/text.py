@@ -20,6 +20,7 @@ _ANCHOR = re.compile(r"\s*\{#([A-Za-z0-9][\w\-:.]*)\}\s*$")
 _COLONS = re.compile(r"[:：]+")
 _SPACE = re.compile(r"\s+")
 _KEEP = frozenset("+#")
+_MATH = re.compile(r"\$\$?([^$]+)\$\$?")
 
 
 def numbering_prefix(title: str) -> int:
@@ -44,12 +45,23 @@ def split_anchor(title: str) -> tuple[str, str | None]:
     return title[: m.start()], m.group(1)
 
 
-def normalise(text: str) -> str:
-    """NFKC, case-fold, drop whitespace and punctuation (keeping `+` and `#`)."""
-    text = unicodedata.normalize("NFKC", text).casefold()
+def _plain(text: str) -> str:
     return "".join(
-        ch for ch in text if ch in _KEEP or unicodedata.category(ch)[0] not in "PZC" and not ch.isspace()
+        ch for ch in text.casefold() if ch in _KEEP or unicodedata.category(ch)[0] not in "PZC" and not ch.isspace()
     )
+
+
+def normalise(text: str) -> str:
+    """NFKC, case-fold, drop whitespace and punctuation (keeping `+` and `#`); `$TeX$` keeps all but spaces."""
+    text = unicodedata.normalize("NFKC", text)
+    parts: list[str] = []
+    pos = 0
+    for m in _MATH.finditer(text):
+        parts.append(_plain(text[pos : m.start()]))
+        parts.append("$" + "".join(m.group(1).split()) + "$")
+        pos = m.end()
+    parts.append(_plain(text[pos:]))
+    return "".join(parts)
 
 
 def tag_part(text: str) -> str:

@@ -16,6 +16,14 @@ class Source:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaFile:
+    """An image to ship in the package: its content-hash name in Anki's media folder and where it is read from."""
+
+    name: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
 class Section:
     """A labelled extra section of a question body (应用, 举例, Example, …)."""
 
@@ -42,7 +50,7 @@ class Question:
     deck: str
     tags: tuple[str, ...]
     anchor: str | None = None
-    media: tuple[str, ...] = ()
+    media: tuple[MediaFile, ...] = ()
 
     @property
     def where(self) -> str:
@@ -102,7 +110,7 @@ class Note:
     deck: str
     sources: tuple[str, ...]
     anchor: str | None = None
-    media: tuple[str, ...] = ()
+    media: tuple[MediaFile, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

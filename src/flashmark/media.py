@@ -1,0 +1,82 @@
+"""Images referenced by a content file → package media under content-hash names, with warnings."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from flashmark.types import MediaFile, Notice
+
+MEDIA_PREFIX = "fm-"
+KIND = "image"
+_SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
+_REMOTE = ("http", "https")
+
+
+def media_name(data: bytes, suffix: str) -> str:
+    """The name an image gets in Anki's media folder: changes exactly when its bytes change."""
+    suffix = suffix.lower()
+    return f"{MEDIA_PREFIX}{hashlib.sha256(data).hexdigest()[:16]}{suffix if _SUFFIX.fullmatch(suffix) else ''}"
+
+
+class ImageFiles:
+    """Resolves the image references of one content file against the content folder."""
+
+    def __init__(self, source: Path, rel: str, root: Path) -> None:
+        self._dir = source.parent
+        self._rel = rel
+        self._root = root.resolve()
+        self._resolved: dict[Path, MediaFile | None] = {}
+        self._used: dict[str, MediaFile] = {}
+        self.notices: list[Notice] = []
+
+    def _warn(self, line: int | None, message: str) -> None:
+        self.notices.append(Notice(self._rel, line, KIND, message))
+
+    def resolve(self, src: str, line: int | None) -> str | None:
+        """The `src` a card should use for `src`, or None (with a warning) when it cannot be shown."""
+        shown = unquote(src)
+        parts = urlsplit(src)
+        scheme = parts.scheme.lower()
+        if scheme in _REMOTE or (not scheme and src.startswith("//")):
+            self._warn(line, f"image '{shown}' is a remote URL: it shows only when the device is online")
+            return src
+        if scheme == "data":
+            return src
+        path = unquote(parts.path)
+        if scheme or path.startswith(("/", "\\")) or PurePosixPath(path).is_absolute():
+            self._warn(line, f"image '{shown}' is not a relative path; not included (put it in the content folder)")
+            return None
+        if not path:
+            self._warn(line, "image has no file name; its alt text is shown instead")
+            return None
+        target = (self._dir / path).resolve()
+        if not target.is_relative_to(self._root):
+            self._warn(line, f"image '{path}' is outside the content folder; not included (copy it into the folder)")
+            return None
+        if target not in self._resolved:
+            self._resolved[target] = self._read(target, path, line)
+        media = self._resolved[target]
+        if media is None:
+            return None
+        self._used.setdefault(media.name, media)
+        return media.name
+
+    def _read(self, target: Path, path: str, line: int | None) -> MediaFile | None:
+        if not target.is_file():
+            self._warn(line, f"image '{path}' not found; its alt text is shown instead")
+            return None
+        try:
+            data = target.read_bytes()
+        except OSError as exc:
+            self._warn(line, f"image '{path}' cannot be read ({exc.strerror}); its alt text is shown instead")
+            return None
+        return MediaFile(media_name(data, PurePosixPath(path).suffix), str(target))
+
+    def take(self) -> tuple[MediaFile, ...]:
+        """The media used since the last call (one question's worth), in order of first use."""
+        used = tuple(self._used.values())
+        self._used = {}
+        return used

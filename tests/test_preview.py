@@ -1,0 +1,173 @@
+"""The preview page: template filling, offline math, the CLI, and the page itself in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from flashmark.cli import main
+from flashmark.preview import math_preview, render_template, write_preview
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+# --- template filling and math, without a browser -------------------------------------------------
+
+
+def test_template_fills_fields_sections_and_front_side() -> None:
+    template = "{{FrontSide}}|{{#Extra}}<i>{{Extra}}</i>{{/Extra}}{{^Extra}}none{{/Extra}}|{{Answer}}"
+    assert render_template(template, {"Extra": "x", "Answer": "a"}, front_side="F") == "F|<i>x</i>|a"
+    assert render_template(template, {"Extra": " <br> ", "Answer": "a"}, front_side="F") == "F|none|a"
+    with pytest.raises(KeyError, match="Missing"):
+        render_template("{{Missing}}", {})
+
+
+def test_math_preview_draws_mathml_and_falls_back_to_source() -> None:
+    assert math_preview(r"\frac{a}{b}", display=True).startswith('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">')
+    assert "<mfrac>" in math_preview(r"\frac{a}{b}", display=False)
+    assert math_preview(r"\frac{a}{", display=False) == '<code class="fm-tex">\\(\\frac{a}{\\)</code>'
+
+
+def test_math_preview_cannot_smuggle_html() -> None:
+    out = math_preview(r"\text{<img src=x onerror=alert(1)>} a<b", display=False)
+    assert out == '<code class="fm-tex">\\(\\text{&lt;img src=x onerror=alert(1)&gt;} a&lt;b\\)</code>'
+    assert "<mo>&lt;</mo>" in math_preview("a<b", display=False)
+
+
+def test_preview_command_writes_the_page_and_warns(fixture_dir: Callable[[str], Path], tmp_path: Path) -> None:
+    out = tmp_path / "site" / "preview.html"
+    result = CliRunner().invoke(main, ["preview", str(fixture_dir("rich")), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"9 cards → {out}" in result.stdout
+    assert "warning: pictures.md:14: image 'images/nowhere.png' not found" in result.stderr
+    page = out.read_text(encoding="utf-8")
+    assert page.count('<article class="pv-note"') == 9
+    assert re.findall(r"""src=["']?([a-z]+:)""", page) == ["data:", "https:"]  # the image, and the remote one
+
+
+def test_preview_command_reports_a_missing_folder(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["preview", str(tmp_path / "nope"), "-o", str(tmp_path / "p.html")])
+    assert result.exit_code == 1
+    assert "content folder does not exist" in result.output
+    assert not (tmp_path / "p.html").exists()
+
+
+# --- the page in headless Chromium ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def preview_page(browser: Browser, fixture_dir: Callable[[str], Path], tmp_path: Path) -> Iterator[tuple[Page, list[str]]]:
+    """The rich fixture's preview, opened from file://, with every non-local request recorded and refused."""
+    output = tmp_path / "preview.html"
+    write_preview(fixture_dir("rich"), output)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+    errors: list[str] = []
+    page.route(re.compile(r"^(?!file:|data:)"), lambda route: (outside.append(route.request.url), route.abort()))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(output.as_uri())
+    yield page, outside
+    assert errors == []
+    page.close()
+
+
+def visible_titles(page: Page) -> list[str]:
+    return page.locator(".pv-note:visible .pv-side:first-child .fm-question").all_inner_texts()
+
+
+def test_page_filters_by_tag(preview_page: tuple[Page, list[str]]) -> None:
+    page, outside = preview_page
+    assert page.locator(".pv-note:visible").count() == 9
+    assert page.inner_text("#pv-shown") == "9"
+    page.select_option("#pv-tag", "Python")
+    assert page.locator(".pv-note:visible").count() == 3
+    assert page.inner_text("#pv-shown") == "3"
+    page.select_option("#pv-tag", "figures")  # a parent tag matches its children, as in Anki
+    assert visible_titles(page) == [
+        "What does the bar chart show?", "Where is the missing picture?", "What about pictures from elsewhere?"
+    ]
+    page.select_option("#pv-tag", "")
+    assert page.locator(".pv-note:visible").count() == 9
+    assert outside == []
+
+
+def test_page_searches_text(preview_page: tuple[Page, list[str]]) -> None:
+    page, _ = preview_page
+    page.fill("#pv-search", "卷积")
+    assert page.locator(".pv-note:visible").count() == 2
+    page.fill("#pv-search", "TUPLE fixed")
+    assert visible_titles(page) == ["Which containers are built in?"]
+    page.select_option("#pv-tag", "Pricing")
+    assert page.locator(".pv-note:visible").count() == 0
+    assert page.locator("#pv-none").is_visible()
+    page.fill("#pv-search", "")
+    assert visible_titles(page) == ["What does the cloud GPU cost?"]
+
+
+def test_page_renders_math_code_and_images_offline(preview_page: tuple[Page, list[str]]) -> None:
+    page, outside = preview_page
+    assert page.locator(".pv-note math").count() >= 8
+    assert page.locator(".fm-tex").count() == 0
+    image = page.locator('img[alt="four coloured bars"]').first
+    assert image.get_attribute("src", timeout=1000).startswith("data:image/png;base64,")
+    assert image.evaluate("img => img.complete && img.naturalWidth") == 160
+    assert page.locator(".fm-hl .k").first.inner_text() == "with"
+    assert outside == []
+
+
+def test_page_switches_to_dark_mode(preview_page: tuple[Page, list[str]]) -> None:
+    page, _ = preview_page
+
+    def colours() -> tuple[str, str]:
+        card = page.locator(".card").first.evaluate("e => getComputedStyle(e).backgroundColor")
+        keyword = page.locator(".fm-hl .k").first.evaluate("e => getComputedStyle(e).color")
+        return card, keyword
+
+    light = colours()
+    assert light[0] == "rgb(255, 255, 255)"
+    page.click("#pv-theme")
+    assert "nightMode" in (page.get_attribute("body", "class") or "")
+    dark = colours()
+    assert dark[0] == "rgb(30, 31, 34)" and dark[1] != light[1]
+    page.click("#pv-theme")
+    assert colours() == light
+
+
+def test_page_fits_a_phone_screen(preview_page: tuple[Page, list[str]]) -> None:
+    page, _ = preview_page
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_page_screenshot_is_a_png(preview_page: tuple[Page, list[str]], tmp_path: Path) -> None:
+    page, _ = preview_page
+    page.click("#pv-theme")
+    shot = tmp_path / "preview-dark.png"
+    page.screenshot(path=str(shot), full_page=True)
+    data = shot.read_bytes()
+    assert data.startswith(PNG_SIGNATURE)
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    assert width == 1280 and height > 900
+    assert len(data) > 20_000
