@@ -179,7 +179,7 @@ def test_changed_templates_update_the_one_note_type(
         shown = kind["css"] if template.endswith(".css") else kind["tmpls"][0]["qfmt"]
     finally:
         anki.close()
-    assert shown.endswith(marker)
+    assert marker in shown
     # The notes themselves did not change, so Anki left them alone.
     assert v2.imported["updated"] == 0 and v2.imported["new"] == 0
     assert {g: n.id for g, n in v2.notes.items()} == {g: n.id for g, n in v1.notes.items()}
