@@ -212,3 +212,11 @@ def test_filtered_build_keeps_lock_entries_of_left_out_notes(course: Path, tmp_p
     assert filtered.removed == ()
     assert (course / "flashmark.lock").read_text(encoding="utf-8") == lock
     assert {n.guid for n in filtered.notes} < {n.guid for n in full.notes}
+
+
+def test_outputs_get_ordinary_file_permissions(course: Path, tmp_path: Path) -> None:
+    result = build(course, tmp_path / "out")
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in (result.output, result.report, course / "flashmark.lock"):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask, path

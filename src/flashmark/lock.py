@@ -264,16 +264,6 @@ def read_lock(path: Path) -> Lock | None:
     return parse_lock(text, path)
 
 
-def _file_mode(path: Path) -> int:
-    """The lock's permissions: kept when it exists, else the usual ones for a new file (not the temp file's 0600)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
 def write_lock(path: Path, lock: Lock) -> bool:
     """Write the lock atomically; leave the file untouched (and return False) when nothing changed."""
     text = lock_text(lock)
@@ -285,7 +275,6 @@ def write_lock(path: Path, lock: Lock) -> bool:
 
     def write(tmp: Path) -> None:
         tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(_file_mode(path))
 
     try:
         atomic_write(path, write)

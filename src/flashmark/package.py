@@ -19,6 +19,16 @@ from flashmark.notetype import note_type
 from flashmark.types import MediaFile, RenderedNote
 
 
+def _file_mode(path: Path) -> int:
+    """Permissions for a written file: kept when it exists, else the usual ones (not the temp file's 0600)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     """Call `write` on a temp file beside `target`, then rename it into place."""
     try:
@@ -30,6 +40,7 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     tmp = Path(tmp_name)
     try:
         write(tmp)
+        tmp.chmod(_file_mode(target))
         os.replace(tmp, target)
     except OSError as exc:
         raise OutputError(f"cannot write: {exc.strerror}", target) from None
