@@ -15,9 +15,9 @@ from markdown_it.token import Token
 from markdown_it.utils import OptionsDict
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
-from mdit_py_plugins.texmath import texmath_plugin
 
 from flashmark.highlight import code_block
+from flashmark.mathsyntax import math_delimiters_plugin
 
 MATH_CLASS = "fm-math"
 MISSING_IMAGE_CLASS = "fm-img-missing"
@@ -156,7 +156,10 @@ def parser(allow_html: bool = False) -> MarkdownIt:
     md.use(front_matter_plugin)
     # `$…$` must hug its content and not touch digits, so prices ("$5 and $10") stay text.
     md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
-    md.use(texmath_plugin, delimiters="brackets")
+    # Display math (`$$…$$`, `\[…\]`) and `\(…\)` come from our own rules, which stop at blank lines
+    # and headings and stay linear on any input; dollarmath's block rule does neither.
+    md.block.ruler.disable("math_block")
+    md.use(math_delimiters_plugin)
     md.core.ruler.push("fm_image_lines", _mark_image_lines)
     for kind in INLINE_MATH + DISPLAY_MATH:
         md.add_render_rule(kind, _render_math)
