@@ -39,6 +39,7 @@ LOCK_VERSION = 1
 MIN_ANSWER_FOR_MATCH = 12  # a shorter answer ("见上文") is no evidence that two notes are one
 SIMILAR_ANSWER = 0.5  # share of answer sentences two versions of one answer have in common
 SKETCH_SIZE = 8  # sentence hashes kept per answer (the smallest ones: a bottom-k sketch)
+MAX_MOD = 2**53  # modification times are seconds; anything larger is no time Anki (or SQLite) can hold
 MAX_FUZZY_PAIRS = 4_000_000  # beyond this many vanished × new pairs, skip the fuzzy title search
 NEAR_CUTOFF = 66.0  # the lowest title ratio merge.near_titles can accept
 
@@ -175,6 +176,8 @@ class _Bad(Exception):
 def _require(value: Any, kind: type, what: str, key: object = None) -> Any:
     if not isinstance(value, kind) or isinstance(value, bool):
         raise _Bad(f"{what} must be {'a number' if kind is int else 'text'}", key)
+    if kind is int and not 0 <= value <= MAX_MOD:
+        raise _Bad(f"{what} must be a time in seconds, from 0 to {MAX_MOD}", key)
     return value
 
 
@@ -223,6 +226,8 @@ def parse_lock(text: str, path: Path) -> Lock:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LockError(f"not valid JSON ({exc.msg}); {hint}", path, exc.lineno) from None
+    except (RecursionError, ValueError):  # nested thousands deep, or a number thousands of digits long
+        raise LockError(f"not a lock file flashmark wrote (nested too deeply or a number too long); {hint}", path) from None
     if not isinstance(data, dict) or "flashmark_lock" not in data:
         raise LockError(f"not a flashmark lock file; {hint}", path, 1)
     if data["flashmark_lock"] != LOCK_VERSION:

@@ -69,6 +69,8 @@ def _front_matter(tokens: list[Token], rel: str) -> FileMeta:
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or "syntax error"
         raise ParseError(f"front matter is not valid YAML ({problem}); fix or remove it", rel, line) from None
+    except (RecursionError, ValueError):  # nested thousands deep, or a number thousands of digits long
+        raise ParseError("front matter is nested too deeply or holds a number too long to read; simplify it", rel, 2) from None
     if data is None:
         return FileMeta()
     if not isinstance(data, dict):
@@ -217,6 +219,9 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
         line = first.map[0] + 1 if first.map else None
         what = "text before the first heading" if heads else "a file without headings"
         notices.append(Notice(rel, line, "outside", f"{what} is not part of any question; give it a heading"))
+    elif not heads:
+        what = "holds only front matter" if tokens and tokens[0].type == "front_matter" else "is empty"
+        notices.append(Notice(rel, None, "empty", f"file {what}; it adds no questions"))
 
     stack: list[tuple[int, str]] = []
     skip_below: int | None = None
