@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import stat
+import unicodedata
 from pathlib import Path
 
 from flashmark.errors import SourceError
@@ -57,29 +58,38 @@ def find_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
 
 
 def _looks_utf16(data: bytes) -> bool:
-    """Text saved as UTF-16 without a byte-order mark: NUL in every other byte of the first few hundred."""
-    head = data[:512]
-    pairs = len(head) // 2
-    if pairs < 2:
+    """Whether bytes that are not UTF-8 read as UTF-16 text saved without a byte-order mark."""
+    if len(data) < 4 or len(data) % 2:
         return False
-    even, odd = head[0::2].count(0), head[1::2].count(0)
-    return max(even, odd) >= pairs * 0.6 and min(even, odd) <= pairs * 0.1
+    for codec in ("utf-16-le", "utf-16-be"):
+        try:
+            text = data[:4096].decode(codec)
+        except UnicodeDecodeError:
+            continue
+        odd = sum(1 for ch in text if unicodedata.category(ch) in ("Cc", "Cn", "Co", "Cs") and ch not in "\n\r\t")
+        if "\n" in text and odd <= len(text) // 50:
+            return True
+    return False
 
 
 def decode(data: bytes, path: Path | str) -> str:
     """Decode UTF-8 (dropping a BOM) and normalise line endings; other encodings are an error."""
     if data.startswith(_UTF32):
         raise SourceError("file is UTF-32; save it as UTF-8", path)
-    if data.startswith(_UTF16) or _looks_utf16(data):
+    if data.startswith(_UTF16):
         raise SourceError("file is UTF-16; save it as UTF-8", path)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
+        if _looks_utf16(data):
+            raise SourceError("file is UTF-16; save it as UTF-8", path) from None
         line = data.count(b"\n", 0, exc.start) + 1
         raise SourceError(
             f"not valid UTF-8 (byte offset {exc.start}); save the file as UTF-8", path, line
         ) from None
     if "\x00" in text:
+        if _looks_utf16(data):
+            raise SourceError("file is UTF-16; save it as UTF-8", path)
         line = text.count("\n", 0, text.index("\x00")) + 1
         raise SourceError("file contains NUL bytes; is it a binary file?", path, line)
     return text.replace("\r\n", "\n").replace("\r", "\n")
