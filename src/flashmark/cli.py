@@ -190,7 +190,8 @@ def check(content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], a
 
     Lists, each with file:line: files that cannot be read or are not UTF-8,
     broken front matter (errors); questions without answers, text outside any
-    question, same-title questions kept apart, missing images (warnings); and
+    question, same-title questions kept apart, missing images, empty files,
+    code fences left open over later questions (warnings); and
     which questions were merged into one note, and why (info).
     Exits 1 on errors, or on warnings too with --strict.
 
