@@ -1,7 +1,8 @@
 """markdown-it rules for TeX delimiters: display math blocks (`$$…$$`, `\\[…\\]`) and `\\(…\\)`, `\\[…\\]` in text.
 
-Display math ends where TeX would reject it anyway: it never runs past a blank line or a heading,
-so an unclosed `$$` cannot swallow the questions after it. Text after a closing delimiter on the
+Display math ends where TeX would reject it anyway: it never runs past a blank line, a heading or
+the start of a code fence or HTML block, so an unclosed `$$` cannot swallow the questions after it
+or change where a fence begins and ends. Text after a closing delimiter on the
 same line is kept. Every search for a closing delimiter is remembered, so parsing stays linear
 in the length of the file whatever the input.
 """
@@ -13,7 +14,9 @@ from collections.abc import Callable
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_block import StateBlock
+from markdown_it.rules_block.fence import fence
 from markdown_it.rules_block.heading import heading
+from markdown_it.rules_block.html_block import html_block
 from markdown_it.rules_inline import StateInline
 
 INLINE = "math_inline"
@@ -73,6 +76,11 @@ def _closing(rest: str, closer: str) -> tuple[int, str | None] | None:
     return (at, eqno.group(1).strip()) if eqno is not None else None
 
 
+def _interrupts(state: StateBlock, line: int, end_line: int) -> bool:
+    """Whether a line starts a heading, a code fence or an HTML block: display math never swallows one."""
+    return heading(state, line, end_line, True) or fence(state, line, end_line, True) or html_block(state, line, end_line, True)
+
+
 def display_block(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:
     """`$$…$$` or `\\[…\\]` starting a line: display math, on one line or several without blank lines."""
     if state.sCount[start_line] - state.blkIndent >= 4:
@@ -95,8 +103,8 @@ def display_block(state: StateBlock, start_line: int, end_line: int, silent: boo
         line = start_line + 1
         while line < end_line:
             lbegin, lend = _line(state, line)
-            if lbegin >= lend or state.sCount[line] < state.blkIndent or heading(state, line, end_line, True):
-                return False  # a blank line, an outdent or a heading ends the block before the formula closes
+            if lbegin >= lend or state.sCount[line] < state.blkIndent or _interrupts(state, line, end_line):
+                return False  # the formula does not close before a blank line, an outdent, a heading or a fence
             text = state.src[lbegin:lend]
             if closer in text:
                 found = _closing(text, closer)
