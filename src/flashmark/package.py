@@ -57,8 +57,12 @@ def _flush_to_disk(path: Path) -> None:
         finally:
             os.close(fd)
         return
-    with open(path, "r+b") as f:
-        os.fsync(f.fileno())
+    # Read-only is enough for fsync on POSIX (the lock file may carry a read-only mode by now); Windows needs write.
+    fd = os.open(path, (os.O_RDWR if os.name == "nt" else os.O_RDONLY) | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class StampedNote(genanki.Note):  # type: ignore[misc]
