@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ankitools import AnkiView, import_apkg
 from flashmark.build import build
@@ -15,6 +17,14 @@ from flashmark.report import BuildResult
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEED = ROOT.parent / "shared" / "seeds" / "000_de51fc0f772b09be.txt"
+
+# Property tests: the default profile is derandomized (the same examples every run, so CI cannot
+# be flaky) and small enough for the whole suite to stay fast; FLASHMARK_HYPOTHESIS=deep explores
+# ten times as many random examples when hunting for bugs locally.
+_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+settings.register_profile("ci", derandomize=True, deadline=None, database=None, suppress_health_check=_QUIET)
+settings.register_profile("deep", max_examples=1000, deadline=None, suppress_health_check=_QUIET)
+settings.load_profile(os.environ.get("FLASHMARK_HYPOTHESIS", "ci"))
 
 
 @pytest.fixture

@@ -117,11 +117,10 @@ def test_failed_write_keeps_the_last_good_deck(course: Path, tmp_path: Path, mon
     good = build(course, out).output
     before = good.read_bytes()
 
-    def broken_write(self, path: str, timestamp: float | None = None) -> None:
-        Path(path).write_bytes(b"half a zip")
-        raise OSError(28, "No space left on device")
+    def broken_write(self, name: str, data: object, *args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")  # the database is in the zip by now: half a deck
 
-    monkeypatch.setattr(package.genanki.Package, "write_to_file", broken_write)
+    monkeypatch.setattr(package.zipfile.ZipFile, "writestr", broken_write)
     (course / "cnn.md").write_text("## 新问题\n\n新答案。\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["build", str(course), "-o", str(out)])
     assert result.exit_code == 1

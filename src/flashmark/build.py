@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError, ParseError, SourceError
-from flashmark.lock import LOCK_FILE, assign_identities, read_lock, write_lock
+from flashmark.lock import LOCK_FILE, assign_identities, exclusive, read_lock, write_lock
 from flashmark.merge import merge
 from flashmark.notetype import notetype_hash
 from flashmark.package import atomic_write, write_package
@@ -105,8 +105,29 @@ def build(
     `tags`/`exclude_tags` keep only the notes with (or without) those tags, as Anki's `tag:`
     search matches them; `deck`, `exclude` and `allow_html` override the settings file.
     With `lock` (the default), `content_dir/flashmark.lock` carries GUIDs and modification
-    times over from the last build, and is updated after the deck is written.
+    times over from the last build, and is updated after the deck is written; builds of one
+    folder then take turns, so the deck and the lock file always come from the same build.
     """
+    with exclusive(content_dir / LOCK_FILE if lock else None):
+        return _build(
+            content_dir, out_dir, deck, tags=tags, exclude_tags=exclude_tags, exclude=exclude,
+            allow_html=allow_html, progress=progress, lock=lock,
+        )
+
+
+def _build(
+    content_dir: Path,
+    out_dir: Path,
+    deck: str | None,
+    *,
+    tags: Iterable[str],
+    exclude_tags: Iterable[str],
+    exclude: tuple[str, ...],
+    allow_html: bool | None,
+    progress: Progress | None,
+    lock: bool,
+) -> BuildResult:
+    """`build` once it may write the lock file."""
     started = time.perf_counter()
     tag_filter = TagFilter.of(tags, exclude_tags)
     config = load_config(content_dir).override(deck=deck, exclude=exclude, allow_html=allow_html)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,7 @@ from flashmark.build import build as run_build
 from flashmark.catalog import folder_tags, list_notes, note_line, notes_data, to_json, tree_data, tree_lines
 from flashmark.check import check as run_check
 from flashmark.check import check_json, check_lines
-from flashmark.errors import FlashmarkError
+from flashmark.errors import FlashmarkError, one_line
 from flashmark.preview import DEFAULT_OUTPUT as DEFAULT_PREVIEW
 from flashmark.preview import write_preview
 from flashmark.report import rebuild_lines, summary, summary_data, warning_lines
@@ -69,6 +70,16 @@ def _tag_options(command: F) -> F:
         help="Keep only notes with TAG or a tag below it (TAG::child), ignoring case; `*` is a wildcard. Repeatable.",
     )(command)
     return command
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """Print lines that may quote the notes (titles, file names) with their control characters made visible."""
+    click.echo("\n".join(one_line(line) for line in text.split("\n")), err=err)
+
+
+def _echo_json(text: str) -> None:
+    """Print JSON with the characters a terminal acts on written as \\u escapes (they only occur inside strings)."""
+    click.echo(re.sub("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]", lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
 def _fail(exc: FlashmarkError) -> click.ClickException:
@@ -160,13 +171,13 @@ def build(
             bar.close()
     if not quiet:
         for line in warning_lines(result):
-            click.echo(f"warning: {line}", err=True)
+            _echo(f"warning: {line}", err=True)
     if as_json:
-        click.echo(to_json(summary_data(result)))
+        _echo_json(to_json(summary_data(result)))
     elif not quiet:
-        click.echo(summary(result))
+        _echo(summary(result))
         for line in rebuild_lines(result):
-            click.echo(line)
+            _echo(line)
 
 
 @main.command()
@@ -179,7 +190,8 @@ def check(content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], a
 
     Lists, each with file:line: files that cannot be read or are not UTF-8,
     broken front matter (errors); questions without answers, text outside any
-    question, same-title questions kept apart, missing images (warnings); and
+    question, same-title questions kept apart, missing images, empty files,
+    code fences left open over later questions (warnings); and
     which questions were merged into one note, and why (info).
     Exits 1 on errors, or on warnings too with --strict.
 
@@ -192,7 +204,10 @@ def check(content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], a
         result = run_check(content_dir, exclude=exclude, allow_html=allow_html)
     except FlashmarkError as exc:
         raise _fail(exc) from None
-    click.echo(check_json(result, strict) if fmt == "json" else "\n".join(check_lines(result)))
+    if fmt == "json":
+        _echo_json(check_json(result, strict))
+    else:
+        _echo("\n".join(check_lines(result)))
     if result.failed(strict):
         sys.exit(1)
 
@@ -225,10 +240,10 @@ def list_command(
     except FlashmarkError as exc:
         raise _fail(exc) from None
     if fmt == "json":
-        click.echo(to_json(notes_data(notes)))
+        _echo_json(to_json(notes_data(notes)))
     else:
         for note in notes:
-            click.echo(note_line(note))
+            _echo(note_line(note))
 
 
 @main.command()
@@ -250,10 +265,10 @@ def tags(content_dir: Path, fmt: str, exclude: tuple[str, ...], allow_html: bool
     except FlashmarkError as exc:
         raise _fail(exc) from None
     if fmt == "json":
-        click.echo(to_json(tree_data(tree)))
+        _echo_json(to_json(tree_data(tree)))
     else:
         for line in tree_lines(tree):
-            click.echo(line)
+            _echo(line)
 
 
 @main.command()
@@ -282,7 +297,7 @@ def watch(
     """
 
     def show(rebuild: Rebuild) -> None:
-        click.echo(rebuild_line(rebuild))
+        _echo(rebuild_line(rebuild))
 
     click.echo(f"watching {content_dir} (Ctrl+C to stop)", err=True)
     try:
@@ -314,5 +329,5 @@ def preview(content_dir: Path, output: Path, deck: str | None, exclude: tuple[st
     except FlashmarkError as exc:
         raise _fail(exc) from None
     for line in result.warning_lines():
-        click.echo(f"warning: {line}", err=True)
-    click.echo(f"{result.notes} cards → {result.output}")
+        _echo(f"warning: {line}", err=True)
+    _echo(f"{result.notes} cards → {result.output}")

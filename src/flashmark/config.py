@@ -172,6 +172,8 @@ def _read_toml(path: Path) -> tuple[str, dict[str, Any]]:
             line = line or int(position.group(1))
             message = message[: position.start()]
         raise ConfigError(f"not valid TOML: {message}", path, line) from None
+    except (RecursionError, ValueError):  # nested thousands deep, or a number thousands of digits long
+        raise ConfigError("not readable TOML: nested too deeply or a number too long; simplify it", path) from None
 
 
 def _pyproject_candidates(content_dir: Path) -> list[Path]:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+# Characters a terminal acts on instead of showing: control codes (escape sequences, line breaks;
+# the tab is kept), line and paragraph separators, and the bidirectional overrides.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def one_line(text: str) -> str:
+    """`text` safe to print as one terminal line: control characters appear as codes such as `\\x1b`."""
+    return _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], text)
 
 
 class FlashmarkError(Exception):
@@ -19,7 +29,7 @@ class FlashmarkError(Exception):
         if self.path is not None:
             where = self.path if self.line is None else f"{self.path}:{self.line}"
             where += ": "
-        return f"{where}{self.message}"
+        return one_line(f"{where}{self.message}")
 
 
 class SourceError(FlashmarkError):

@@ -16,13 +16,20 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from rapidfuzz import fuzz, process
+
+try:
+    import fcntl
+except ImportError:  # Windows: builds are not serialised there
+    fcntl = None  # type: ignore[assignment]
 
 from flashmark.errors import LockError, OutputError
 from flashmark.identity import NOTETYPE_ID, note_guid
@@ -38,6 +45,7 @@ LOCK_VERSION = 1
 MIN_ANSWER_FOR_MATCH = 12  # a shorter answer ("见上文") is no evidence that two notes are one
 SIMILAR_ANSWER = 0.5  # share of answer sentences two versions of one answer have in common
 SKETCH_SIZE = 8  # sentence hashes kept per answer (the smallest ones: a bottom-k sketch)
+MAX_MOD = 2**53  # modification times are seconds; anything larger is no time Anki (or SQLite) can hold
 MAX_FUZZY_PAIRS = 4_000_000  # beyond this many vanished × new pairs, skip the fuzzy title search
 NEAR_CUTOFF = 66.0  # the lowest title ratio merge.near_titles can accept
 
@@ -174,6 +182,8 @@ class _Bad(Exception):
 def _require(value: Any, kind: type, what: str, key: object = None) -> Any:
     if not isinstance(value, kind) or isinstance(value, bool):
         raise _Bad(f"{what} must be {'a number' if kind is int else 'text'}", key)
+    if isinstance(value, int) and not 0 <= value <= MAX_MOD:
+        raise _Bad(f"{what} must be a time in seconds, from 0 to {MAX_MOD}", key)
     return value
 
 
@@ -222,6 +232,8 @@ def parse_lock(text: str, path: Path) -> Lock:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise LockError(f"not valid JSON ({exc.msg}); {hint}", path, exc.lineno) from None
+    except (RecursionError, ValueError):  # nested thousands deep, or a number thousands of digits long
+        raise LockError(f"not a lock file flashmark wrote (nested too deeply or a number too long); {hint}", path) from None
     if not isinstance(data, dict) or "flashmark_lock" not in data:
         raise LockError(f"not a flashmark lock file; {hint}", path, 1)
     if data["flashmark_lock"] != LOCK_VERSION:
@@ -280,6 +292,47 @@ def write_lock(path: Path, lock: Lock) -> bool:
     except OutputError as exc:
         raise LockError(f"cannot write the lock file ({exc.message}); fix the folder's permissions or build with --no-lock", path) from None
     return True
+
+
+@contextmanager
+def exclusive(path: Path | None) -> Iterator[None]:
+    """Hold an advisory lock beside the lock file (`.flashmark.lock.lck`), so builds of one folder take turns.
+
+    Two builds at once would otherwise both start from the same lock file and each write its own. Where
+    the lock cannot be taken (no `fcntl` on Windows, a read-only folder) the build goes ahead without it.
+    """
+    if path is None or fcntl is None:
+        yield
+        return
+    guard = path.with_name(f".{path.name}.lck")
+    while True:
+        try:
+            fd = os.open(guard, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # a file system without locks
+            os.close(fd)
+            yield
+            return
+        held = os.fstat(fd)
+        try:
+            now = os.stat(guard)
+        except FileNotFoundError:  # the build before us removed it once done: take a fresh one
+            now = None
+        if now is not None and (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino):
+            break
+        os.close(fd)
+    try:
+        yield
+    finally:
+        try:  # removed before it is closed, so a build waiting on it sees that and takes a fresh one
+            guard.unlink()
+        except OSError:
+            pass
+        os.close(fd)
 
 
 # ---------------------------------------------------------------- matching

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
+from html.parser import HTMLParser
 from typing import Any, Protocol
 
 import nh3
@@ -15,9 +17,9 @@ from markdown_it.token import Token
 from markdown_it.utils import OptionsDict
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
-from mdit_py_plugins.texmath import texmath_plugin
 
 from flashmark.highlight import code_block
+from flashmark.mathsyntax import math_delimiters_plugin
 
 MATH_CLASS = "fm-math"
 MISSING_IMAGE_CLASS = "fm-img-missing"
@@ -81,6 +83,62 @@ _CLEANER = nh3.Cleaner(
 def sanitize(html: str) -> str:
     """Reduce HTML to the card allowlist: no scripts, event handlers or `javascript:` URLs."""
     return _CLEANER.clean(html)
+
+
+# MathJax macros that write HTML: a link (`\\href{javascript:…}`), classes, styles, ids, data
+# attributes, extensions. Anki typesets `\\(…\\)` and `\\[…\\]` anywhere in a card's text except
+# inside <pre> and <code>, so these are made plain text there: the backslash becomes `⧵` (U+29F5).
+_MATHJAX_OPENER = re.compile(r"\\[(\[]")
+_MATHJAX_HTML = re.compile(
+    r"\\(?=(?:class|cssId|style|data|require)(?![A-Za-z])|href(?![A-Za-z])(?!\s*\{\s*(?:https?://|mailto:)))"
+)
+SAFE_BACKSLASH = "\u29f5"
+_MATHJAX_SKIPS = frozenset({"pre", "code", "script", "style", "textarea"})
+
+
+class _TextRuns(HTMLParser):
+    """Finds the stretches of an HTML fragment's text MathJax reads: outside <pre> and <code>."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=False)
+        self.starts = [0, *(m.end() for m in re.finditer("\n", html))]  # HTMLParser counts lines by \n alone
+        self.skip = 0
+        self.runs: list[tuple[int, int]] = []
+        self.feed(html)
+        self.close()
+
+    def _offset(self) -> int:
+        line, column = self.getpos()
+        return self.starts[line - 1] + column
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.skip += tag in _MATHJAX_SKIPS
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _MATHJAX_SKIPS and self.skip:
+            self.skip -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            start = self._offset()
+            self.runs.append((start, start + len(data)))
+
+
+def defuse_mathjax(html: str) -> str:
+    """Keep MathJax from writing links, classes or styles into a card: no `\\href{javascript:…}` can run."""
+    if "\\" not in html:
+        return html
+    runs = _TextRuns(html).runs
+    if not any(_MATHJAX_OPENER.search(html, a, b) for a, b in runs):
+        return html
+    parts: list[str] = []
+    done = 0
+    for a, b in runs:
+        parts.append(html[done:a])
+        parts.append(_MATHJAX_HTML.sub(SAFE_BACKSLASH, html[a:b]))
+        done = b
+    parts.append(html[done:])
+    return "".join(parts)
 
 
 def _mark_image_lines(state: StateCore) -> None:
@@ -156,7 +214,10 @@ def parser(allow_html: bool = False) -> MarkdownIt:
     md.use(front_matter_plugin)
     # `$…$` must hug its content and not touch digits, so prices ("$5 and $10") stay text.
     md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
-    md.use(texmath_plugin, delimiters="brackets")
+    # Display math (`$$…$$`, `\[…\]`) and `\(…\)` come from our own rules, which stop at blank lines
+    # and headings and stay linear on any input; dollarmath's block rule does neither.
+    md.block.ruler.disable("math_block")
+    md.use(math_delimiters_plugin)
     md.core.ruler.push("fm_image_lines", _mark_image_lines)
     for kind in INLINE_MATH + DISPLAY_MATH:
         md.add_render_rule(kind, _render_math)

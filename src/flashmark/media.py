@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import stat
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
@@ -52,7 +53,12 @@ class ImageFiles:
         if not path:
             self._warn(line, "image has no file name; its alt text is shown instead")
             return None
-        target = (self._dir / path).resolve()
+        try:
+            target = (self._dir / path).resolve()
+        except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a symlink loop
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not a usable file name"
+            self._warn(line, f"image '{shown}' cannot be used ({reason}); its alt text is shown instead")
+            return None
         if not target.is_relative_to(self._root):
             self._warn(line, f"image '{path}' is outside the content folder; not included (copy it into the folder)")
             return None
@@ -65,8 +71,13 @@ class ImageFiles:
         return media.name
 
     def _read(self, target: Path, path: str, line: int | None) -> MediaFile | None:
-        if not target.is_file():
+        try:
+            info = target.stat()
+        except (OSError, ValueError):
             self._warn(line, f"image '{path}' not found; its alt text is shown instead")
+            return None
+        if not stat.S_ISREG(info.st_mode):  # a folder, or a pipe or device that reading could block on
+            self._warn(line, f"image '{path}' is not a file; its alt text is shown instead")
             return None
         try:
             data = target.read_bytes()

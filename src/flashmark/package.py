@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import json
 import os
+import sqlite3
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -41,11 +45,35 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     try:
         write(tmp)
         tmp.chmod(_file_mode(target))
+        _flush_to_disk(tmp)
         os.replace(tmp, target)
     except OSError as exc:
-        raise OutputError(f"cannot write: {exc.strerror}", target) from None
+        raise OutputError(f"cannot write: {exc.strerror or exc}", target) from None
     finally:
         tmp.unlink(missing_ok=True)
+    _flush_to_disk(target.parent)
+
+
+def _flush_to_disk(path: Path) -> None:
+    """fsync a file (so a rename never publishes a file whose data is still in memory) or, best effort, a folder."""
+    if path.is_dir():
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:  # Windows cannot open folders; its renames need no folder sync
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        return
+    # Read-only is enough for fsync on POSIX (the lock file may carry a read-only mode by now); Windows needs write.
+    fd = os.open(path, (os.O_RDWR if os.name == "nt" else os.O_RDONLY) | getattr(os, "O_BINARY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class StampedNote(genanki.Note):  # type: ignore[misc]
@@ -118,16 +146,39 @@ def make_package(
     return genanki.Package(list(decks.values()), media_files=list(media_files))
 
 
+def write_apkg(package: genanki.Package, target: Path, folder: Path, timestamp: float) -> None:
+    """What genanki's Package.write_to_file does, but with its database in `folder` (genanki leaves its own behind)."""
+    database = folder / "collection.anki2"
+    conn = sqlite3.connect(database)
+    try:
+        package.write_to_db(conn.cursor(), timestamp, itertools.count(int(timestamp * 1000)))
+        conn.commit()
+    finally:
+        conn.close()
+    media = dict(enumerate(package.media_files))
+    with zipfile.ZipFile(target, "w") as out:
+        out.write(database, "collection.anki2")
+        out.writestr("media", json.dumps({n: os.path.basename(path) for n, path in media.items()}))
+        for n, path in media.items():
+            out.write(path, str(n))
+
+
 def write_package(
     notes: Sequence[RenderedNote], target: Path, timestamp: float | None = None, notetype_mod: int = 0
 ) -> None:
-    """Write the .apkg to `target` atomically; an earlier deck survives any failure.
+    """Write the .apkg to `target` atomically; an earlier deck survives any failure, and no temp file is left.
 
     Notes and the note type keep the modification times they carry; `timestamp` (default: now)
     is used where they carry none, and for the ids of new cards.
     """
     stamp = time.time() if timestamp is None else timestamp
-    with tempfile.TemporaryDirectory(prefix="flashmark-media-") as folder:
-        media = stage_media(package_media(notes), Path(folder))
-        package = make_package(notes, notetype_mod, media_files=media)
-        atomic_write(target, lambda tmp: package.write_to_file(str(tmp), timestamp=stamp))
+    try:
+        with tempfile.TemporaryDirectory(prefix="flashmark-") as name:
+            folder = Path(name)
+            media = stage_media(package_media(notes), folder)
+            package = make_package(notes, notetype_mod, media_files=media)
+            atomic_write(target, lambda tmp: write_apkg(package, tmp, folder, stamp))
+    except sqlite3.Error as exc:  # genanki's database, in the temp folder: "database or disk is full"
+        raise OutputError(f"cannot write the deck: {exc}", target) from None
+    except OSError as exc:  # the temp folder itself (the output folder's errors are OutputErrors already)
+        raise OutputError(f"cannot write the deck's temporary files: {exc.strerror or exc}", tempfile.gettempdir()) from None

@@ -69,6 +69,8 @@ def _front_matter(tokens: list[Token], rel: str) -> FileMeta:
         line = mark.line + 2 if mark is not None else 1
         problem = getattr(exc, "problem", None) or "syntax error"
         raise ParseError(f"front matter is not valid YAML ({problem}); fix or remove it", rel, line) from None
+    except (RecursionError, ValueError):  # nested thousands deep, or a number thousands of digits long
+        raise ParseError("front matter is nested too deeply or holds a number too long to read; simplify it", rel, 2) from None
     if data is None:
         return FileMeta()
     if not isinstance(data, dict):
@@ -186,6 +188,44 @@ def _has_content(tokens: Sequence[Token]) -> bool:
     return any(t.type not in ("front_matter", "hr") for t in tokens)
 
 
+def _hidden_headings(content: str) -> list[str]:
+    """The titles of the headings Markdown text would have if it were not inside a code or HTML block."""
+    tokens = tokenize(content)
+    return [clean_title(inline_text(tokens[i + 1].children or [])) for i, t in enumerate(tokens) if t.type == "heading_open"]
+
+
+def _unclosed_fence(token: Token, lines: list[str]) -> bool:
+    """Whether a code fence never closes: it then runs to the end of the file."""
+    if token.map is None or token.map[1] < len(lines):
+        return False
+    last = lines[token.map[1] - 1].strip() if token.map[1] - 1 > token.map[0] else ""
+    mark = token.markup[:1]
+    return not (mark and last and set(last) == {mark} and len(last) >= len(token.markup))
+
+
+def _swallowed(tokens: Sequence[Token], text: str, rel: str) -> list[Notice]:
+    """Warn when an unclosed code fence or a raw HTML block holds lines that would otherwise be headings."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    notices = []
+    for token in tokens:
+        if token.level != 0 or token.map is None:
+            continue
+        if token.type == "fence" and _unclosed_fence(token, lines):
+            what, fix = f"code block opened with {token.markup} is never closed", f"close it with {token.markup}"
+        elif token.type == "html_block":
+            what, fix = "raw HTML block runs on", "close the HTML tag, or end the HTML with a blank line"
+        else:
+            continue
+        hidden = _hidden_headings(token.content)
+        if hidden:
+            shown = ", ".join(f"'{t}'" for t in hidden[:3]) + (f" and {len(hidden) - 3} more" if len(hidden) > 3 else "")
+            are = "heading in it is not a question" if len(hidden) == 1 else "headings in it are not questions"
+            notices.append(Notice(rel, token.map[0] + 1, "swallowed", f"{what}, so {len(hidden)} {are} ({shown}); {fix}"))
+    return notices
+
+
 def _file_deck(rel: str) -> str:
     return "::".join(PurePosixPath(rel).with_suffix("").parts)
 
@@ -217,6 +257,9 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
         line = first.map[0] + 1 if first.map else None
         what = "text before the first heading" if heads else "a file without headings"
         notices.append(Notice(rel, line, "outside", f"{what} is not part of any question; give it a heading"))
+    elif not heads:
+        what = "holds only front matter" if tokens and tokens[0].type == "front_matter" else "is empty"
+        notices.append(Notice(rel, None, "empty", f"file {what}; it adds no questions"))
 
     stack: list[tuple[int, str]] = []
     skip_below: int | None = None
@@ -277,6 +320,7 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
                 media=images.take(),
             )
         )
+    notices.extend(_swallowed(tokens, source.text, rel))
     notices.extend(images.notices)
     return ParsedFile(rel=rel, questions=tuple(questions), skipped=tuple(skipped), notices=tuple(notices))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from flashmark.identity import note_guid
+from flashmark.markdown import defuse_mathjax
 from flashmark.types import Note, RenderedNote
 
 TOPIC_SEPARATOR = " › "
@@ -26,13 +27,16 @@ def extra_html(note: Note) -> str:
 
 def render_note(note: Note, root_deck: str) -> RenderedNote:
     """Fill the note type's fields for one note."""
-    fields = (
-        note.title_html,
-        note.prompt_html,
-        answer_html(note.answers),
-        extra_html(note),
-        escape(TOPIC_SEPARATOR.join(note.topic)),
-        "<br>".join(escape(s) for s in note.sources),
+    fields = tuple(
+        defuse_mathjax(field)
+        for field in (
+            note.title_html,
+            note.prompt_html,
+            answer_html(note.answers),
+            extra_html(note),
+            escape(TOPIC_SEPARATOR.join(note.topic)),
+            "<br>".join(escape(s) for s in note.sources),
+        )
     )
     deck = f"{root_deck}::{note.deck}" if note.deck else root_deck
     return RenderedNote(note=note, guid=note_guid(note.key), deck=deck, fields=fields, tags=note.tags)

@@ -16,7 +16,7 @@ _NUMBERING = re.compile(
     )""",
     re.X | re.I,
 )
-_ANCHOR = re.compile(r"\s*\{#([A-Za-z0-9][\w\-:.]*)\}\s*$")
+_ANCHOR = re.compile(r"\{#([A-Za-z0-9][\w\-:.]*)\}\s*$")
 _COLONS = re.compile(r"[:：]+")
 _SPACE = re.compile(r"\s+")
 _KEEP = frozenset("+#")
@@ -39,10 +39,11 @@ def clean_title(title: str) -> str:
 
 def split_anchor(title: str) -> tuple[str, str | None]:
     """Split an explicit `{#id}` off the end of a heading title."""
+    # No leading `\s*` in the pattern: searched from every position, it made long runs of spaces quadratic.
     m = _ANCHOR.search(title)
     if m is None:
         return title, None
-    return title[: m.start()], m.group(1)
+    return title[: m.start()].rstrip(), m.group(1)
 
 
 def _plain(text: str) -> str:

@@ -1,0 +1,384 @@
+"""Broken and hostile input through the CLI: one clear line (exit 1) or a warning (exit 0), never a traceback.
+
+Each case builds its own content folder. An error must be the only line on stderr, start with
+`Error:` and name the file (and line where there is one); a failed build leaves the last good
+deck, its lock file and the temp folder exactly as they were.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from flashmark import package, sources
+from flashmark.build import build
+from flashmark.cli import main
+
+GOOD = "# 主题\n\n## 什么是卷积？\n\n卷积核在输入上滑动。\n"
+
+
+def run(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def folder(tmp_path: Path, files: dict[str, str | bytes], name: str = "notes") -> Path:
+    content = tmp_path / name
+    content.mkdir()
+    for rel, data in files.items():
+        path = content / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return content
+
+
+def error_line(result: Result) -> str:
+    """The one line a failed command prints: exit 1, `Error: …`, nothing else, no traceback."""
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    return lines[0]
+
+
+def built(result: Result) -> list[str]:
+    """A build that succeeded: exit 0; returns its warning lines."""
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    return [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+
+
+# --- encodings and bytes -----------------------------------------------------------------
+
+
+def test_invalid_utf8_names_file_line_and_byte_offset(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"ok.md": GOOD, "bad.md": b"# T\n\n## Q\n\nab\xff\xfecd\n"})
+    assert error_line(run("build", content, "-o", tmp_path / "out")) == (
+        "Error: bad.md:5: not valid UTF-8 (byte offset 13); save the file as UTF-8"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding"),
+    [
+        (GOOD.encode("utf-16"), "UTF-16"),  # with a byte-order mark
+        (GOOD.encode("utf-16-le"), "UTF-16"),  # without one
+        (GOOD.encode("utf-16-be"), "UTF-16"),
+        (GOOD.encode("utf-32"), "UTF-32"),
+    ],
+)
+def test_utf16_and_utf32_are_named(tmp_path: Path, data: bytes, encoding: str) -> None:
+    content = folder(tmp_path, {"wide.md": data})
+    assert error_line(run("build", content, "-o", tmp_path / "out")) == f"Error: wide.md: file is {encoding}; save it as UTF-8"
+
+
+def test_nul_bytes(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"bin.md": "# T\n\n## Q\n\na\x00b\n"})
+    assert error_line(run("build", content, "-o", tmp_path / "out")) == (
+        "Error: bin.md:5: file contains NUL bytes; is it a binary file?"
+    )
+
+
+def test_byte_order_mark_and_old_mac_line_ends_are_fine(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": "\ufeff" + GOOD.replace("\n", "\r"), "b.md": GOOD.replace("卷积", "池化").replace("\n", "\r\n")})
+    assert built(run("build", content, "-o", tmp_path / "out")) == []
+
+
+# --- size and shape --------------------------------------------------------------------
+
+
+def _big_notes(size: int) -> str:
+    """About `size` bytes of notes: 1,000 distinct questions, each with a long answer, math and code."""
+    sentence = "这是一个很长的答案，解释卷积、池化与归一化的作用。It explains the idea in English as well. "
+    answer = sentence * (size // 1000 // len(sentence.encode()) + 1)
+    return "# 大文件\n\n" + "".join(
+        f"## 问题{n}：第{n}个概念是什么？\n\n**答案：** {answer}\n\n$x_{{{n}}}$ 与 `code {n}`\n\n" for n in range(1000)
+    )
+
+
+def test_a_10_mb_file_builds_without_hanging(tmp_path: Path) -> None:
+    text = _big_notes(10_000_000)
+    content = folder(tmp_path, {"big.md": text})
+    assert (content / "big.md").stat().st_size >= 10_000_000
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "flashmark", "build", str(content), "-o", str(tmp_path / "out"), "--no-lock", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    seconds = time.perf_counter() - started
+    assert done.returncode == 0, done.stderr
+    assert '"notes": 1000' in done.stdout, done.stdout
+    print(f"10 MB file: built in {seconds:.1f} s")
+
+
+def test_a_file_over_the_size_limit_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sources, "MAX_FILE_BYTES", 1024 * 1024)
+    content = folder(tmp_path, {"ok.md": GOOD, "dump.md": "# x\n\n" + "y" * (2 * 1024 * 1024)})
+    assert error_line(run("build", content, "-o", tmp_path / "out")) == (
+        "Error: dump.md: file is 2 MB, more than the 1 MB a notes file may have; split it, or leave it out with --exclude"
+    )
+    assert built(run("build", content, "-o", tmp_path / "out", "--exclude", "dump.md")) == []
+
+
+def test_a_100000_character_line(tmp_path: Path) -> None:
+    long = "长" * 100_000
+    content = folder(tmp_path, {"a.md": f"# 主题\n\n## 长问题\n\n{long}\n\n## {'标题' * 50_000}\n\n短答案。\n"})
+    result = run("build", content, "-o", tmp_path / "out", "--json")
+    assert built(result) == []
+    assert '"notes": 2' in result.stdout
+
+
+def test_six_levels_of_headings_and_a_seventh_that_is_not_one(tmp_path: Path) -> None:
+    text = "# 一\n## 二\n### 三\n#### 四\n##### 五\n###### 六\n\n答案。\n\n####### 七\n"
+    content = folder(tmp_path, {"deep.md": text})
+    assert built(run("build", content, "-o", tmp_path / "out")) == []
+    [note] = build(content, tmp_path / "out").notes
+    assert (note.note.title, note.note.topic, note.tags) == ("六", ("一", "二", "三", "四", "五"), ("一::二::三::四::五",))
+    assert "七" in note.fields[2]  # part of 六's answer, not lost
+
+
+def test_a_heading_of_only_punctuation_is_skipped_with_a_reason(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": GOOD + "\n## ？！……\n\n有答案。\n"})
+    assert built(run("build", content, "-o", tmp_path / "out")) == [
+        "warning: a.md:7: skipped '？！……': heading has no words, only punctuation or numbering; give it a title"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "warning"),
+    [
+        ("", "warning: empty.md: file is empty; it adds no questions"),
+        ("\n  \n\t\n", "warning: empty.md: file is empty; it adds no questions"),
+        ("---\ntopic: 卷积\ntags: [a]\n---\n", "warning: empty.md: file holds only front matter; it adds no questions"),
+    ],
+)
+def test_empty_and_front_matter_only_files_warn(tmp_path: Path, text: str, warning: str) -> None:
+    content = folder(tmp_path, {"empty.md": text, "ok.md": GOOD})
+    result = run("build", content, "-o", tmp_path / "out")
+    assert built(result) == [warning]
+    assert "1 question → 1 note" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("front", "message"),
+    [
+        ("---\ntopic: [unclosed\ntags: a\n---\n", "Error: a.md:3: front matter is not valid YAML"),
+        ("---\n- just\n- a list\n---\n", "Error: a.md:1: front matter must be a mapping"),
+        ("---\ntopic: " + "[" * 5000 + "\n---\n", "Error: a.md:2: front matter is nested too deeply"),
+        ("---\ndeck: " + "9" * 5000 + "\n---\n", "Error: a.md:2: front matter is nested too deeply or holds a number too long"),
+    ],
+)
+def test_broken_front_matter_names_file_and_line(tmp_path: Path, front: str, message: str) -> None:
+    content = folder(tmp_path, {"a.md": front + GOOD})
+    assert error_line(run("build", content, "-o", tmp_path / "out")).startswith(message)
+
+
+# --- the content folder -------------------------------------------------------------------
+
+
+def test_a_symlink_loop_in_the_content_folder(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": GOOD, "sub/b.md": GOOD.replace("卷积", "池化")})
+    (content / "sub" / "up").symlink_to("..")
+    (content / "self").symlink_to("self")  # a link to itself
+    (content / "loop.md").symlink_to("loop.md")
+    result = run("build", content, "-o", tmp_path / "out")
+    # The folder loop is walked once; a *.md link that loops is an error naming it.
+    assert error_line(result) == "Error: loop.md: cannot read file: Too many levels of symbolic links"
+    (content / "loop.md").unlink()
+    result = run("build", content, "-o", tmp_path / "out")
+    assert built(result) == []
+    assert result.stdout.startswith("2 files, 2 questions → 2 notes")
+
+
+def test_a_content_path_that_is_a_file(tmp_path: Path) -> None:
+    file = tmp_path / "notes.md"
+    file.write_text(GOOD, encoding="utf-8")
+    assert error_line(run("build", file, "-o", tmp_path / "out")) == (
+        f"Error: {file}: content path is not a folder; pass the folder that holds your .md files"
+    )
+
+
+def test_a_pipe_named_like_a_note_is_refused_without_blocking(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": GOOD})
+    os.mkfifo(content / "pipe.md")
+    os.mkfifo(content / "picture.png")
+    (content / "b.md").write_text("# 图\n\n## 图片\n\n![x](picture.png)\n", encoding="utf-8")
+    command = [sys.executable, "-m", "flashmark", "build", str(content), "-o", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)  # a blocking read would time out
+    assert done.returncode == 1
+    assert done.stderr == "Error: pipe.md: not a regular file (a pipe, socket or device); remove it or rename it\n"
+    (content / "pipe.md").unlink()
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert "warning: b.md:5: image 'picture.png' is not a file; its alt text is shown instead" in done.stderr
+
+
+def test_a_dangling_symlink(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": GOOD})
+    (content / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    assert error_line(run("build", content, "-o", tmp_path / "out")) == "Error: gone.md: cannot read file: No such file or directory"
+
+
+# --- Markdown that used to hang, crash or lose questions -------------------------------------
+
+
+def test_pathological_markdown_builds_in_linear_time(tmp_path: Path) -> None:
+    """Inputs that took minutes when delimiter searches rescanned the rest of the file."""
+    files = {
+        "spaces.md": "# a" + " " * 100_000 + "b\n\n答案。\n",
+        "parens.md": "# 括号\n\n" + "\\(a" * 50_000 + "\n",
+        "dollars.md": "# 美元\n\n" + "$$a\n\n" * 20_000,
+        "brackets.md": "# 方括号\n\n" + "\\[a\n\n" * 20_000,
+        "links.md": "# 链接\n\n" + "![" * 20_000 + "\n",
+    }
+    content = folder(tmp_path, files)
+    command = [sys.executable, "-m", "flashmark", "build", str(content), "-o", str(tmp_path / "out"), "--no-lock"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("5 files, 5 questions → 5 notes")
+
+
+def test_an_unclosed_dollar_math_block_keeps_the_questions_after_it(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": "# T\n\n## 一\n\n$$ x = 1\n\n## 二\n\n答案 $$\n\n## 三\n\n\\[ y\n\n## 四\n\n四。\n"})
+    result = run("list", content)
+    assert result.exit_code == 0
+    assert [line.split("\t")[1] for line in result.stdout.splitlines()] == ["一", "二", "三", "四"]
+
+
+def test_an_unclosed_fence_warns_about_the_headings_it_hides(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": "# T\n\n## 一\n\n```python\nx = 1\n\n## 二\n\n答案。\n\n## 三\n\n三。\n"})
+    warnings = built(run("build", content, "-o", tmp_path / "out"))
+    assert warnings == [
+        "warning: a.md:5: code block opened with ``` is never closed, so 2 headings in it are not questions ('二', '三'); close it with ```"
+    ]
+
+
+def test_raw_html_that_runs_on_warns_about_the_headings_it_hides(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": "# T\n\n## 一\n\n<!-- 草稿\n\n## 二\n\n答案。\n"})
+    warnings = built(run("build", content, "-o", tmp_path / "out", "--allow-html"))
+    assert warnings == [
+        "warning: a.md:5: raw HTML block runs on, so 1 heading in it is not a question ('二'); "
+        "close the HTML tag, or end the HTML with a blank line"
+    ]
+    assert built(run("build", content, "-o", tmp_path / "out")) == []  # escaped as text, nothing hidden
+
+
+def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": GOOD + "\n## 清屏\x1b[2J\x1b]0;pwned\x07\n", "b\x1b[31m.md": "\x00"})
+    error = error_line(run("build", content, "-o", tmp_path / "out"))
+    assert error == "Error: b\\x1b[31m.md:1: file contains NUL bytes; is it a binary file?"
+    (content / "b\x1b[31m.md").unlink()
+    warnings = built(run("build", content, "-o", tmp_path / "out"))
+    assert warnings == ["warning: a.md:7: skipped '清屏\\x1b[2J\\x1b]0;pwned\\x07': heading has no answer under it"]
+
+
+def test_image_names_that_are_no_file_names(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": "# T\n\n## Q\n\n![nul](a%00.png) ![long](" + "x" * 5000 + ".png)\n"})
+    warnings = built(run("build", content, "-o", tmp_path / "out"))
+    assert warnings[0] == "warning: a.md:5: image 'a\\x00.png' cannot be used (not a usable file name); its alt text is shown instead"
+    assert warnings[1].startswith("warning: a.md:5: image 'xxxxxxxx") and warnings[1].endswith("; its alt text is shown instead")
+    assert len(warnings) == 2
+
+
+# --- settings and lock files ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lock", "message"),
+    [
+        ("[" * 100_000, "not a lock file flashmark wrote (nested too deeply or a number too long)"),
+        ('{"flashmark_lock": ' + "9" * 5000 + "}", "not a lock file flashmark wrote"),
+        ('{"flashmark_lock": 1, "notes": [{"key": "k", "guid": "g", "hash": "h", "mod": 1' + "0" * 30 + "}]}",
+         "'mod' must be a time in seconds"),
+    ],
+)
+def test_a_hostile_lock_file_is_one_line(tmp_path: Path, lock: str, message: str) -> None:
+    content = folder(tmp_path, {"a.md": GOOD, "flashmark.lock": lock})
+    assert message in error_line(run("build", content, "-o", tmp_path / "out"))
+
+
+@pytest.mark.parametrize("toml", ["a = " + "[" * 5000, "deck = " + "9" * 5000])
+def test_a_hostile_settings_file_is_one_line(tmp_path: Path, toml: str) -> None:
+    content = folder(tmp_path, {"a.md": GOOD, "flashmark.toml": toml})
+    assert error_line(run("build", content, "-o", tmp_path / "out")).endswith(
+        "flashmark.toml: not readable TOML: nested too deeply or a number too long; simplify it"
+    )
+
+
+# --- the output folder ----------------------------------------------------------------------
+
+
+def test_an_output_folder_inside_a_file(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": GOOD})
+    (tmp_path / "plain").write_text("not a folder", encoding="utf-8")
+    out = tmp_path / "plain" / "out"
+    assert error_line(run("build", content, "-o", out)) == f"Error: {out}: cannot write to the output folder: Not a directory"
+    usage = run("build", content, "-o", tmp_path / "plain")
+    assert usage.exit_code == 2 and "is a file" in usage.stderr
+
+
+def test_an_output_folder_that_refuses_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As root, chmod cannot stop a write: the file system's refusal is simulated where the temp file is made."""
+    content = folder(tmp_path, {"a.md": GOOD})
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(package.tempfile, "mkstemp", refuse)
+    assert error_line(run("build", content, "-o", out)) == f"Error: {out}: cannot write to the output folder: Permission denied"
+    assert list(out.iterdir()) == []
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temp folder of our own, so a test can see that a build leaves nothing in it."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def _half_written_zip(self: object, *args: object, **kwargs: object) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")  # the database is already in the zip
+
+
+def _full_database(*args: object, **kwargs: object) -> None:
+    raise sqlite3.OperationalError("database or disk is full")
+
+
+@pytest.mark.parametrize(
+    ("target", "name", "broken", "message"),
+    [
+        (package.zipfile.ZipFile, "writestr", _half_written_zip, "cannot write: No space left on device"),
+        (package.genanki.Package, "write_to_db", _full_database, "cannot write the deck: database or disk is full"),
+    ],
+)
+def test_a_write_that_fails_half_way_keeps_the_last_good_deck(
+    tmp_path: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch, target: type, name: str, broken: object, message: str,
+) -> None:
+    content = folder(tmp_path, {"a.md": GOOD})
+    out = tmp_path / "out"
+    assert built(run("build", content, "-o", out)) == []
+    deck = out / "notes.apkg"
+    before = {p.name: p.read_bytes() for p in [*out.iterdir(), content / "flashmark.lock"]}
+    assert list(private_tmp.iterdir()) == []  # a good build leaves nothing behind either
+
+    (content / "a.md").write_text(GOOD + "\n## 新问题\n\n新答案。\n", encoding="utf-8")
+    monkeypatch.setattr(target, name, broken)
+    line = error_line(run("build", content, "-o", out))
+    assert line == f"Error: {deck}: {message}"
+    after = {p.name: p.read_bytes() for p in [*out.iterdir(), content / "flashmark.lock"]}
+    assert after == before  # the deck, its report and the lock file are untouched; no temp file is left
+    assert list(private_tmp.iterdir()) == []
+    assert sorted(p.name for p in content.iterdir()) == ["a.md", "flashmark.lock"]

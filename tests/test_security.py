@@ -1,0 +1,366 @@
+"""No note can run script: known XSS payloads through every part of a note, checked as Anki stores the
+fields after a real import and in the preview page; images are never read from outside the content
+folder; a build never opens a network connection.
+"""
+
+from __future__ import annotations
+
+import builtins
+import html
+import io
+import os
+import re
+import socket
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from ankitools import AnkiNote, import_apkg
+from flashmark.build import build
+from flashmark.notetype import template_text
+from flashmark.preview import write_preview
+
+# OWASP filter-evasion style payloads: mixed case, entities, backticks, control characters in URLs,
+# data: URLs, event handlers, SVG and MathML, Markdown links, images, autolinks and reference links,
+# and MathJax macros that write HTML.
+PAYLOADS = [
+    "<script>alert(1)</script>",
+    "<SCRIPT SRC=http://xss.rocks/xss.js></SCRIPT>",
+    "<ScRiPt>alert(1)</sCrIpT>",
+    "<<SCRIPT>alert(\"XSS\");//\\<</SCRIPT>",
+    "<SCRIPT/XSS SRC=\"http://xss.rocks/xss.js\"></SCRIPT>",
+    "<img src=x onerror=alert(1)>",
+    "<IMG SRC=\"javascript:alert('XSS');\">",
+    "<IMG SRC=JaVaScRiPt:alert('XSS')>",
+    "<IMG SRC=`javascript:alert(\"RSnake says, 'XSS'\")`>",
+    "<IMG \"\"\"><SCRIPT>alert(\"XSS\")</SCRIPT>\">",
+    "<IMG SRC=# onmouseover=\"alert('xxs')\">",
+    "<IMG SRC=/ onerror=\"alert(String.fromCharCode(88,83,83))\"></img>",
+    "<IMG SRC=&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;&#97;&#108;&#101;&#114;&#116;&#40;&#39;&#88;&#83;&#83;&#39;&#41;>",
+    "<IMG SRC=&#x6A&#x61&#x76&#x61&#x73&#x63&#x72&#x69&#x70&#x74&#x3A&#x61&#x6C&#x65&#x72&#x74&#x28&#x27&#x58&#x53&#x53&#x27&#x29>",
+    "<IMG SRC=\"jav\tascript:alert('XSS');\">",
+    "<IMG SRC=\"jav&#x09;ascript:alert('XSS');\">",
+    "<IMG SRC=\" &#14;  javascript:alert('XSS');\">",
+    "<img src=\"data:image/svg+xml,<svg onload=alert(1)>\">",
+    "<svg/onload=alert('XSS')>",
+    "<svg><script>alert(1)</script></svg>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
+    "<iframe src=http://xss.rocks/scriptlet.html <",
+    "<IFRAME SRC=\"javascript:alert('XSS');\"></IFRAME>",
+    "<FRAMESET><FRAME SRC=\"javascript:alert('XSS');\"></FRAMESET>",
+    "<a href=\"javascript:alert(1)\">x</a>",
+    "<a href=\"JaVaScRiPt:alert(1)\">x</a>",
+    "<a href=\"javascript&colon;alert(1)\">x</a>",
+    "<a href=\"&#x6a;avascript:alert(1)\">x</a>",
+    "<a href=\" javascript:alert(1)\">x</a>",
+    "<a href=\"vbscript:msgbox(1)\">x</a>",
+    "<a href=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">x</a>",
+    "<BODY onload!#$%&()*~+-_.,:;?@[/|\\]^`=alert(\"XSS\")>",
+    "<BODY BACKGROUND=\"javascript:alert('XSS')\">",
+    "<TABLE BACKGROUND=\"javascript:alert('XSS')\"><tr><td>t</td></tr></TABLE>",
+    "<INPUT TYPE=\"IMAGE\" SRC=\"javascript:alert('XSS');\">",
+    "<LINK REL=\"stylesheet\" HREF=\"javascript:alert('XSS');\">",
+    "<STYLE>@import'http://xss.rocks/xss.css';</STYLE>",
+    "<META HTTP-EQUIV=\"refresh\" CONTENT=\"0;url=javascript:alert('XSS');\">",
+    "<DIV STYLE=\"background-image: url(javascript:alert('XSS'))\">d</DIV>",
+    "<DIV STYLE=\"width: expression(alert('XSS'));\">d</DIV>",
+    "<span style=\"color: red; background: url(javascript:alert(1))\">s</span>",
+    "<OBJECT TYPE=\"text/x-scriptlet\" DATA=\"http://xss.rocks/scriptlet.html\"></OBJECT>",
+    "<EMBED SRC=\"data:image/svg+xml;base64,PHN2Zz48c2NyaXB0PmFsZXJ0KDEpPC9zY3JpcHQ+PC9zdmc+\" type=\"image/svg+xml\">",
+    "<details open ontoggle=alert(1)><summary>s</summary></details>",
+    "<video><source onerror=\"javascript:alert(1)\"></video>",
+    "<form action=\"javascript:alert(1)\"><button formaction=\"javascript:alert(2)\">x</button></form>",
+    "<!--<img src=\"--><img src=x onerror=alert(1)//\">",
+    "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\"></noscript>",
+    "<base href=\"javascript:alert(1)//\">",
+    "[x](javascript:alert(1))",
+    "[x](JAVASCRIPT:alert(1))",
+    "[x](javascript&colon;alert(1))",
+    "[x](java%0ascript:alert(1))",
+    "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
+    "[x](https://example.com/\" onmouseover=\"alert(1))",
+    "![x](javascript:alert(1))",
+    "![x](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
+    "![x\" onerror=\"alert(1)](x.png)",
+    "<javascript:alert(1)>",
+    "[ref] and ![img][ref]\n\n[ref]: javascript:alert(1)",
+    "$\\href{javascript:alert(1)}{click}$",
+    "\\\\(\\href{javascript:alert(1)}{click}\\\\)",
+    "$$\\class{x}{\\style{background:url(javascript:alert(1))}{y}}$$",
+    "\\[\\cssId{a}{b} \\data{c=d}{e} \\require{action}\\]",
+]
+
+DANGEROUS_TAGS = frozenset({
+    "script", "iframe", "svg", "math", "object", "embed", "applet", "style", "link", "meta", "base", "form",
+    "frame", "frameset", "input", "button", "textarea", "select", "video", "audio", "source", "noscript",
+    "template", "body", "html", "head",
+})
+URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "background", "poster", "data", "xlink:href", "srcset", "cite"})
+SAFE_DATA = ("data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp")
+MATHJAX_OPENER = re.compile(r"\\[(\[]")
+MATHJAX_HTML = re.compile(r"\\(?:class|cssId|style|data|require)(?![A-Za-z])|\\href\s*\{\s*(?!https?://|mailto:)")
+
+
+class Audit(HTMLParser):
+    """Everything in an HTML fragment that could run script or write HTML through MathJax."""
+
+    def __init__(self, allowed: frozenset[str] = frozenset()) -> None:
+        super().__init__(convert_charrefs=True)
+        self.dangerous = DANGEROUS_TAGS - allowed
+        self.problems: list[str] = []
+        self.code = 0
+        self.text: list[str] = []  # text MathJax reads: outside <pre> and <code>
+        self.code_text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.dangerous:
+            self.problems.append(f"<{tag}> element")
+        if tag in ("pre", "code"):
+            self.code += 1
+        for name, value in attrs:
+            plain = re.sub(r"[\x00-\x20]", "", html.unescape(value or "")).lower()
+            if name.startswith("on"):
+                self.problems.append(f"{name}= on <{tag}>")
+            if name in URL_ATTRIBUTES and plain.startswith(("javascript:", "vbscript:", "livescript:")):
+                self.problems.append(f"{name}={value!r} on <{tag}>")
+            if name in URL_ATTRIBUTES and plain.startswith("data:") and not (tag == "img" and name == "src" and plain.startswith(SAFE_DATA)):
+                self.problems.append(f"data URL {name}={value!r} on <{tag}>")
+            if name == "style" and any(bad in plain for bad in ("javascript:", "expression(", "url(")):
+                self.problems.append(f"style={value!r} on <{tag}>")
+
+    handle_startendtag = handle_starttag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("pre", "code") and self.code:
+            self.code -= 1
+
+    def handle_data(self, data: str) -> None:
+        (self.code_text if self.code else self.text).append(data)
+
+
+def audit(fragment: str, allowed: frozenset[str] = frozenset()) -> list[str]:
+    """What is wrong with an HTML fragment (empty when it is safe); `allowed` tags are not counted as such."""
+    parser = Audit(allowed)
+    parser.feed(fragment)
+    parser.close()
+    problems = parser.problems
+    text = "".join(parser.text)
+    if MATHJAX_OPENER.search(text) and MATHJAX_HTML.search(text):
+        problems.append(f"a MathJax macro that writes HTML in {text!r}")
+    return problems
+
+
+def code_text(fragment: str) -> str:
+    parser = Audit()
+    parser.feed(fragment)
+    return "".join(parser.code_text)
+
+
+def test_the_audit_catches_what_it_looks_for() -> None:
+    """The checks below are only worth something if the audit fails on unsafe HTML."""
+    assert audit('<p>ok <a href="https://x">x</a> <img src="data:image/png;base64,AA=="> <code>\\(\\href{javascript:x}{y}\\)</code></p>') == []
+    for unsafe in [
+        "<script>x</script>", "<svg></svg>", "<iframe></iframe>", "<img src=x onerror=y>", '<a href=" jav&#x09;ascript:x">',
+        '<a href="data:text/html,x">', '<span style="background:url(x)">', "<p>\\(\\href{javascript:x}{y}\\)</p>",
+        "<p>\\(\\class{a}{b}\\)</p>",
+    ]:
+        assert audit(unsafe), unsafe
+
+
+def _notes_file(n: int, payload: str) -> str:
+    """One payload in every place a note takes text from: topic, title, answer, prompt, extra, code, math."""
+    one_line = "\n" not in payload
+    topic = f"# 话题 {n} {payload if one_line else ''}\n\n"
+    title = f"## {payload} 标题 {n}\n\n答案 {n}。\n\n" if one_line else ""
+    return (
+        f"---\ntopic: '{payload.replace(chr(39), chr(39) * 2)}' \ntags: [t{n}]\n---\n\n" if one_line else ""
+    ) + topic + (
+        f"## 答案 {n}\n\n{payload}\n\n"
+        f"## 标签 {n}\n\n**题目：** {payload}\n\n**答案：** 答 {payload}\n\n**应用：** {payload}\n\n"
+        f"{title}"
+        f"## 代码 {n}\n\n```html\n{payload}\n```\n\n"
+        f"## 数学 {n}\n\n$x$ {payload} $y$\n\n$$\n{payload}\n$$\n"
+    )
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    content = tmp_path_factory.mktemp("hostile") / "notes"
+    content.mkdir()
+    for n, payload in enumerate(PAYLOADS):
+        (content / f"p{n:02}.md").write_text(_notes_file(n, payload), encoding="utf-8")
+    (content / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 32)
+    return content
+
+
+@pytest.mark.parametrize("allow_html", [False, True], ids=["html-escaped", "allow-html"])
+def test_no_field_anki_stores_can_run_script(hostile: Path, tmp_path: Path, allow_html: bool) -> None:
+    result = build(hostile, tmp_path / "out", allow_html=allow_html, lock=False)
+    assert len(result.notes) == result.questions > 5 * len(PAYLOADS) - 2  # nothing merged or skipped
+    (tmp_path / "anki").mkdir()
+    view = import_apkg(result.output, tmp_path / "anki" / "collection.anki2")
+    assert len(view.notes) == len(result.notes)
+    problems = {
+        f"{note.fields['Question']!r} {name}": found
+        for note in view.notes.values()
+        for name, value in note.fields.items()
+        if (found := audit(value))
+    }
+    assert problems == {}
+
+
+def _by_title(notes: dict[str, AnkiNote], title: str) -> AnkiNote:
+    [note] = [n for n in notes.values() if html.unescape(re.sub("<[^>]+>", "", n.fields["Question"])) == title]
+    return note
+
+
+def test_payloads_in_code_blocks_stay_exactly_as_written(hostile: Path, tmp_path: Path) -> None:
+    result = build(hostile, tmp_path / "out", allow_html=True, lock=False)
+    (tmp_path / "anki").mkdir()
+    view = import_apkg(result.output, tmp_path / "anki" / "collection.anki2")
+    for n, payload in enumerate(PAYLOADS):
+        answer = _by_title(view.notes, f"代码 {n}").fields["Answer"]
+        assert code_text(answer) == payload + "\n", n
+
+
+@pytest.mark.parametrize("allow_html", [False, True], ids=["html-escaped", "allow-html"])
+def test_the_preview_page_holds_no_script_but_its_own(hostile: Path, tmp_path: Path, allow_html: bool) -> None:
+    page = write_preview(hostile, tmp_path / "preview.html", allow_html=allow_html).output.read_text(encoding="utf-8")
+
+    class Cards(HTMLParser):
+        """Collects the HTML inside each `<div class="card">` and every <script> of the page."""
+
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=False)
+            self.depth = 0
+            self.cards: list[str] = []
+            self.scripts: list[str] = []
+            self.in_script = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if self.depth:
+                self.depth += tag not in ("img", "br", "hr", "wbr", "col")
+                self.cards[-1] += self.get_starttag_text() or ""
+            elif tag == "div" and ("class", "card") in attrs:
+                self.depth = 1
+                self.cards.append("")
+            self.in_script = tag == "script"
+            if tag == "script":
+                self.scripts.append("")
+
+        def handle_endtag(self, tag: str) -> None:
+            if self.depth:
+                self.depth -= 1
+                if self.depth:
+                    self.cards[-1] += f"</{tag}>"
+            self.in_script = False
+
+        def handle_data(self, data: str) -> None:
+            if self.depth:
+                self.cards[-1] += data
+            if self.in_script:
+                self.scripts[-1] += data
+
+        def handle_entityref(self, name: str) -> None:
+            self.handle_data(f"&{name};")
+
+        def handle_charref(self, name: str) -> None:
+            self.handle_data(f"&#{name};")
+
+    parsed = Cards()
+    parsed.feed(page)
+    assert len(parsed.cards) == 2 * len(build(hostile, tmp_path / "out", allow_html=allow_html, lock=False).notes)
+    # The page draws math as MathML (through its own allowlist) and has no MathJax: <math> is expected there.
+    problems = {i: found for i, card in enumerate(parsed.cards) if (found := [p for p in audit(card, frozenset({"math"})) if "MathJax" not in p])}
+    assert problems == {}
+    assert parsed.scripts == [template_text("preview.js")]  # the page's own script, and nothing else
+
+    class Handlers(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.found += [f"<{tag} {name}=…>" for name, _ in attrs if name.startswith("on")]
+
+    handlers = Handlers()
+    handlers.feed(page)
+    assert handlers.found == []  # no element anywhere on the page has an event handler attribute
+
+
+# --- files outside the content folder and the network ------------------------------------------
+
+
+def test_images_are_never_read_from_outside_the_content_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"\x89PNG\r\n\x1a\nSECRET")
+    content = tmp_path / "notes"
+    (content / "sub").mkdir(parents=True)
+    (content / "inside.png").write_bytes(b"\x89PNG\r\n\x1a\ninside")
+    (content / "link.png").symlink_to(secret)
+    (content / "sub" / "up").symlink_to(tmp_path)
+    refs = ["../secret.png", str(secret), "link.png", "%2e%2e/secret.png", "sub/../../secret.png", "sub/up/secret.png",
+            f"file://{secret}", "..%5Csecret.png", "inside.png"]
+    answers = "\n\n".join(f"![图{n}]({ref})" for n, ref in enumerate(refs))
+    (content / "a.md").write_text(f"# 图\n\n## 图片\n\n{answers}\n\n<img src=\"../secret.png\">\n", encoding="utf-8")
+    staging = tmp_path / "tmp"  # where the build copies the images it packs
+    staging.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(staging))
+
+    opened: list[str] = []
+    real_open, real_os_open = builtins.open, os.open
+
+    def spy_open(file: object, *args: object, **kwargs: object) -> object:
+        if isinstance(file, (str, bytes, os.PathLike)):
+            opened.append(os.path.realpath(file))  # type: ignore[arg-type]
+        return real_open(file, *args, **kwargs)  # type: ignore[call-overload]
+
+    def spy_os_open(path: object, *args: object, **kwargs: object) -> int:
+        opened.append(os.path.realpath(path))  # type: ignore[arg-type]
+        return real_os_open(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "open", spy_open)
+    monkeypatch.setattr(io, "open", spy_open)  # what pathlib's read_bytes calls
+    monkeypatch.setattr(os, "open", spy_os_open)
+    for allow_html in (False, True):
+        result = build(content, tmp_path / "out", allow_html=allow_html)
+        write_preview(content, tmp_path / "preview.html", allow_html=allow_html)
+        assert [Path(m.path) for m in result.notes[0].note.media] == [(content / "inside.png").resolve()]
+    monkeypatch.undo()
+
+    assert str(secret.resolve()) not in opened
+    assert str((content / "inside.png").resolve()) in opened  # the spy does see image reads
+    images = [Path(p) for p in opened if p.endswith(".png")]
+    assert [p for p in images if not (p.is_relative_to(content.resolve()) or p.is_relative_to(staging.resolve()))] == []
+    refused = [n.message for n in result.notices if "outside the content folder" in n.message or "not a relative path" in n.message]
+    assert len(refused) == 6, [n.message for n in result.notices]
+
+
+def test_a_build_never_opens_a_network_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    content = tmp_path / "notes"
+    content.mkdir()
+    (content / "a.md").write_text(
+        "# 网络\n\n## 远程图片\n\n![远程](https://example.com/a.png) ![协议相对](//example.com/b.png) "
+        "![http](http://example.com/c.png)\n\n[链接](https://example.com/) <https://example.com/auto>\n\n"
+        '<img src="https://example.com/raw.png"> <link rel="stylesheet" href="https://example.com/s.css">\n\n'
+        "$\\require{https://example.com/ext.js}$\n",
+        encoding="utf-8",
+    )
+    calls: list[str] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        calls.append(repr(args))
+        raise OSError("the network is not to be used")
+
+    for name in ("connect", "connect_ex", "sendto"):
+        monkeypatch.setattr(socket.socket, name, refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    for allow_html in (False, True):
+        result = build(content, tmp_path / "out", allow_html=allow_html)
+        write_preview(content, tmp_path / "preview.html", allow_html=allow_html)
+    assert calls == []
+    assert 'src="https://example.com/a.png"' in result.notes[0].fields[2]  # kept as a link, not fetched
+    assert sum("remote URL" in n.message for n in result.notices) == 3
