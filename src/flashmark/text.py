@@ -44,12 +44,22 @@ def split_anchor(title: str) -> tuple[str, str | None]:
     return title[: m.start()], m.group(1)
 
 
+class _DropTable(dict[int, int | None]):
+    """str.translate table that drops whitespace, punctuation and control characters, filled lazily."""
+
+    def __missing__(self, code: int) -> int | None:
+        ch = chr(code)
+        keep = ch in _KEEP or unicodedata.category(ch)[0] not in "PZC" and not ch.isspace()
+        self[code] = code if keep else None
+        return self[code]
+
+
+_DROP = _DropTable()
+
+
 def normalise(text: str) -> str:
     """NFKC, case-fold, drop whitespace and punctuation (keeping `+` and `#`)."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return "".join(
-        ch for ch in text if ch in _KEEP or unicodedata.category(ch)[0] not in "PZC" and not ch.isspace()
-    )
+    return unicodedata.normalize("NFKC", text).casefold().translate(_DROP)
 
 
 def tag_part(text: str) -> str:
