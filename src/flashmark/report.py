@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,27 @@ def report_data(result: BuildResult) -> dict[str, Any]:
     }
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False)
+
+
+def _json_lines(data: dict[str, Any]) -> Iterator[str]:
+    """Indented at the top level, one line per list item: stable, diff-friendly and written by json's C encoder."""
+    yield "{"
+    last_key = len(data) - 1
+    for n, (key, value) in enumerate(data.items()):
+        comma = "," if n < last_key else ""
+        head = f"  {_ENCODER.encode(key)}: "
+        if isinstance(value, list) and value:
+            yield head + "["
+            last = len(value) - 1
+            for i, item in enumerate(value):
+                yield "    " + _ENCODER.encode(item) + ("," if i < last else "")
+            yield "  ]" + comma
+        else:
+            yield head + _ENCODER.encode(value) + comma
+    yield "}"
+
+
 def report_json(result: BuildResult) -> str:
-    """The report as pretty, stable JSON text."""
-    return json.dumps(report_data(result), ensure_ascii=False, indent=2) + "\n"
+    """The report as stable JSON text, one line per note, merge, skip or warning."""
+    return "\n".join(_json_lines(report_data(result))) + "\n"
