@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -214,6 +215,7 @@ def parse_source(source: Source, config: Config) -> ParsedFile:
         notices.append(Notice(rel, line, "outside", f"{what} is not part of any question; give it a heading"))
 
     stack: list[tuple[int, str]] = []
+    topic_tags: dict[tuple[str, ...], tuple[str, ...]] = {}
     skip_below: int | None = None
     for k, h in enumerate(heads):
         level = int(tokens[h].tag[1:])
@@ -247,12 +249,14 @@ def parse_source(source: Source, config: Config) -> ParsedFile:
             skipped.append(Skipped(rel, line, title, "has labelled sections but no answer (答案/Answer) section"))
             continue
         extras = tuple(
-            Section(s.label or "", render_blocks(s.tokens, allow, env), normalise(blocks_text(s.tokens)))
+            Section(sys.intern(s.label or ""), render_blocks(s.tokens, allow, env), normalise(blocks_text(s.tokens)))
             for s in segments
             if s.role == EXTRA and s.tokens
         )
         topic = parents or (file_topic,)
-        tags = tuple(dict.fromkeys(t for t in (topic_tag(topic), *meta.tags) if t))
+        tags = topic_tags.get(topic)
+        if tags is None:  # one shared tuple per topic: a large corpus holds fewer copies
+            tags = topic_tags[topic] = tuple(dict.fromkeys(t for t in (topic_tag(topic), *meta.tags) if t))
         questions.append(
             Question(
                 title=title,
