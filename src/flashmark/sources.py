@@ -66,11 +66,15 @@ def decode(data: bytes, path: Path | str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def read_source(path: Path, content_dir: Path) -> Source:
-    """Read and decode one content file."""
-    rel = path.relative_to(content_dir).as_posix()
+def read_bytes(path: Path, rel: str) -> bytes:
+    """A content file's raw bytes; an unreadable file is an error that names it."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read file: {exc.strerror}", rel) from None
-    return Source(path=path, rel=rel, text=decode(data, rel))
+
+
+def read_source(path: Path, content_dir: Path, data: bytes | None = None) -> Source:
+    """Read and decode one content file (`data`: its bytes, when the caller has read them already)."""
+    rel = path.relative_to(content_dir).as_posix()
+    return Source(path=path, rel=rel, text=decode(read_bytes(path, rel) if data is None else data, rel))
