@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def load(content: Path, cache_dir: Path, config: Config | None = None):
 
 
 def entries(cache_dir: Path) -> list[Path]:
-    return sorted((cache_dir / "parse").glob("*" + cache_module.SUFFIX))
+    return sorted((cache_dir / "parse").glob("*/*" + cache_module.SUFFIX))
 
 
 def test_second_load_parses_nothing_and_matches(course: Path, tmp_path: Path, parses: list[str]) -> None:
@@ -186,13 +187,22 @@ def test_build_keeps_its_cache_in_the_output_folder_and_survives_its_deletion(co
     first = build(course, out)
     assert len(entries(out / CACHE_DIR)) == 2
     second = build(course, out)
-    for path in entries(out / CACHE_DIR):
-        path.unlink()
-    (out / CACHE_DIR / "parse").rmdir()
+    shutil.rmtree(out / CACHE_DIR)
     third = build(course, out)
     assert [(n.guid, n.fields, n.tags, n.deck) for n in first.notes] == [
         (n.guid, n.fields, n.tags, n.deck) for n in second.notes
     ] == [(n.guid, n.fields, n.tags, n.deck) for n in third.notes]
+
+
+def test_two_content_folders_share_an_output_folder(course: Path, fixture_dir, tmp_path: Path, parses: list[str]) -> None:
+    other = fixture_dir("merge")
+    load(course, tmp_path / "c")
+    load(other, tmp_path / "c")
+    parses.clear()
+    load(course, tmp_path / "c")
+    load(other, tmp_path / "c")
+    assert parses == []
+    assert len(entries(tmp_path / "c")) == 4
 
 
 def test_encode_decode_round_trip(course: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,27 @@ def test_worker_errors_name_file_and_line(tmp_path: Path) -> None:
     bad.write_bytes("## 标题\n\n答案".encode("utf-16"))
     with pytest.raises(SourceError, match="UTF-16"):
         load_corpus(content, workers=2, cache_dir=tmp_path / "cache")
+
+
+def test_a_broken_pool_falls_back_to_parsing_here(corpus: Path, monkeypatch) -> None:
+    serial = load_corpus(corpus, workers=1)
+
+    class DiesAfterOneResult:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            pass
+
+        def __enter__(self) -> DiesAfterOneResult:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def map(self, fn, tasks, chunksize=1):
+            yield fn(tasks[0])
+            raise BrokenProcessPool("a worker died")
+
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", DiesAfterOneResult)
+    assert load_corpus(corpus, workers=2).files == serial.files
 
 
 def test_worker_count() -> None:

@@ -1,7 +1,7 @@
 """The parse cache: each file's ParsedFile, stored under OUT/.cache/parse/ and reused while the file is unchanged.
 
-One entry per source file, named by a hash of its path relative to the content folder. An
-entry holds a header (cache environment, path, content hash, dependencies) and the pickled
+One entry per source file, named by a hash of its path relative to the content folder, in a
+subfolder named by a hash of the content folder's absolute path. An entry holds a header (cache environment, path, content hash, dependencies) and the pickled
 ParsedFile. It is used only when all of these still match:
 
 - the file's bytes (BLAKE2 hash of the content, not its modification time);
@@ -140,8 +140,13 @@ class ParseCache:
 
     @classmethod
     def open(cls, cache_dir: Path, content_dir: Path, config: Config) -> ParseCache:
-        """The parse cache under `cache_dir` (created on first write)."""
-        return cls(folder=cache_dir / "parse", content_dir=content_dir, env=environment_key(config))
+        """The parse cache for `content_dir` under `cache_dir` (created on first write).
+
+        Each content folder gets its own subfolder, so two folders built into one output folder
+        do not evict each other's entries.
+        """
+        root = hashlib.blake2b(str(content_dir.resolve()).encode(), digest_size=8).hexdigest()
+        return cls(folder=cache_dir / "parse" / root, content_dir=content_dir, env=environment_key(config))
 
     def entry_path(self, rel: str) -> Path:
         """Where the entry for the source file `rel` lives."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 import os
 import threading
 from collections.abc import Iterator
@@ -18,9 +20,11 @@ from flashmark.parse import parse_source
 from flashmark.sources import read_bytes, read_source
 from flashmark.types import ParsedFile
 
-# Below this many bytes to parse, starting worker processes costs more than it saves
-# (parsing runs at roughly 2.5 MB/s per core; see BENCHMARKS.md for the measurement).
-MIN_PARALLEL_BYTES = 512 * 1024
+# Below this many bytes to parse, starting worker processes costs more than it saves. Parsing runs at
+# about 2.7 MB/s per core; a forked worker starts in milliseconds, a spawned one (macOS, Windows, or a
+# process with threads) re-imports flashmark in about 0.3 s. bench/crossover.py measures this.
+MIN_PARALLEL_BYTES = 128 * 1024
+MIN_PARALLEL_BYTES_SPAWNED = 4 * 1024 * 1024
 MIN_PARALLEL_FILES = 4
 
 
@@ -82,11 +86,26 @@ def _context() -> BaseContext:
     return multiprocessing.get_context()
 
 
+def _parse_in_pool(tasks: list[tuple[int, ParseTask]], parsed: list[ParsedFile | None], count: int) -> list[tuple[int, ParseTask]]:
+    """Parse `tasks` in `count` worker processes into `parsed`; return the tasks left if the pool broke down."""
+    chunk = max(1, min(16, len(tasks) // (count * 8)))
+    done = 0
+    try:
+        with ProcessPoolExecutor(count, mp_context=_context()) as pool:
+            for (i, _), blob in zip(tasks, pool.map(_parse_in_worker, [task for _, task in tasks], chunksize=chunk)):
+                parsed[i] = decode(blob)
+                done += 1
+    except (BrokenProcessPool, OSError):  # workers cannot start or died: parallelism is only an optimisation
+        return tasks[done:]
+    return []
+
+
 def worker_count(sizes: list[int], workers: int | None) -> int:
     """How many processes to parse `sizes` bytes of files with (1: parse in this process)."""
     if workers is not None:
         return max(1, min(workers, len(sizes)))
-    if len(sizes) < MIN_PARALLEL_FILES or sum(sizes) < MIN_PARALLEL_BYTES:
+    least = MIN_PARALLEL_BYTES if _context().get_start_method() == "fork" else MIN_PARALLEL_BYTES_SPAWNED
+    if len(sizes) < MIN_PARALLEL_FILES or sum(sizes) < least:
         return 1
     return max(1, min(available_cores(), len(sizes)))
 
@@ -117,15 +136,10 @@ def parse_files(
                 sizes.append(path.stat().st_size if path.exists() else 0)
             tasks.append((i, task))
         count = worker_count(sizes, workers)
-        if count == 1:
-            for i, task in tasks:
-                parsed[i] = parse_task(task)
-        else:
-            chunk = max(1, min(16, len(tasks) // (count * 8)))
-            with _context().Pool(count) as pool:
-                blobs = pool.imap(_parse_in_worker, [task for _, task in tasks], chunksize=chunk)
-                for (i, _), blob in zip(tasks, blobs):
-                    parsed[i] = decode(blob)
+        if count > 1:
+            tasks = _parse_in_pool(tasks, parsed, count)
+        for i, task in tasks:
+            parsed[i] = parse_task(task)
     if cache is not None:
         cache.prune(rels)
     result = tuple(p for p in parsed if p is not None)
