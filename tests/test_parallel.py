@@ -71,6 +71,7 @@ def test_cached_rebuild_imports_the_same_as_a_fresh_build(corpus: Path, tmp_path
 
 
 def test_worker_errors_name_file_and_line(tmp_path: Path) -> None:
+    """An error in a worker reads exactly like the same error parsed here (file, line, type)."""
     content = tmp_path / "content"
     generate(300, content)
     bad = sorted(content.rglob("*.md"))[3]
@@ -96,11 +97,8 @@ def test_a_broken_pool_falls_back_to_parsing_here(corpus: Path, monkeypatch) -> 
         def __init__(self, *args: object, **kwargs: object) -> None:
             pass
 
-        def __enter__(self) -> DiesAfterOneResult:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            return None
+        def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+            pass
 
         def map(self, fn, tasks, chunksize=1):
             yield fn(tasks[0])

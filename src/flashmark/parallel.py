@@ -91,12 +91,17 @@ def _parse_in_pool(tasks: list[tuple[int, ParseTask]], parsed: list[ParsedFile |
     chunk = max(1, min(16, len(tasks) // (count * 8)))
     done = 0
     try:
-        with ProcessPoolExecutor(count, mp_context=_context()) as pool:
-            for (i, _), blob in zip(tasks, pool.map(_parse_in_worker, [task for _, task in tasks], chunksize=chunk)):
-                parsed[i] = decode(blob)
-                done += 1
+        pool = ProcessPoolExecutor(count, mp_context=_context())
+    except OSError:
+        return tasks
+    try:
+        for (i, _), blob in zip(tasks, pool.map(_parse_in_worker, [task for _, task in tasks], chunksize=chunk)):
+            parsed[i] = decode(blob)
+            done += 1
     except (BrokenProcessPool, OSError):  # workers cannot start or died: parallelism is only an optimisation
         return tasks[done:]
+    finally:  # after an error in one file, do not wait for the rest to be parsed
+        pool.shutdown(wait=True, cancel_futures=True)
     return []
 
 
