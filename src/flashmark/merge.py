@@ -160,12 +160,16 @@ def merge(questions: Sequence[Question]) -> MergeResult:
     # 1. Same normalised title under the same topic (and the same explicit id, if any).
     index: dict[tuple[str, tuple[str, ...], str | None], int] = {}
     groups: list[list[Question]] = []
+    topic_keys: dict[tuple[str, ...], tuple[str, ...]] = {}
     for q in questions:
-        gkey = (q.title_norm, _topic_key(q), q.anchor)
-        if gkey not in index:
-            index[gkey] = len(groups)
-            groups.append([])
-        groups[index[gkey]].append(q)
+        topic_key = topic_keys.get(q.topic)
+        if topic_key is None:
+            topic_key = topic_keys[q.topic] = _topic_key(q)
+        i = index.setdefault((q.title_norm, topic_key, q.anchor), len(groups))
+        if i == len(groups):
+            groups.append([q])
+        else:
+            groups[i].append(q)
     uf = _Union(len(groups))
     for i, g in enumerate(groups):
         if len(g) > 1:
@@ -207,7 +211,8 @@ def merge(questions: Sequence[Question]) -> MergeResult:
     roots = list(clusters)
     chosen = [_chosen(clusters[r]) for r in roots]
     # chosen.title_norm is normalise(chosen.title), the note's title
-    keys = _note_keys([(_anchor_of(clusters[r]), c.title_norm, c.topic) for r, c in zip(roots, chosen)])
+    anchors = [_anchor_of(clusters[r]) if len(clusters[r]) > 1 else c.anchor or None for r, c in zip(roots, chosen)]
+    keys = _note_keys([(anchor, c.title_norm, c.topic) for anchor, c in zip(anchors, chosen)])
     notes = [_build_note(clusters[r], c, key) for r, c, key in zip(roots, chosen, keys)]
 
     merged = tuple(

@@ -94,12 +94,16 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
         model_id = self.model.model_id
         card_rows: list[tuple[object, ...]] = []
 
+        tag_text: dict[tuple[str, ...], str] = {}  # notes of one topic share their tags tuple
+
         def note_rows() -> Iterator[tuple[object, ...]]:
             # Ids as genanki's generator hands them out: each note's id, then its cards' ids.
             for deck in self.decks:
                 for rn in self.by_deck[deck.name]:
                     note_id = next(id_gen)
-                    tags = " " + " ".join(rn.tags) + " "
+                    tags = tag_text.get(rn.tags)
+                    if tags is None:
+                        tags = tag_text[rn.tags] = " " + " ".join(rn.tags) + " "
                     yield (note_id, rn.guid, model_id, mod, -1, tags, "\x1f".join(rn.fields), rn.fields[sort_index], 0, 0, "")
                     for card_ord in self._card_ords(rn.fields):
                         card_rows.append((next(id_gen), note_id, deck.deck_id, card_ord, mod, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ""))

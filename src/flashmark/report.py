@@ -95,6 +95,22 @@ def report_data(result: BuildResult) -> dict[str, Any]:
 
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False)
+# json's C encoder called directly skips JSONEncoder.encode's per-call set-up, which is half the
+# time per record at 100,000 notes; the pure-Python JSONEncoder is the fallback where there is no C.
+_MAKE_C_ENCODER = getattr(json.encoder, "c_make_encoder", None)
+_C_ENCODER = (
+    _MAKE_C_ENCODER(None, None, json.encoder.encode_basestring, None, ": ", ", ", False, False, True)
+    if _MAKE_C_ENCODER is not None
+    else None
+)
+
+
+def _encode(value: Any) -> str:
+    """One JSON value on one line, non-ASCII characters kept."""
+    if _C_ENCODER is not None and isinstance(value, (dict, list)):
+        return "".join(_C_ENCODER(value, 0))
+    text: str = _ENCODER.encode(value)
+    return text
 
 
 def _json_lines(data: dict[str, Any]) -> Iterator[str]:
@@ -103,15 +119,15 @@ def _json_lines(data: dict[str, Any]) -> Iterator[str]:
     last_key = len(data) - 1
     for n, (key, value) in enumerate(data.items()):
         comma = "," if n < last_key else ""
-        head = f"  {_ENCODER.encode(key)}: "
+        head = f"  {_encode(key)}: "
         if isinstance(value, list) and value:
             yield head + "["
             last = len(value) - 1
             for i, item in enumerate(value):
-                yield "    " + _ENCODER.encode(item) + ("," if i < last else "")
+                yield "    " + _encode(item) + ("," if i < last else "")
             yield "  ]" + comma
         else:
-            yield head + _ENCODER.encode(value) + comma
+            yield head + _encode(value) + comma
     yield "}"
 
 
