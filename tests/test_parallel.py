@@ -15,6 +15,7 @@ from flashmark.build import CACHE_DIR, build, deck_name, load_corpus
 from flashmark.config import load_config
 from flashmark.errors import ParseError, SourceError
 from flashmark.render import render_notes
+from flashmark.sources import find_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from corpus import generate  # noqa: E402
@@ -88,6 +89,38 @@ def test_worker_errors_name_file_and_line(tmp_path: Path) -> None:
     bad.write_bytes("## 标题\n\n答案".encode("utf-16"))
     with pytest.raises(SourceError, match="UTF-16"):
         load_corpus(content, workers=2, cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_keep_going_collects_errors_in_order_and_parses_the_rest(tmp_path: Path, workers: int) -> None:
+    content = tmp_path / "content"
+    generate(300, content)
+    paths = find_files(content)
+    paths[2].write_text("---\ntopic: [unclosed\n---\n\n## 问题\n\n答案。\n", encoding="utf-8")
+    paths[7].write_bytes(b"## \xff\xfe broken\n")
+    config = load_config(content)
+    files, errors = parallel.parse_files(paths, content, config, workers=workers, keep_going=True, cache_dir=tmp_path / "c")
+    rels = [p.relative_to(content).as_posix() for p in paths]
+    assert [e.path for e in errors] == [rels[2], rels[7]]
+    assert [type(e) for e in errors] == [ParseError, SourceError]
+    assert [f.rel for f in files] == [r for k, r in enumerate(rels) if k not in (2, 7)]
+    with pytest.raises(ParseError):
+        parallel.parse_files(paths, content, config, workers=workers, cache_dir=tmp_path / "c")
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_progress_once_per_file_in_order(corpus: Path, tmp_path: Path, workers: int) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(corpus, content)
+    paths = find_files(content)
+    rels = [p.relative_to(content).as_posix() for p in paths]
+    for _ in range(3):  # cold; then from the cache with one file edited; then all from the cache
+        calls: list[tuple[int, int, str]] = []
+        parallel.parse_files(
+            paths, content, load_config(content), tmp_path / "c", workers, progress=lambda *call: calls.append(call)
+        )
+        assert calls == [(k, len(paths), rel) for k, rel in enumerate(rels)]
+        paths[5].write_text(paths[5].read_text(encoding="utf-8") + "\n## 新问题\n\n新答案。\n", encoding="utf-8")
 
 
 def test_a_broken_pool_falls_back_to_parsing_here(corpus: Path, monkeypatch) -> None:

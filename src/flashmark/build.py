@@ -57,7 +57,7 @@ def load_corpus(
     """Read, parse and merge a content folder; `cache_dir` keeps parses of unchanged files between builds."""
     config = config or load_config(content_dir)
     paths = find_files(content_dir, config.exclude)
-    parsed = parse_files(paths, content_dir, config, cache_dir=cache_dir, workers=workers)
+    parsed, _ = parse_files(paths, content_dir, config, cache_dir=cache_dir, workers=workers)
     questions = [q for f in parsed for q in f.questions]
     return Corpus(config=config, files=parsed, merge=merge(questions))
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.context import BaseContext
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from flashmark.cache import ParseCache, content_hash, decode, encode
 from flashmark.config import Config
+from flashmark.errors import FlashmarkError, ParseError, SourceError
 from flashmark.parse import parse_source
 from flashmark.sources import read_bytes, read_source
 from flashmark.types import ParsedFile
@@ -26,6 +27,9 @@ from flashmark.types import ParsedFile
 MIN_PARALLEL_BYTES = 128 * 1024
 MIN_PARALLEL_BYTES_SPAWNED = 4 * 1024 * 1024
 MIN_PARALLEL_FILES = 4
+
+# progress(done, total, file): `done` of `total` files finished, `file` the one just finished.
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,21 +62,23 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def parse_task(task: ParseTask, data: bytes | None = None) -> ParsedFile:
+def parse_task(task: ParseTask) -> ParsedFile:
     """Read and parse one file, and store the result in the cache."""
-    if data is None:
-        data = read_bytes(task.path, task.rel)
+    data = read_bytes(task.path, task.rel)
     parsed = parse_source(read_source(task.path, task.content_dir, data), task.config)
     if task.cache is not None:
         task.cache.store(task.rel, content_hash(data), parsed)
     return parsed
 
 
-def _parse_in_worker(task: ParseTask) -> bytes:
-    """Worker side: parse one file and hand it back encoded (cheaper to move between processes)."""
+def _parse_in_worker(task: ParseTask) -> bytes | FlashmarkError:
+    """Worker side: parse one file and hand it back encoded (cheaper to move between processes), or its error."""
     with paused_gc():
-        data = read_bytes(task.path, task.rel)
-        parsed = parse_source(read_source(task.path, task.content_dir, data), task.config)
+        try:
+            data = read_bytes(task.path, task.rel)
+            parsed = parse_source(read_source(task.path, task.content_dir, data), task.config)
+        except (SourceError, ParseError) as exc:
+            return exc
         blob = encode(parsed)
         if task.cache is not None:
             task.cache.store(task.rel, content_hash(data), parsed, blob)
@@ -86,20 +92,20 @@ def _context() -> BaseContext:
     return multiprocessing.get_context()
 
 
-def _parse_in_pool(tasks: list[tuple[int, ParseTask]], parsed: list[ParsedFile | None], count: int) -> list[tuple[int, ParseTask]]:
-    """Parse `tasks` in `count` worker processes into `parsed`; return the tasks left if the pool broke down."""
+def _parse_in_pool(tasks: list[tuple[int, ParseTask]], done: _Done, count: int) -> list[tuple[int, ParseTask]]:
+    """Parse `tasks` in `count` worker processes; return the tasks left if the pool broke down."""
     chunk = max(1, min(16, len(tasks) // (count * 8)))
-    done = 0
+    finished = 0
     try:
         pool = ProcessPoolExecutor(count, mp_context=_context())
     except OSError:
         return tasks
     try:
-        for (i, _), blob in zip(tasks, pool.map(_parse_in_worker, [task for _, task in tasks], chunksize=chunk)):
-            parsed[i] = decode(blob)
-            done += 1
+        for (i, _), result in zip(tasks, pool.map(_parse_in_worker, [task for _, task in tasks], chunksize=chunk)):
+            done.file(i, decode(result) if isinstance(result, bytes) else result)
+            finished += 1
     except (BrokenProcessPool, OSError):  # workers cannot start or died: parallelism is only an optimisation
-        return tasks[done:]
+        return tasks[finished:]
     finally:  # after an error in one file, do not wait for the rest to be parsed
         pool.shutdown(wait=True, cancel_futures=True)
     return []
@@ -115,38 +121,76 @@ def worker_count(sizes: list[int], workers: int | None) -> int:
     return max(1, min(available_cores(), len(sizes)))
 
 
+class _Done:
+    """Results in file order: parsed files, errors (kept or raised), and progress reported in order."""
+
+    def __init__(self, rels: list[str], keep_going: bool, progress: Progress | None) -> None:
+        self.rels = rels
+        self.results: list[ParsedFile | FlashmarkError | None] = [None] * len(rels)
+        self.keep_going = keep_going
+        self.progress = progress
+        self.reported = 0
+
+    def file(self, i: int, result: ParsedFile | FlashmarkError) -> None:
+        if isinstance(result, FlashmarkError) and not self.keep_going:
+            raise result
+        self.results[i] = result
+        while self.reported < len(self.rels) and self.results[self.reported] is not None:
+            if self.progress is not None:
+                self.progress(self.reported, len(self.rels), self.rels[self.reported])
+            self.reported += 1
+
+
 def parse_files(
     paths: list[Path],
     content_dir: Path,
     config: Config,
     cache_dir: Path | None = None,
     workers: int | None = None,
-) -> tuple[ParsedFile, ...]:
-    """Parse every file in order, reusing cached results; `workers` None picks a pool size from the cores and the work."""
+    *,
+    keep_going: bool = False,
+    progress: Progress | None = None,
+) -> tuple[tuple[ParsedFile, ...], tuple[FlashmarkError, ...]]:
+    """Parse every file, reusing cached results; return the parsed files and, with `keep_going`, the errors.
+
+    Without `keep_going` the first file (in order) that cannot be read or parsed raises its error.
+    `workers` None picks a pool size from the cores and the work; `progress(done, total, file)` is
+    called once per file, in order.
+    """
     cache = ParseCache.open(cache_dir, content_dir, config) if cache_dir is not None else None
     rels = [path.relative_to(content_dir).as_posix() for path in paths]
-    parsed: list[ParsedFile | None] = [None] * len(paths)
+    done = _Done(rels, keep_going, progress)
     tasks: list[tuple[int, ParseTask]] = []
     sizes: list[int] = []
     with paused_gc():
         for i, (path, rel) in enumerate(zip(paths, rels)):
             task = ParseTask(path, rel, content_dir, config, cache)
-            if cache is not None:
-                data = read_bytes(path, rel)
-                parsed[i] = cache.load(rel, content_hash(data))
-                if parsed[i] is not None:
-                    continue
-                sizes.append(len(data))
+            hit = None
+            try:
+                if cache is not None:
+                    data = read_bytes(path, rel)
+                    hit = cache.load(rel, content_hash(data))
+                    size = len(data)
+                else:
+                    size = path.stat().st_size
+            except (SourceError, OSError):  # reported in order when the file is parsed
+                size = 0
+            if hit is not None:
+                done.file(i, hit)
             else:
-                sizes.append(path.stat().st_size if path.exists() else 0)
-            tasks.append((i, task))
+                tasks.append((i, task))
+                sizes.append(size)
         count = worker_count(sizes, workers)
         if count > 1:
-            tasks = _parse_in_pool(tasks, parsed, count)
+            tasks = _parse_in_pool(tasks, done, count)
         for i, task in tasks:
-            parsed[i] = parse_task(task)
+            try:
+                done.file(i, parse_task(task))
+            except (SourceError, ParseError) as exc:
+                done.file(i, exc)
     if cache is not None:
         cache.prune(rels)
-    result = tuple(p for p in parsed if p is not None)
-    assert len(result) == len(paths)
-    return result
+    files = tuple(r for r in done.results if isinstance(r, ParsedFile))
+    errors = tuple(r for r in done.results if isinstance(r, FlashmarkError))
+    assert len(files) + len(errors) == len(paths)
+    return files, errors
