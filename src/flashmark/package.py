@@ -51,8 +51,10 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
     with two `executemany` calls (the notes' fed by a generator, so their joined fields never pile up).
     """
 
-    def __init__(self, notes: Sequence[RenderedNote]) -> None:
-        self.model = note_type()
+    def __init__(
+        self, notes: Sequence[RenderedNote], model: genanki.Model | None = None, media_files: Sequence[str] | None = None
+    ) -> None:
+        self.model = model if model is not None else note_type()
         by_deck: dict[str, list[RenderedNote]] = {}
         media: dict[str, None] = {}
         for rn in notes:
@@ -63,7 +65,8 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
                     raise ValueError(f'Tag "{tag}" contains a space; this is not allowed!')
             by_deck.setdefault(rn.deck, []).append(rn)
             media.update(dict.fromkeys(rn.note.media))
-        super().__init__([genanki.Deck(deck_id(name), name) for name in by_deck], media_files=list(media))
+        media_list = list(media) if media_files is None else list(media_files)
+        super().__init__([genanki.Deck(deck_id(name), name) for name in by_deck], media_files=media_list)
         self.by_deck = by_deck
 
     def _card_ords(self, fields: tuple[str, ...]) -> list[int]:
