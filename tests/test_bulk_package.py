@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 import genanki
@@ -21,6 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 from corpus import generate  # noqa: E402
 
 STAMP = 1_700_000_000.0
+
+
+@pytest.fixture(autouse=True)
+def scratch(tmp_path: Path, monkeypatch) -> Path:
+    """A temp folder of the test's own: stock genanki leaves a file in it on every write."""
+    folder = tmp_path / "temp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
 
 
 def stock_genanki(notes: list[RenderedNote], target: Path) -> None:
@@ -75,3 +85,13 @@ def test_rejects_a_tag_with_a_space(fixture_dir) -> None:
     bad = [replace(notes[0], tags=("two words",)), *notes[1:]]
     with pytest.raises(ValueError, match="contains a space"):
         BulkPackage(bad)
+
+
+def test_leaves_no_scratch_database_behind(fixture_dir, tmp_path: Path, scratch: Path) -> None:
+    """genanki writes the collection to a temp file it never deletes; a build must not leave it behind."""
+    notes = rendered(fixture_dir("decks/course"))
+    write_package(notes, tmp_path / "deck.apkg")
+    assert (tmp_path / "deck.apkg").is_file()
+    assert list(scratch.iterdir()) == []
+    stock_genanki(notes, tmp_path / "stock.apkg")  # the reference shows what the check would catch
+    assert len(list(scratch.iterdir())) == 1

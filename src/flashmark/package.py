@@ -49,6 +49,7 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
     number of decks: 90 s for 3,334 decks) and inserts rows one `execute` at a time. This writes the same
     rows, with the same ids, in the same order (Note.write_to_db's layout), but the JSON once and the rows
     with two `executemany` calls (the notes' fed by a generator, so their joined fields never pile up).
+    It also deletes the scratch database genanki (0.13.1) leaves behind in the temp folder on every write.
     """
 
     def __init__(
@@ -77,7 +78,20 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
             if (any if any_or_all == "any" else all)(fields[i] for i in required)
         ]
 
+    def write_to_file(self, file: str, timestamp: float | None = None) -> None:
+        """genanki's write_to_file, then remove the scratch database it leaves in the temp folder."""
+        self.scratch: str | None = None
+        try:
+            super().write_to_file(file, timestamp=timestamp)
+        finally:
+            if self.scratch:
+                try:
+                    os.unlink(self.scratch)
+                except OSError:
+                    pass
+
     def write_to_db(self, cursor: sqlite3.Cursor, timestamp: float, id_gen: Iterator[int]) -> None:
+        _, _, self.scratch = cursor.execute("PRAGMA database_list").fetchone()
         # A scratch database that is zipped and thrown away: no journal, no fsync.
         cursor.execute("PRAGMA journal_mode=OFF")
         cursor.execute("PRAGMA synchronous=OFF")
