@@ -83,8 +83,10 @@ def _anchor_of(group: list[Question]) -> str | None:
 
 def _extras(questions: list[Question]) -> tuple[Section, ...]:
     """Every distinct labelled section of the cluster, first seen first."""
-    if len(questions) == 1 and len(questions[0].extras) < 2:
-        return questions[0].extras
+    if len(questions) == 1:
+        own = questions[0].extras
+        if len(own) < 2 or len({s.norm for s in own}) == len(own):  # no two sections alike: nothing to drop
+            return own
     extras: dict[tuple[str, str], Section] = {}
     for q in questions:
         for s in q.extras:
