@@ -56,26 +56,37 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
         self, notes: Sequence[RenderedNote], model: genanki.Model | None = None, media_files: Sequence[str] | None = None
     ) -> None:
         self.model = model if model is not None else note_type()
+        size = len(self.model.fields)
         by_deck: dict[str, list[RenderedNote]] = {}
         media: dict[str, None] = {}
+        checked: set[tuple[str, ...]] = set()  # tag tuples are shared by the notes of a topic
         for rn in notes:
-            if len(rn.fields) != len(self.model.fields):
-                raise ValueError(f"note {rn.key!r} has {len(rn.fields)} fields, the note type {len(self.model.fields)}")
-            for tag in rn.tags:
-                if " " in tag:
-                    raise ValueError(f'Tag "{tag}" contains a space; this is not allowed!')
+            if len(rn.fields) != size:
+                raise ValueError(f"note {rn.key!r} has {len(rn.fields)} fields, the note type {size}")
+            if rn.tags not in checked:
+                for tag in rn.tags:
+                    if " " in tag:
+                        raise ValueError(f'Tag "{tag}" contains a space; this is not allowed!')
+                checked.add(rn.tags)
             by_deck.setdefault(rn.deck, []).append(rn)
-            media.update(dict.fromkeys(rn.note.media))
+            if rn.note.media:
+                media.update(dict.fromkeys(rn.note.media))
         media_list = list(media) if media_files is None else list(media_files)
         super().__init__([genanki.Deck(deck_id(name), name) for name in by_deck], media_files=media_list)
         self.by_deck = by_deck
+        # genanki's card rule (Note._front_back_cards): a template's card exists when all (or any) of its
+        # required fields are non-empty.
+        self.requirements = [
+            (card_ord, any if any_or_all == "any" else all, tuple(required))
+            for card_ord, any_or_all, required in self.model._req
+        ]
 
     def _card_ords(self, fields: tuple[str, ...]) -> list[int]:
-        """The card ordinals genanki would create for a note with these fields (Note._front_back_cards)."""
+        """The card ordinals genanki would create for a note with these fields."""
         return [
             card_ord
-            for card_ord, any_or_all, required in self.model._req
-            if (any if any_or_all == "any" else all)(fields[i] for i in required)
+            for card_ord, test, required in self.requirements
+            if (bool(fields[required[0]]) if len(required) == 1 else test(fields[i] for i in required))
         ]
 
     def write_to_file(self, file: str, timestamp: float | None = None) -> None:
