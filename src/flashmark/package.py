@@ -53,12 +53,11 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
     """
 
     def __init__(
-        self, notes: Sequence[RenderedNote], model: genanki.Model | None = None, media_files: Sequence[str] | None = None
+        self, notes: Sequence[RenderedNote], model: genanki.Model | None = None, media_files: Sequence[str] = ()
     ) -> None:
         self.model = model if model is not None else note_type()
         size = len(self.model.fields)
         by_deck: dict[str, list[RenderedNote]] = {}
-        media: dict[str, None] = {}
         checked: set[tuple[str, ...]] = set()  # tag tuples are shared by the notes of a topic
         for rn in notes:
             if len(rn.fields) != size:
@@ -69,10 +68,7 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
                         raise ValueError(f'Tag "{tag}" contains a space; this is not allowed!')
                 checked.add(rn.tags)
             by_deck.setdefault(rn.deck, []).append(rn)
-            if rn.note.media:
-                media.update(dict.fromkeys(rn.note.media))
-        media_list = list(media) if media_files is None else list(media_files)
-        super().__init__([genanki.Deck(deck_id(name), name) for name in by_deck], media_files=media_list)
+        super().__init__([genanki.Deck(deck_id(name), name) for name in by_deck], media_files=list(media_files))
         self.by_deck = by_deck
         # genanki's card rule (Note._front_back_cards): a template's card exists when all (or any) of its
         # required fields are non-empty.
@@ -142,8 +138,8 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
 
 
 def make_package(notes: Sequence[RenderedNote], timestamp: float | None = None) -> genanki.Package:
-    """The genanki package: one deck per deck name, one note per rendered note."""
-    return BulkPackage(notes)
+    """The genanki package: one deck per deck name, one note per rendered note, plus their media."""
+    return BulkPackage(notes, media_files=list(dict.fromkeys(m for rn in notes for m in rn.note.media)))
 
 
 def write_package(notes: Sequence[RenderedNote], target: Path, timestamp: float | None = None) -> None:
