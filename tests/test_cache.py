@@ -182,6 +182,16 @@ def test_unwritable_cache_is_skipped(course: Path, tmp_path: Path) -> None:
     assert len(corpus.merge.notes) == 4
 
 
+def test_refused_cache_writes_leave_no_folder_behind(course: Path, tmp_path: Path, monkeypatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cache_module.tempfile, "mkstemp", refuse)
+    corpus = load(course, tmp_path / "c")
+    assert len(corpus.merge.notes) == 4
+    assert not (tmp_path / "c").exists()
+
+
 def test_build_keeps_its_cache_in_the_output_folder_and_survives_its_deletion(course: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     first = build(course, out)

@@ -184,8 +184,11 @@ class ParseCache:
         target = self.entry_path(rel)
         tmp_name = None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=self.folder)
+            try:
+                fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=self.folder)
+            except FileNotFoundError:  # the first entry: make the folder (only once writing is known to work)
+                self.folder.mkdir(parents=True, exist_ok=True)
+                fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=self.folder)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(_HEADER.pack(_MAGIC, len(header)))
                 fh.write(header)
