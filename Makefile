@@ -1,9 +1,10 @@
-# `make deck` builds content/ into build/; `make test` runs the whole suite.
+# `make deck` builds content/ into build/; `make test` runs the whole suite; `make bench` measures
+# build speed on generated corpora (see BENCHMARKS.md).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: deck test typecheck clean
+.PHONY: deck test typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +27,11 @@ test: $(VENV)/.installed-dev
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/python -m mypy
+
+# Override the sizes with e.g. `make bench BENCH_ARGS="--sizes 3000 --repeat 3"`.
+BENCH_ARGS ?=
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build/*.apkg build/*.json build/*.html build/.cache

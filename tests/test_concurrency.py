@@ -11,7 +11,7 @@ import pytest
 
 from ankitools import AnkiView, import_apkg
 from flashmark import build as build_module
-from flashmark.build import build
+from flashmark.build import CACHE_DIR, build
 from flashmark.lock import LOCK_FILE, content_hash, exclusive, read_lock
 from flashmark.notetype import FIELDS
 
@@ -49,7 +49,7 @@ def assert_consistent(content: Path, deck: Path, view: AnkiView) -> None:
         entry = by_guid[guid]
         assert entry.hash == content_hash([note.fields[f] for f in FIELDS], note.tags), note.fields["Question"]
         assert entry.mod == note.mod
-    leftovers = [p.name for p in [*content.iterdir(), *deck.parent.iterdir()] if p.name.startswith(".")]
+    leftovers = [p.name for p in [*content.iterdir(), *deck.parent.iterdir()] if p.name.startswith(".") and p.name != CACHE_DIR]
     assert leftovers == []  # no temp file and no guard file is left behind
 
 

@@ -14,14 +14,15 @@ from flashmark.lock import LOCK_FILE, assign_identities, exclusive, read_lock, w
 from flashmark.merge import merge
 from flashmark.notetype import notetype_hash
 from flashmark.package import atomic_write, write_package
-from flashmark.parse import parse_source
+from flashmark.parallel import parse_files, paused_gc
 from flashmark.render import render_notes
 from flashmark.report import BuildResult, report_json
-from flashmark.sources import find_files, read_source
+from flashmark.sources import find_files
 from flashmark.tags import TagFilter, select_notes
 from flashmark.types import MergeResult, Notice, ParsedFile, Question, Skipped
 
 _UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\s]+')
+CACHE_DIR = ".cache"  # under the output folder; safe to delete
 
 # progress(done, total, what): `done` of `total` steps finished, `what` is being worked on now.
 Progress = Callable[[int, int, str], None]
@@ -65,25 +66,21 @@ def load_corpus(
     *,
     keep_going: bool = False,
     progress: Progress | None = None,
+    cache_dir: Path | None = None,
+    workers: int | None = None,
 ) -> Corpus:
     """Read, parse and merge a content folder.
 
     With `keep_going`, a file that cannot be read, decoded or parsed is recorded in
     `Corpus.errors` and the other files are still read (what `flashmark check` needs).
+    `cache_dir` keeps parses of unchanged files between builds; `workers` None sizes the
+    parse pool from the cores and the work.
     """
     config = config or load_config(content_dir)
     paths = find_files(content_dir, config.exclude)
-    parsed: list[ParsedFile] = []
-    errors: list[FlashmarkError] = []
-    for done, path in enumerate(paths):
-        if progress is not None:
-            progress(done, len(paths), path.relative_to(content_dir).as_posix())
-        try:
-            parsed.append(parse_source(read_source(path, content_dir), config, content_dir))
-        except (SourceError, ParseError) as exc:
-            if not keep_going:
-                raise
-            errors.append(exc)
+    parsed, errors = parse_files(
+        paths, content_dir, config, cache_dir=cache_dir, workers=workers, keep_going=keep_going, progress=progress
+    )
     questions = [q for f in parsed for q in f.questions]
     return Corpus(config=config, files=tuple(parsed), merge=merge(questions), errors=tuple(errors))
 
@@ -115,6 +112,7 @@ def build(
         )
 
 
+@paused_gc()  # the build makes millions of records and no reference cycles: collecting is pure overhead
 def _build(
     content_dir: Path,
     out_dir: Path,
@@ -137,7 +135,7 @@ def _build(
         if progress is not None:
             progress(done, total + 2, what)
 
-    corpus = load_corpus(content_dir, config, progress=reading)
+    corpus = load_corpus(content_dir, config, progress=reading, cache_dir=out_dir / CACHE_DIR)
     steps = len(corpus.files)
     root = deck_name(content_dir, config)
     selection = select_notes(corpus.merge.notes, tag_filter)

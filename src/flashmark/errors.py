@@ -24,6 +24,10 @@ class FlashmarkError(Exception):
         self.line = line
         super().__init__(self.__str__())
 
+    def __reduce__(self) -> tuple[type[FlashmarkError], tuple[str, str | None, int | None]]:
+        """Pickle with file and line intact, so an error raised in a worker process reads the same."""
+        return (type(self), (self.message, self.path, self.line))
+
     def __str__(self) -> str:
         where = ""
         if self.path is not None:

@@ -86,6 +86,10 @@ class ImageFiles:
             return None
         return MediaFile(media_name(data, PurePosixPath(path).suffix), str(target))
 
+    def looked_at(self) -> tuple[str, ...]:
+        """Every image file the parse looked for (found or not), relative to the content folder."""
+        return tuple(sorted(path.relative_to(self._root).as_posix() for path in self._resolved))
+
     def take(self) -> tuple[MediaFile, ...]:
         """The media used since the last call (one question's worth), in order of first use."""
         used = tuple(self._used.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -67,38 +67,69 @@ class _Union:
         self.reasons[keep] |= self.reasons.pop(drop, set()) | {reason}
 
 
+@lru_cache(maxsize=8192)
+def _normalise_short(text: str) -> str:
+    """normalise() for strings that repeat across questions (topic titles, section labels)."""
+    return normalise(text)
+
+
 def _topic_key(q: Question) -> tuple[str, ...]:
-    return tuple(normalise(t) for t in q.topic)
+    return tuple([_normalise_short(t) for t in q.topic])
 
 
 def _anchor_of(group: list[Question]) -> str | None:
     return next((q.anchor for q in group if q.anchor), None)
 
 
-def _build_note(questions: list[Question]) -> Note:
-    """One note from a cluster of questions, keeping every distinct answer and section."""
-    counts = Counter(q.title for q in questions)
-    best = max(counts.values())
-    chosen = next(q for q in questions if counts[q.title] == best)
-    prompts = list(dict.fromkeys(q.prompt_html for q in _distinct(questions, lambda q: q.prompt_norm) if q.prompt_norm))
-    answers = tuple(q.answer_html for q in _distinct(questions, lambda q: q.answer_norm))
+def _extras(questions: list[Question]) -> tuple[Section, ...]:
+    """Every distinct labelled section of the cluster, first seen first."""
+    if len(questions) == 1:
+        own = questions[0].extras
+        if len(own) < 2 or len({s.norm for s in own}) == len(own):  # no two sections alike: nothing to drop
+            return own
     extras: dict[tuple[str, str], Section] = {}
     for q in questions:
         for s in q.extras:
-            extras.setdefault((normalise(s.label), s.norm), s)
+            extras.setdefault((_normalise_short(s.label), s.norm), s)
+    return tuple(extras.values())
+
+
+def _chosen(questions: list[Question]) -> Question:
+    """The question whose title the note takes: the most frequent title variant, first seen on ties."""
+    if len(questions) == 1:
+        return questions[0]
+    counts = Counter(q.title for q in questions)
+    best = max(counts.values())
+    return next(q for q in questions if counts[q.title] == best)
+
+
+def _build_note(questions: list[Question], chosen: Question, key: str) -> Note:
+    """One note from a cluster of questions, keeping every distinct answer and section."""
+    if len(questions) == 1:  # most notes: the same values without the de-duplication
+        prompt = chosen.prompt_html if chosen.prompt_norm else ""
+        answers: tuple[str, ...] = (chosen.answer_html,)
+        tags = tuple(dict.fromkeys(chosen.tags))
+        media = tuple(dict.fromkeys(chosen.media)) if chosen.media else ()
+        anchor = chosen.anchor or None
+    else:
+        prompt = "".join(dict.fromkeys(q.prompt_html for q in _distinct(questions, lambda q: q.prompt_norm) if q.prompt_norm))
+        answers = tuple(q.answer_html for q in _distinct(questions, lambda q: q.answer_norm))
+        tags = tuple(dict.fromkeys(t for q in questions for t in q.tags))
+        media = tuple(dict.fromkeys(m for q in questions for m in q.media))
+        anchor = _anchor_of(questions)
     return Note(
-        key="",
+        key=key,
         title=chosen.title,
         title_html=chosen.title_html,
         topic=chosen.topic,
-        prompt_html="".join(prompts),
+        prompt_html=prompt,
         answers=answers,
-        extras=tuple(extras.values()),
-        tags=tuple(dict.fromkeys(t for q in questions for t in q.tags)),
+        extras=_extras(questions),
+        tags=tags,
         deck=chosen.deck,
-        sources=tuple(q.where for q in questions),
-        anchor=_anchor_of(questions),
-        media=tuple(dict.fromkeys(m for q in questions for m in q.media)),
+        sources=tuple([q.where for q in questions]),
+        anchor=anchor,
+        media=media,
     )
 
 
@@ -109,21 +140,21 @@ def _distinct(questions: list[Question], norm: Callable[[Question], str]) -> lis
     return list(seen.values())
 
 
-def _assign_keys(notes: list[Note]) -> list[Note]:
-    """Key each note by its normalised title, qualified by topic where titles collide."""
-    base = [("#" + n.anchor) if n.anchor else normalise(n.title) for n in notes]
+def _note_keys(notes: list[tuple[str | None, str, tuple[str, ...]]]) -> list[str]:
+    """Key each note (anchor, normalised title, topic) by its title, qualified by topic where titles collide."""
+    base = [("#" + anchor) if anchor else title_norm for anchor, title_norm, _ in notes]
     counts = Counter(base)
     keys: list[str] = []
     used: set[str] = set()
-    for note, key in zip(notes, base):
-        if counts[key] > 1 and not note.anchor:
-            key = f"{key}@{'/'.join(normalise(t) for t in note.topic)}"
+    for (anchor, _, topic), key in zip(notes, base):
+        if counts[key] > 1 and not anchor:
+            key = f"{key}@{'/'.join(_normalise_short(t) for t in topic)}"
         unique, n = key, 2
         while unique in used:
             unique, n = f"{key}~{n}", n + 1
         used.add(unique)
         keys.append(unique)
-    return [replace(note, key=key) for note, key in zip(notes, keys)]
+    return keys
 
 
 def merge(questions: Sequence[Question]) -> MergeResult:
@@ -131,12 +162,16 @@ def merge(questions: Sequence[Question]) -> MergeResult:
     # 1. Same normalised title under the same topic (and the same explicit id, if any).
     index: dict[tuple[str, tuple[str, ...], str | None], int] = {}
     groups: list[list[Question]] = []
+    topic_keys: dict[tuple[str, ...], tuple[str, ...]] = {}
     for q in questions:
-        gkey = (q.title_norm, _topic_key(q), q.anchor)
-        if gkey not in index:
-            index[gkey] = len(groups)
-            groups.append([])
-        groups[index[gkey]].append(q)
+        topic_key = topic_keys.get(q.topic)
+        if topic_key is None:
+            topic_key = topic_keys[q.topic] = _topic_key(q)
+        i = index.setdefault((q.title_norm, topic_key, q.anchor), len(groups))
+        if i == len(groups):
+            groups.append([q])
+        else:
+            groups[i].append(q)
     uf = _Union(len(groups))
     for i, g in enumerate(groups):
         if len(g) > 1:
@@ -145,7 +180,7 @@ def merge(questions: Sequence[Question]) -> MergeResult:
     # 2./3. Compare titles only among groups that share an identical normalised answer.
     by_answer: dict[str, list[int]] = defaultdict(list)
     for i, g in enumerate(groups):
-        for norm in dict.fromkeys(q.answer_norm for q in g):
+        for norm in (g[0].answer_norm,) if len(g) == 1 else dict.fromkeys(q.answer_norm for q in g):
             if norm:
                 by_answer[norm].append(i)
     for norm, members in by_answer.items():
@@ -173,9 +208,14 @@ def merge(questions: Sequence[Question]) -> MergeResult:
         clusters.setdefault(uf.find(i), []).extend(g)
     order = {id(q): n for n, q in enumerate(questions)}
     for cluster in clusters.values():
-        cluster.sort(key=lambda q: order[id(q)])
+        if len(cluster) > 1:
+            cluster.sort(key=lambda q: order[id(q)])
     roots = list(clusters)
-    notes = _assign_keys([_build_note(clusters[r]) for r in roots])
+    chosen = [_chosen(clusters[r]) for r in roots]
+    # chosen.title_norm is normalise(chosen.title), the note's title
+    anchors = [_anchor_of(clusters[r]) if len(clusters[r]) > 1 else c.anchor or None for r, c in zip(roots, chosen)]
+    keys = _note_keys([(anchor, c.title_norm, c.topic) for anchor, c in zip(anchors, chosen)])
+    notes = [_build_note(clusters[r], c, key) for r, c, key in zip(roots, chosen, keys)]
 
     merged = tuple(
         MergeGroup(
@@ -189,8 +229,8 @@ def merge(questions: Sequence[Question]) -> MergeResult:
         if len(clusters[r]) > 1
     )
     by_title_norm: dict[str, list[Note]] = defaultdict(list)
-    for note in notes:
-        by_title_norm[normalise(note.title)].append(note)
+    for note, c in zip(notes, chosen):
+        by_title_norm[c.title_norm].append(note)
     conflicts = tuple(
         Conflict(title=same[0].title, sources=tuple(s for n in same for s in n.sources), reason=KEPT_APART)
         for same in by_title_norm.values()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -13,7 +14,7 @@ from markdown_it.token import Token
 
 from flashmark.config import Config
 from flashmark.errors import ParseError
-from flashmark.markdown import blocks_text, inline_text, render_blocks, render_inline, tokenize
+from flashmark.markdown import blocks_text, copy_token, inline_text, render_blocks, render_inline, tokenize
 from flashmark.media import ImageFiles
 from flashmark.text import clean_title, normalise, numbering_prefix, split_anchor, topic_tag, user_tag
 from flashmark.types import Notice, ParsedFile, Question, Section, Skipped, Source
@@ -98,7 +99,7 @@ def _strip_leading(children: Sequence[Token]) -> list[Token]:
         elif head.type == "text" and not head.content.strip():
             rest.pop(0)
         elif head.type == "text" and head.content != head.content.lstrip():
-            rest[0] = head.copy(content=head.content.lstrip())
+            rest[0] = copy_token(head, content=head.content.lstrip())
             break
         else:
             break
@@ -118,7 +119,7 @@ def _find_label(inline: Token, roles: dict[str, str]) -> tuple[str, str, list[To
             label, rest = text[:-1].strip(), list(ch[3:])
         elif len(ch) > 3 and ch[3].type == "text" and ch[3].content.lstrip().startswith((":", "：")):
             label = text
-            rest = [ch[3].copy(content=ch[3].content.lstrip()[1:]), *ch[4:]]
+            rest = [copy_token(ch[3], content=ch[3].content.lstrip()[1:]), *ch[4:]]
         else:
             return None
         if not _short_label(label):
@@ -128,7 +129,7 @@ def _find_label(inline: Token, roles: dict[str, str]) -> tuple[str, str, list[To
         m = _PLAIN_LABEL.match(ch[0].content)
         if m is not None and normalise(m.group(1)) in roles:
             label = m.group(1).strip()
-            rest = [ch[0].copy(content=ch[0].content[m.end():]), *ch[1:]]
+            rest = [copy_token(ch[0], content=ch[0].content[m.end():]), *ch[1:]]
             return label, roles[normalise(label)], _strip_leading(rest)
     return None
 
@@ -152,7 +153,7 @@ def _segments(body: Sequence[Token], roles: dict[str, str]) -> list[_Segment]:
         if current or label is not None:
             segments.append(_Segment(label, role, tuple(current)))
         label, role, rest = found
-        current = [token, body[i + 1].copy(children=rest), body[i + 2]] if rest else []
+        current = [token, copy_token(body[i + 1], children=rest), body[i + 2]] if rest else []
         i += 3
     if current or label is not None:
         segments.append(_Segment(label, role, tuple(current)))
@@ -176,11 +177,11 @@ def _title_children(inline: Token) -> tuple[list[Token], str, str | None]:
     children = list(inline.children or [])
     raw, anchor = split_anchor(inline_text(children))
     if anchor is not None and children and children[-1].type == "text":
-        children[-1] = children[-1].copy(content=split_anchor(children[-1].content)[0])
+        children[-1] = copy_token(children[-1], content=split_anchor(children[-1].content)[0])
     cut = numbering_prefix(raw)
     if cut and children and children[0].type == "text" and children[0].content.startswith(raw[:cut].lstrip()):
         first = children[0].content.lstrip()
-        children[0] = children[0].copy(content=first[len(raw[:cut].lstrip()):])
+        children[0] = copy_token(children[0], content=first[len(raw[:cut].lstrip()):])
     return children, clean_title(raw), anchor
 
 
@@ -262,6 +263,7 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
         notices.append(Notice(rel, None, "empty", f"file {what}; it adds no questions"))
 
     stack: list[tuple[int, str]] = []
+    topic_tags: dict[tuple[str, ...], tuple[str, ...]] = {}
     skip_below: int | None = None
     for k, h in enumerate(heads):
         level = int(tokens[h].tag[1:])
@@ -295,12 +297,14 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
             skipped.append(Skipped(rel, line, title, "has labelled sections but no answer (答案/Answer) section"))
             continue
         extras = tuple(
-            Section(s.label or "", render_blocks(s.tokens, allow, env), normalise(blocks_text(s.tokens)))
+            Section(sys.intern(s.label or ""), render_blocks(s.tokens, allow, env), normalise(blocks_text(s.tokens)))
             for s in segments
             if s.role == EXTRA and s.tokens
         )
         topic = parents or (file_topic,)
-        tags = tuple(dict.fromkeys(t for t in (topic_tag(topic), *meta.tags) if t))
+        tags = topic_tags.get(topic)
+        if tags is None:  # one shared tuple per topic: a large corpus holds fewer copies
+            tags = topic_tags[topic] = tuple(dict.fromkeys(t for t in (topic_tag(topic), *meta.tags) if t))
         questions.append(
             Question(
                 title=title,
@@ -322,6 +326,8 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
         )
     notices.extend(_swallowed(tokens, source.text, rel))
     notices.extend(images.notices)
-    return ParsedFile(rel=rel, questions=tuple(questions), skipped=tuple(skipped), notices=tuple(notices))
+    return ParsedFile(
+        rel=rel, questions=tuple(questions), skipped=tuple(skipped), notices=tuple(notices), deps=images.looked_at()
+    )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from html import escape
 
 from flashmark.identity import note_guid
@@ -18,11 +19,19 @@ def answer_html(answers: tuple[str, ...]) -> str:
     return "".join(f'<div class="fm-alt">{a}</div>' for a in answers)
 
 
+@lru_cache(maxsize=4096)
+def _label_html(label: str) -> str:
+    return f'<div class="fm-extra"><div class="fm-label">{escape(label)}</div>'
+
+
+@lru_cache(maxsize=4096)
+def _topic_html(topic: tuple[str, ...]) -> str:
+    return escape(TOPIC_SEPARATOR.join(topic))
+
+
 def extra_html(note: Note) -> str:
     """The extra labelled sections, each under its label."""
-    return "".join(
-        f'<div class="fm-extra"><div class="fm-label">{escape(s.label)}</div>{s.html}</div>' for s in note.extras
-    )
+    return "".join(f"{_label_html(s.label)}{s.html}</div>" for s in note.extras)
 
 
 def render_note(note: Note, root_deck: str) -> RenderedNote:
@@ -34,7 +43,7 @@ def render_note(note: Note, root_deck: str) -> RenderedNote:
             note.prompt_html,
             answer_html(note.answers),
             extra_html(note),
-            escape(TOPIC_SEPARATOR.join(note.topic)),
+            _topic_html(note.topic),
             "<br>".join(escape(s) for s in note.sources),
         )
     )

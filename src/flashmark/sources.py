@@ -118,7 +118,7 @@ def read_bytes(path: Path, rel: str) -> bytes:
             raise SourceError(f"cannot read file: {exc.strerror}", rel) from None
 
 
-def read_source(path: Path, content_dir: Path) -> Source:
-    """Read and decode one content file."""
+def read_source(path: Path, content_dir: Path, data: bytes | None = None) -> Source:
+    """Read and decode one content file (`data`: its bytes, when the caller has read them already)."""
     rel = path.relative_to(content_dir).as_posix()
-    return Source(path=path, rel=rel, text=decode(read_bytes(path, rel), rel))
+    return Source(path=path, rel=rel, text=decode(read_bytes(path, rel) if data is None else data, rel))

@@ -47,14 +47,27 @@ def split_anchor(title: str) -> tuple[str, str | None]:
 
 
 def _plain(text: str) -> str:
-    return "".join(
-        ch for ch in text.casefold() if ch in _KEEP or unicodedata.category(ch)[0] not in "PZC" and not ch.isspace()
-    )
+    return text.casefold().translate(_DROP)
+
+
+class _DropTable(dict[int, int | None]):
+    """str.translate table that drops whitespace, punctuation and control characters, filled lazily."""
+
+    def __missing__(self, code: int) -> int | None:
+        ch = chr(code)
+        keep = ch in _KEEP or unicodedata.category(ch)[0] not in "PZC" and not ch.isspace()
+        self[code] = code if keep else None
+        return self[code]
+
+
+_DROP = _DropTable()
 
 
 def normalise(text: str) -> str:
     """NFKC, case-fold, drop whitespace and punctuation (keeping `+` and `#`); `$TeX$` keeps all but spaces."""
     text = unicodedata.normalize("NFKC", text)
+    if "$" not in text:
+        return _plain(text)
     parts: list[str] = []
     pos = 0
     for m in _MATH.finditer(text):

@@ -93,6 +93,9 @@ class ParsedFile:
     questions: tuple[Question, ...]
     skipped: tuple[Skipped, ...] = ()
     notices: tuple[Notice, ...] = ()
+    # Files besides the source that the parse read (e.g. images), relative to the content folder;
+    # the parse cache re-parses the source when one of them changes.
+    deps: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,97 @@
+"""The bulk package writer produces exactly what stock genanki writes, as Anki sees it after import."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import genanki
+import pytest
+
+from ankitools import AnkiView, import_apkg
+from flashmark.build import deck_name, load_corpus
+from flashmark.config import load_config
+from flashmark.identity import deck_id
+from flashmark.notetype import note_type
+from flashmark.package import BulkPackage, write_package
+from flashmark.render import render_notes
+from flashmark.types import RenderedNote
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from corpus import generate  # noqa: E402
+
+STAMP = 1_700_000_000.0
+
+
+@pytest.fixture(autouse=True)
+def scratch(tmp_path: Path, monkeypatch) -> Path:
+    """A temp folder of the test's own: stock genanki leaves a file in it on every write."""
+    folder = tmp_path / "temp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def stock_genanki(notes: list[RenderedNote], target: Path) -> None:
+    """The reference: genanki's own Deck/Note/Package objects, one execute per row."""
+    decks: dict[str, genanki.Deck] = {}
+    for rn in notes:
+        deck = decks.get(rn.deck)
+        if deck is None:
+            deck = decks[rn.deck] = genanki.Deck(deck_id(rn.deck), rn.deck)
+        deck.add_note(genanki.Note(model=note_type(), fields=list(rn.fields), tags=list(rn.tags), guid=rn.guid))
+    genanki.Package(list(decks.values())).write_to_file(str(target), timestamp=STAMP)
+
+
+def rendered(content: Path) -> list[RenderedNote]:
+    config = load_config(content)
+    return render_notes(load_corpus(content, config).merge.notes, deck_name(content, config))
+
+
+def both(notes: list[RenderedNote], tmp_path: Path) -> tuple[AnkiView, AnkiView]:
+    ours, theirs = tmp_path / "bulk.apkg", tmp_path / "stock.apkg"
+    write_package(notes, ours, timestamp=STAMP)
+    stock_genanki(notes, theirs)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    return import_apkg(ours, tmp_path / "a" / "col.anki2"), import_apkg(theirs, tmp_path / "b" / "col.anki2")
+
+
+@pytest.mark.parametrize("fixture", ["decks/course", "merge"])
+def test_same_as_stock_genanki(fixture: str, fixture_dir, tmp_path: Path) -> None:
+    notes = rendered(fixture_dir(fixture))
+    ours, theirs = both(notes, tmp_path)
+    assert len(ours.notes) == len(notes) > 0
+    assert ours.notes == theirs.notes  # ids, guids, mod, fields, tags, decks, card ids
+    assert ours.decks == theirs.decks and ours.notetypes == theirs.notetypes
+    assert ours.notetypes.count("flashmark Q&A") == 1
+
+
+def test_same_as_stock_genanki_with_many_decks(tmp_path: Path) -> None:
+    content = tmp_path / "corpus"
+    generate(400, content)
+    notes = rendered(content)
+    ours, theirs = both(notes, tmp_path)
+    assert len({rn.deck for rn in notes}) > 10
+    assert ours.notes == theirs.notes and ours.decks == theirs.decks
+    assert ours.card_count == len(notes)
+
+
+def test_rejects_a_tag_with_a_space(fixture_dir) -> None:
+    notes = rendered(fixture_dir("decks/course"))
+    from dataclasses import replace
+
+    bad = [replace(notes[0], tags=("two words",)), *notes[1:]]
+    with pytest.raises(ValueError, match="contains a space"):
+        BulkPackage(bad)
+
+
+def test_leaves_no_scratch_database_behind(fixture_dir, tmp_path: Path, scratch: Path) -> None:
+    """genanki writes the collection to a temp file it never deletes; a build must not leave it behind."""
+    notes = rendered(fixture_dir("decks/course"))
+    write_package(notes, tmp_path / "deck.apkg")
+    assert (tmp_path / "deck.apkg").is_file()
+    assert list(scratch.iterdir()) == []
+    stock_genanki(notes, tmp_path / "stock.apkg")  # the reference shows what the check would catch
+    assert len(list(scratch.iterdir())) == 1

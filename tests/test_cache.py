@@ -1,0 +1,224 @@
+"""The parse cache: a rebuild re-parses only what changed, and a damaged or stale cache is never trusted."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from flashmark import cache as cache_module
+from flashmark import parallel
+from flashmark.build import CACHE_DIR, build, load_corpus
+from flashmark.cache import ParseCache, content_hash, decode, encode
+from flashmark.config import Config, load_config
+from flashmark.types import ParsedFile, Source
+
+
+@pytest.fixture
+def parses(monkeypatch) -> list[str]:
+    """The files parse_source is called on (serial parsing, so the calls happen in this process)."""
+    calls: list[str] = []
+    real = parallel.parse_source
+
+    def counting(source: Source, config: Config) -> ParsedFile:
+        calls.append(source.rel)
+        return real(source, config)
+
+    monkeypatch.setattr(parallel, "parse_source", counting)
+    return calls
+
+
+@pytest.fixture
+def course(fixture_dir) -> Path:
+    return fixture_dir("decks/course")
+
+
+def load(content: Path, cache_dir: Path, config: Config | None = None):
+    return load_corpus(content, config or load_config(content), cache_dir=cache_dir, workers=1)
+
+
+def entries(cache_dir: Path) -> list[Path]:
+    return sorted((cache_dir / "parse").glob("*/*" + cache_module.SUFFIX))
+
+
+def test_second_load_parses_nothing_and_matches(course: Path, tmp_path: Path, parses: list[str]) -> None:
+    first = load(course, tmp_path / "c")
+    assert sorted(parses) == ["cnn.md", "nlp/attention.md"]
+    assert len(entries(tmp_path / "c")) == 2
+    parses.clear()
+    second = load(course, tmp_path / "c")
+    assert parses == []
+    assert second.files == first.files and second.merge == first.merge
+
+
+def test_changed_content_reparses_that_file_only(course: Path, tmp_path: Path, parses: list[str]) -> None:
+    load(course, tmp_path / "c")
+    parses.clear()
+    cnn = course / "cnn.md"
+    stat = cnn.stat()
+    cnn.write_text(cnn.read_text(encoding="utf-8").replace("得到特征图", "得到新的特征图"), encoding="utf-8")
+    os.utime(cnn, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same mtime: the content hash decides
+    corpus = load(course, tmp_path / "c")
+    assert parses == ["cnn.md"]
+    assert any("得到新的特征图" in n.answers[0] for n in corpus.merge.notes)
+
+
+def test_touching_a_file_without_changing_it_reparses_nothing(course: Path, tmp_path: Path, parses: list[str]) -> None:
+    load(course, tmp_path / "c")
+    parses.clear()
+    os.utime(course / "cnn.md", ns=(1, 1))
+    load(course, tmp_path / "c")
+    assert parses == []
+
+
+def test_config_change_reparses_everything(course: Path, tmp_path: Path, parses: list[str]) -> None:
+    config = load_config(course)
+    load(course, tmp_path / "c", config)
+    parses.clear()
+    load(course, tmp_path / "c", replace(config, deck="another name"))  # the deck name does not affect parsing
+    assert parses == []
+    load(course, tmp_path / "c", replace(config, extra_labels=config.extra_labels + ("要点",)))
+    assert sorted(parses) == ["cnn.md", "nlp/attention.md"]
+
+
+def test_new_flashmark_version_reparses_everything(course: Path, tmp_path: Path, parses: list[str], monkeypatch) -> None:
+    load(course, tmp_path / "c")
+    parses.clear()
+    monkeypatch.setattr(cache_module, "__version__", "99.0.0")
+    cache_module._code_key.cache_clear()
+    try:
+        load(course, tmp_path / "c")
+    finally:
+        cache_module._code_key.cache_clear()
+    assert sorted(parses) == ["cnn.md", "nlp/attention.md"]
+
+
+def test_environment_key_covers_version_code_and_config() -> None:
+    key = cache_module.environment_key(Config())
+    assert key == cache_module.environment_key(Config(deck="other"))
+    assert key != cache_module.environment_key(Config(allow_html=True))
+    assert key != cache_module.environment_key(Config(skip_headings=("附录",)))
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda data: b"",
+        lambda data: data[: len(data) // 2],
+        lambda data: b"not a cache entry at all",
+        lambda data: data[:8] + bytes(len(data) - 8),
+        lambda data: data[:-40] + b"\x00" * 40,
+    ],
+    ids=["empty", "truncated", "garbage", "zeroed", "damaged-tail"],
+)
+def test_damaged_entry_is_a_miss_and_is_rewritten(course: Path, tmp_path: Path, parses: list[str], damage) -> None:
+    good = load(course, tmp_path / "c")
+    entry = ParseCache.open(tmp_path / "c", course, load_config(course)).entry_path("cnn.md")
+    entry.write_bytes(damage(entry.read_bytes()))
+    parses.clear()
+    again = load(course, tmp_path / "c")
+    assert parses == ["cnn.md"]
+    assert again.files == good.files
+    parses.clear()
+    load(course, tmp_path / "c")
+    assert parses == []
+
+
+def test_entry_of_another_file_is_not_used(course: Path, tmp_path: Path, parses: list[str]) -> None:
+    load(course, tmp_path / "c")
+    cache = ParseCache.open(tmp_path / "c", course, load_config(course))
+    other = cache.entry_path("nlp/attention.md").read_bytes()
+    cache.entry_path("cnn.md").write_bytes(other)
+    parses.clear()
+    corpus = load(course, tmp_path / "c")
+    assert parses == ["cnn.md"]
+    assert [f.rel for f in corpus.files] == ["cnn.md", "nlp/attention.md"]
+
+
+def test_deleted_and_renamed_files_drop_their_entries(course: Path, tmp_path: Path, parses: list[str]) -> None:
+    load(course, tmp_path / "c")
+    (course / "nlp" / "attention.md").rename(course / "attention.md")
+    parses.clear()
+    corpus = load(course, tmp_path / "c")
+    assert parses == ["attention.md"]  # a file's path is part of what it parses to (deck, sources)
+    assert {n.deck for n in corpus.merge.notes} == {"cnn", "注意力"}
+    assert len(entries(tmp_path / "c")) == 2
+
+
+def test_dependency_change_reparses(course: Path, tmp_path: Path, monkeypatch) -> None:
+    """A file whose parse read other files (ParsedFile.deps, e.g. images) is re-parsed when one changes."""
+    image = course / "figure.png"
+    image.write_bytes(b"one")
+    real = parallel.parse_source
+    calls: list[str] = []
+
+    def parse_with_dep(source: Source, config: Config) -> ParsedFile:
+        calls.append(source.rel)
+        parsed = real(source, config)
+        return replace(parsed, deps=("figure.png",)) if source.rel == "cnn.md" else parsed
+
+    monkeypatch.setattr(parallel, "parse_source", parse_with_dep)
+    load(course, tmp_path / "c")
+    calls.clear()
+    load(course, tmp_path / "c")
+    assert calls == []
+    image.write_bytes(b"two, longer")
+    load(course, tmp_path / "c")
+    assert calls == ["cnn.md"]
+    calls.clear()
+    image.unlink()
+    load(course, tmp_path / "c")
+    load(course, tmp_path / "c")
+    assert calls == ["cnn.md", "cnn.md"]  # a missing dependency is never cached
+
+
+def test_unwritable_cache_is_skipped(course: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "c"
+    blocker.write_text("a file where the cache folder would go", encoding="utf-8")
+    corpus = load(course, blocker)
+    assert len(corpus.merge.notes) == 4
+
+
+def test_refused_cache_writes_leave_no_folder_behind(course: Path, tmp_path: Path, monkeypatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(cache_module.tempfile, "mkstemp", refuse)
+    corpus = load(course, tmp_path / "c")
+    assert len(corpus.merge.notes) == 4
+    assert not (tmp_path / "c").exists()
+
+
+def test_build_keeps_its_cache_in_the_output_folder_and_survives_its_deletion(course: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = build(course, out)
+    assert len(entries(out / CACHE_DIR)) == 2
+    second = build(course, out)
+    shutil.rmtree(out / CACHE_DIR)
+    third = build(course, out)
+    assert [(n.guid, n.fields, n.tags, n.deck) for n in first.notes] == [
+        (n.guid, n.fields, n.tags, n.deck) for n in second.notes
+    ] == [(n.guid, n.fields, n.tags, n.deck) for n in third.notes]
+
+
+def test_two_content_folders_share_an_output_folder(course: Path, fixture_dir, tmp_path: Path, parses: list[str]) -> None:
+    other = fixture_dir("merge")
+    load(course, tmp_path / "c")
+    load(other, tmp_path / "c")
+    parses.clear()
+    load(course, tmp_path / "c")
+    load(other, tmp_path / "c")
+    assert parses == []
+    assert len(entries(tmp_path / "c")) == 4
+
+
+def test_encode_decode_round_trip(course: Path) -> None:
+    for parsed in load_corpus(course).files:
+        assert decode(encode(parsed)) == parsed
+
+
+def test_content_hash_is_of_the_bytes() -> None:
+    assert content_hash(b"a") == content_hash(b"a") != content_hash(b"b")
