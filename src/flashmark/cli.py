@@ -44,6 +44,16 @@ def _content_options(command: F) -> F:
     return command
 
 
+def _output_options(command: F) -> F:
+    """-o/--out and --deck, shared by the commands that write a deck."""
+    command = click.option("--deck", help="Root deck name (default: flashmark.toml's deck, else the folder's name).")(command)
+    command = click.option(
+        "-o", "--out", "out_dir", default="build", type=click.Path(path_type=Path, file_okay=False),
+        show_default=True, help="Folder for the .apkg and its report.",
+    )(command)
+    return command
+
+
 def _check_tags(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
     try:
         return tuple(clean_pattern(v) for v in value)
@@ -126,8 +136,7 @@ def main() -> None:
 
 @main.command()
 @click.argument("content_dir", default="content", type=CONTENT)
-@click.option("-o", "--out", "out_dir", default="build", type=click.Path(path_type=Path, file_okay=False), show_default=True, help="Folder for the .apkg and its report.")
-@click.option("--deck", help="Root deck name (default: flashmark.toml's deck, else the folder's name).")
+@_output_options
 @click.option("--no-lock", is_flag=True, help="Neither read nor write CONTENT_DIR/flashmark.lock (every note counts as changed).")
 @_tag_options
 @_content_options
@@ -273,8 +282,7 @@ def tags(content_dir: Path, fmt: str, exclude: tuple[str, ...], allow_html: bool
 
 @main.command()
 @click.argument("content_dir", default="content", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("-o", "--out", "out_dir", default="build", type=click.Path(path_type=Path, file_okay=False), show_default=True, help="Folder for the .apkg and its report.")
-@click.option("--deck", help="Root deck name (default: flashmark.toml's deck, else the folder's name).")
+@_output_options
 @_tag_options
 @_content_options
 def watch(
