@@ -20,7 +20,7 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -418,10 +418,15 @@ def assign_identities(
 ) -> Identified:
     """Give every note its GUID and modification time, from the last build's lock when there is one."""
     build_mod = int(now) if previous is None else max(int(now), previous.max_mod + 1)
-    sketches = [answer_sketch(rn.fields[_ANSWER]) for rn in notes]
     hashes = [content_hash(rn.fields, rn.tags) for rn in notes]
     old_by_key = {e.key: e for e in previous.notes} if previous else {}
     chosen: list[LockEntry | None] = [old_by_key.get(rn.key) for rn in notes]
+    # A note's answer sketch derives from its fields alone, which the content hash covers: an entry of the
+    # same key and hash already holds it. (A change to answer_sketch must therefore bump LOCK_VERSION.)
+    same = [old if old is not None and old.hash == h else None for old, h in zip(chosen, hashes)]
+    sketches = [
+        old.answer if old is not None else answer_sketch(rn.fields[_ANSWER]) for rn, old in zip(notes, same)
+    ]
 
     matches: list[Match] = []
     if previous is not None:
@@ -441,6 +446,14 @@ def assign_identities(
     entries: list[LockEntry] = []
     for i, rn in enumerate(notes):
         old = chosen[i]
+        unchanged = same[i]
+        if unchanged is not None:
+            search = anki_search(rn.fields[_QUESTION], rn.fields[_TOPIC])
+            if search == unchanged.search:
+                search = unchanged.search  # share the lock's string instead of keeping two equal ones
+            out.append(RenderedNote(rn.note, unchanged.guid, rn.deck, rn.fields, rn.tags, unchanged.mod))
+            entries.append(LockEntry(rn.key, unchanged.guid, unchanged.hash, unchanged.mod, rn.note.title, unchanged.answer, search))
+            continue
         if old is not None:
             guid = old.guid
             mod = old.mod if old.hash == hashes[i] else build_mod
@@ -450,7 +463,7 @@ def assign_identities(
                 guid, n = note_guid(f"{rn.key}~{n}"), n + 1
             taken.add(guid)
             mod = build_mod
-        out.append(replace(rn, guid=guid, mod=mod))
+        out.append(RenderedNote(rn.note, guid, rn.deck, rn.fields, rn.tags, mod))
         search = anki_search(rn.fields[_QUESTION], rn.fields[_TOPIC])
         entries.append(LockEntry(rn.key, guid, hashes[i], mod, rn.note.title, sketches[i], search))
 
