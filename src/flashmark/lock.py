@@ -60,6 +60,8 @@ _TOPIC = FIELDS.index("Topic")
 _BLOCK_TAG = re.compile(r"<(?:/?(?:p|div|li|ul|ol|pre|blockquote|table|tr|td|th|h[1-6])|br|hr)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.(?:\s+|$)")
+# json.dumps(..., ensure_ascii=False) builds a new encoder per call; one made once writes the same text.
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +107,7 @@ class Identified:
 
 def content_hash(fields: Sequence[str], tags: Sequence[str]) -> str:
     """A hash of what Anki stores for a note: its fields and tags."""
-    data = json.dumps([list(fields), sorted(tags)], ensure_ascii=False)
+    data = _to_json([list(fields), sorted(tags)])
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
@@ -158,16 +160,26 @@ def anki_search(question_field: str, topic_field: str) -> str:
 
 def _entry_json(e: LockEntry) -> str:
     data = {"key": e.key, "guid": e.guid, "hash": e.hash, "mod": e.mod, "title": e.title, "answer": e.answer, "search": e.search}
-    return json.dumps(data, ensure_ascii=False)
+    return _to_json(data)
+
+
+def lock_chunks(lock: Lock) -> Iterator[str]:
+    """The lock's JSON text in pieces, one note per piece, so it can be written without building it whole."""
+    notetype = json.dumps({"hash": lock.notetype_hash, "mod": lock.notetype_mod})
+    yield f'{{\n  "flashmark_lock": {LOCK_VERSION},\n  "notetype": {notetype},\n  "notes": '
+    if not lock.notes:
+        yield "[]\n}\n"
+        return
+    sep = "[\n    "
+    for e in sorted(lock.notes, key=lambda e: e.key):
+        yield sep + _entry_json(e)
+        sep = ",\n    "
+    yield "\n  ]\n}\n"
 
 
 def lock_text(lock: Lock) -> str:
     """The lock as JSON text: sorted by key, one note per line so diffs stay readable."""
-    notetype = json.dumps({"hash": lock.notetype_hash, "mod": lock.notetype_mod})
-    lines = [_entry_json(e) for e in sorted(lock.notes, key=lambda e: e.key)]
-    body = ",\n".join(f"    {line}" for line in lines)
-    notes = f"[\n{body}\n  ]" if lines else "[]"
-    return f'{{\n  "flashmark_lock": {LOCK_VERSION},\n  "notetype": {notetype},\n  "notes": {notes}\n}}\n'
+    return "".join(lock_chunks(lock))
 
 
 class _Bad(Exception):
@@ -275,17 +287,29 @@ def read_lock(path: Path) -> Lock | None:
     return parse_lock(text, path)
 
 
-def write_lock(path: Path, lock: Lock) -> bool:
-    """Write the lock atomically; leave the file untouched (and return False) when nothing changed."""
-    text = lock_text(lock)
+def _holds(path: Path, lock: Lock) -> bool:
+    """Whether the file at `path` already holds the lock's text, read alongside it piece by piece."""
     try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
+        with open(path, encoding="utf-8") as old:
+            for chunk in lock_chunks(lock):
+                if old.read(len(chunk)) != chunk:
+                    return False
+            return old.read(1) == ""
     except (OSError, UnicodeDecodeError):
-        pass
+        return False
+
+
+def write_lock(path: Path, lock: Lock) -> bool:
+    """Write the lock atomically; leave the file untouched (and return False) when nothing changed.
+
+    The text is compared with the existing file, then written, piece by piece: neither text is held whole.
+    """
+    if _holds(path, lock):
+        return False
 
     def write(tmp: Path) -> None:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.writelines(lock_chunks(lock))
 
     try:
         atomic_write(path, write)
