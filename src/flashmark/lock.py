@@ -272,8 +272,76 @@ def parse_lock(text: str, path: Path) -> Lock:
     return Lock(notes=tuple(entries), notetype_hash=notetype_hash, notetype_mod=notetype_mod)
 
 
+_decode_at = json.JSONDecoder().raw_decode
+_NOTETYPE_LINE = '  "notetype": '
+_ENTRY_INDENT = "    "
+
+
+def _valid_time(value: object) -> bool:
+    return type(value) is int and 0 <= value <= MAX_MOD
+
+
+def _read_as_written(path: Path) -> Lock | None:
+    """The lock read line by line, when it is laid out exactly as `lock_text` writes it and valid; else None.
+
+    Reading a line at a time holds neither the file's whole text nor every note's parsed JSON object at once.
+    Anything unexpected (another layout, an error to report) returns None: `parse_lock` then reads the whole
+    text and gives the same result, or the error naming its line.
+    """
+    entries: list[LockEntry] = []
+    keys: set[str] = set()
+    guids: set[str] = set()
+    try:
+        with open(path, encoding="utf-8-sig", newline="\n") as f:
+            if f.readline() != "{\n" or f.readline() != f'  "flashmark_lock": {LOCK_VERSION},\n':
+                return None
+            line = f.readline()
+            if not line.startswith(_NOTETYPE_LINE):
+                return None
+            notetype, end = _decode_at(line, len(_NOTETYPE_LINE))
+            if line[end:] != ",\n" or type(notetype) is not dict:
+                return None
+            notetype_hash, notetype_mod = notetype.get("hash", ""), notetype.get("mod", 0)
+            if type(notetype_hash) is not str or not _valid_time(notetype_mod):
+                return None
+            line = f.readline()
+            if line == '  "notes": [\n':
+                more = True
+                for line in f:
+                    if not more or not line.startswith(_ENTRY_INDENT):
+                        break
+                    raw, end = _decode_at(line, len(_ENTRY_INDENT))
+                    rest = line[end:]
+                    more = rest == ",\n"
+                    if not (more or rest == "\n") or type(raw) is not dict:
+                        return None
+                    key, guid, hash_, mod = raw.get("key"), raw.get("guid"), raw.get("hash"), raw.get("mod")
+                    title, answer, search = raw.get("title", ""), raw.get("answer", ""), raw.get("search", "")
+                    if not (
+                        type(key) is str and type(guid) is str and type(hash_) is str and _valid_time(mod)
+                        and type(title) is str and type(answer) is str and type(search) is str
+                        and guid and key not in keys and guid not in guids
+                    ):
+                        return None
+                    keys.add(key)
+                    guids.add(guid)
+                    entries.append(LockEntry(key, guid, hash_, mod, title, answer, search))
+                if more or not entries or line != "  ]\n":
+                    return None
+            elif line != '  "notes": []\n':
+                return None
+            if f.readline() != "}\n" or f.read(1) != "":
+                return None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return Lock(notes=tuple(entries), notetype_hash=notetype_hash, notetype_mod=notetype_mod)
+
+
 def read_lock(path: Path) -> Lock | None:
     """The lock file at `path`, or None when there is none yet."""
+    lock = _read_as_written(path)
+    if lock is not None:
+        return lock
     try:
         data = path.read_bytes()
     except FileNotFoundError:
