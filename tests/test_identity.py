@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -16,6 +17,7 @@ from flashmark.identity import NOTETYPE_ID, note_guid, schema_id
 from flashmark.lock import (
     LOCK_FILE,
     Lock,
+    LockEntry,
     _read_as_written,
     anki_search,
     answer_sketch,
@@ -317,6 +319,20 @@ def test_the_streamed_lock_file_has_the_documented_layout_byte_for_byte(tmp_path
     assert write_lock(empty, Lock()) is True
     assert empty.read_bytes() == b'{\n  "flashmark_lock": 1,\n  "notetype": {"hash": "", "mod": 0},\n  "notes": []\n}\n'
     assert read_lock(empty) == Lock()
+
+
+def test_lock_lines_and_content_hashes_are_what_json_dumps_writes_for_any_text(tmp_path: Path) -> None:
+    nasty = ['"', "\\", "\n\t\x00\x1f\x7f", "\u2028\u2029", "é中文😀", "</script>", "", "a\\\"b"]
+    for n, text in enumerate(nasty):
+        entry = LockEntry(f"k{text}", f"g{n}", text, 2**53, text, text[::-1], text * 2)
+        notetype = json.dumps({"hash": "h", "mod": 7})
+        line = json.dumps({f: getattr(entry, f) for f in ("key", "guid", "hash", "mod", "title", "answer", "search")}, ensure_ascii=False)
+        expected = f'{{\n  "flashmark_lock": 1,\n  "notetype": {notetype},\n  "notes": [\n    {line}\n  ]\n}}\n'
+        assert lock_text(Lock((entry,), "h", 7)) == expected
+        fields, tags = (text, "Q", text * 3), (text, "b", "a")
+        dumped = json.dumps([list(fields), sorted(tags)], ensure_ascii=False)
+        assert content_hash(fields, tags) == hashlib.sha256(dumped.encode()).hexdigest()[:16]
+    assert content_hash((), ()) == hashlib.sha256(b"[[], []]").hexdigest()[:16]
 
 
 def test_write_lock_compares_the_whole_file_before_skipping(tmp_path: Path) -> None:

@@ -60,8 +60,7 @@ _TOPIC = FIELDS.index("Topic")
 _BLOCK_TAG = re.compile(r"<(?:/?(?:p|div|li|ul|ol|pre|blockquote|table|tr|td|th|h[1-6])|br|hr)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.(?:\s+|$)")
-# json.dumps(..., ensure_ascii=False) builds a new encoder per call; one made once writes the same text.
-_to_json = json.JSONEncoder(ensure_ascii=False).encode
+_quote = json.encoder.encode_basestring  # json's own string encoder (its C one where there is C), non-ASCII kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +106,8 @@ class Identified:
 
 def content_hash(fields: Sequence[str], tags: Sequence[str]) -> str:
     """A hash of what Anki stores for a note: its fields and tags."""
-    data = _to_json([list(fields), sorted(tags)])
+    # The text json.dumps([list(fields), sorted(tags)], ensure_ascii=False) writes, put together directly.
+    data = f"[[{', '.join(map(_quote, fields))}], [{', '.join(map(_quote, sorted(tags)))}]]"
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
@@ -159,8 +159,11 @@ def anki_search(question_field: str, topic_field: str) -> str:
 
 
 def _entry_json(e: LockEntry) -> str:
-    data = {"key": e.key, "guid": e.guid, "hash": e.hash, "mod": e.mod, "title": e.title, "answer": e.answer, "search": e.search}
-    return _to_json(data)
+    """What json.dumps(entry as a dict, ensure_ascii=False) writes, without building the dict and an encoder per note."""
+    return (
+        f'{{"key": {_quote(e.key)}, "guid": {_quote(e.guid)}, "hash": {_quote(e.hash)}, "mod": {int.__repr__(e.mod)}, '
+        f'"title": {_quote(e.title)}, "answer": {_quote(e.answer)}, "search": {_quote(e.search)}}}'
+    )
 
 
 def lock_chunks(lock: Lock) -> Iterator[str]:
