@@ -33,7 +33,7 @@ from flashmark.notetype import notetype_hash  # noqa: E402
 from flashmark.package import write_package  # noqa: E402
 from flashmark.parallel import parse_files  # noqa: E402
 from flashmark.render import render_notes  # noqa: E402
-from flashmark.report import BuildResult, report_json  # noqa: E402
+from flashmark.report import BuildResult, write_report_json  # noqa: E402
 from flashmark.sources import find_files  # noqa: E402
 
 
@@ -79,7 +79,7 @@ def stages(content: Path, out: Path) -> tuple[dict[str, float], dict[str, float]
         deck=root, files=len(parsed), questions=sum(len(f.questions) + len(f.skipped) for f in parsed),
         notes=identified.notes, merge=merged, skipped=(), notices=(), output=out / "deck.apkg", report=out / "r.json", seconds=0.0,
     )
-    (out / "r.json").write_text(report_json(result), encoding="utf-8")
+    write_report_json(result, out / "r.json")
     lap("report")
     times["total"] = sum(times.values())
     grew["total"] = _peak_mb()
