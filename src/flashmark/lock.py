@@ -22,7 +22,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from rapidfuzz import fuzz, process
 
@@ -280,7 +280,7 @@ _NOTETYPE_LINE = '  "notetype": '
 _ENTRY_INDENT = "    "
 
 
-def _valid_time(value: object) -> bool:
+def _valid_time(value: object) -> TypeGuard[int]:
     return type(value) is int and 0 <= value <= MAX_MOD
 
 
