@@ -155,6 +155,23 @@ def test_unchanged_notes_keep_mod_and_changed_ones_get_a_newer_one_even_in_the_s
     assert later.lock == second.lock
 
 
+def test_an_unchanged_note_takes_its_sketch_from_the_lock_and_a_changed_one_gets_a_fresh_one(tmp_path: Path) -> None:
+    v1 = {"a.md": f"# T\n\n## 甲\n\n{LONG_ANSWER}\n\n## 乙\n\n乙的答案。\n"}
+    v2 = {"a.md": f"# T\n\n## 甲\n\n{LONG_ANSWER}\n\n## 乙\n\n乙的新答案。\n"}
+    first = assign_identities(notes_of(tmp_path, v1), None, "h", NOW)
+    marked = Lock(
+        tuple(LockEntry(e.key, e.guid, e.hash, e.mod, e.title, "00000000", e.search) for e in first.lock.notes),
+        first.lock.notetype_hash,
+        first.lock.notetype_mod,
+    )
+    second = assign_identities(notes_of(tmp_path, v2, "v2"), marked, "h", NOW + 1)
+    sketches = {e.title: e.answer for e in second.lock.notes}
+    assert sketches["甲"] == "00000000"  # same key, same hash: the lock's sketch, not recomputed
+    assert sketches["乙"] == answer_sketch(by_title(second, "乙").fields[FIELDS.index("Answer")]) != "00000000"
+    again = assign_identities(notes_of(tmp_path, v2, "v3"), first.lock, "h", NOW + 1)
+    assert {e.title: e.answer for e in again.lock.notes}["甲"] == answer_sketch(by_title(again, "甲").fields[FIELDS.index("Answer")])
+
+
 def test_reworded_title_with_the_same_answer_keeps_the_guid(tmp_path: Path) -> None:
     v1 = {"a.md": f"# T\n\n## What is a residual connection?\n\n{LONG_ANSWER}\n"}
     v2 = {"a.md": f"# T\n\n## Why do skip connections help?\n\n{LONG_ANSWER}\n"}
