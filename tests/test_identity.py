@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -16,6 +17,8 @@ from flashmark.identity import NOTETYPE_ID, note_guid, schema_id
 from flashmark.lock import (
     LOCK_FILE,
     Lock,
+    LockEntry,
+    _read_as_written,
     anki_search,
     answer_sketch,
     assign_identities,
@@ -150,6 +153,23 @@ def test_unchanged_notes_keep_mod_and_changed_ones_get_a_newer_one_even_in_the_s
     later = assign_identities(notes_of(tmp_path, v2, "v3"), second.lock, "h", NOW + 100)
     assert [rn.mod for rn in later.notes] == [rn.mod for rn in second.notes]  # nothing changed since
     assert later.lock == second.lock
+
+
+def test_an_unchanged_note_takes_its_sketch_from_the_lock_and_a_changed_one_gets_a_fresh_one(tmp_path: Path) -> None:
+    v1 = {"a.md": f"# T\n\n## 甲\n\n{LONG_ANSWER}\n\n## 乙\n\n乙的答案。\n"}
+    v2 = {"a.md": f"# T\n\n## 甲\n\n{LONG_ANSWER}\n\n## 乙\n\n乙的新答案。\n"}
+    first = assign_identities(notes_of(tmp_path, v1), None, "h", NOW)
+    marked = Lock(
+        tuple(LockEntry(e.key, e.guid, e.hash, e.mod, e.title, "00000000", e.search) for e in first.lock.notes),
+        first.lock.notetype_hash,
+        first.lock.notetype_mod,
+    )
+    second = assign_identities(notes_of(tmp_path, v2, "v2"), marked, "h", NOW + 1)
+    sketches = {e.title: e.answer for e in second.lock.notes}
+    assert sketches["甲"] == "00000000"  # same key, same hash: the lock's sketch, not recomputed
+    assert sketches["乙"] == answer_sketch(by_title(second, "乙").fields[FIELDS.index("Answer")]) != "00000000"
+    again = assign_identities(notes_of(tmp_path, v2, "v3"), first.lock, "h", NOW + 1)
+    assert {e.title: e.answer for e in again.lock.notes}["甲"] == answer_sketch(by_title(again, "甲").fields[FIELDS.index("Answer")])
 
 
 def test_reworded_title_with_the_same_answer_keeps_the_guid(tmp_path: Path) -> None:
@@ -293,6 +313,106 @@ def test_write_lock_is_atomic_readable_and_skips_unchanged(tmp_path: Path) -> No
     assert write_lock(path, lock) is False
     assert read_lock(path) == lock
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def _three_note_lock(tmp_path: Path) -> Lock:
+    notes = notes_of(tmp_path, {"a.md": "# T\n\n## 乙\n\n二。\n\n## 甲\n\n一。\n\n## Alpha \"q\"\n\nA.\n"})
+    return assign_identities(notes, None, "h", NOW).lock
+
+
+def test_the_streamed_lock_file_has_the_documented_layout_byte_for_byte(tmp_path: Path) -> None:
+    lock = _three_note_lock(tmp_path)
+    lines = [
+        "    " + json.dumps({f: getattr(e, f) for f in ("key", "guid", "hash", "mod", "title", "answer", "search")}, ensure_ascii=False)
+        for e in sorted(lock.notes, key=lambda e: e.key)
+    ]
+    notetype = json.dumps({"hash": "h", "mod": int(NOW)})
+    expected = f'{{\n  "flashmark_lock": 1,\n  "notetype": {notetype},\n  "notes": [\n' + ",\n".join(lines) + "\n  ]\n}\n"
+    assert lock_text(lock) == expected
+    path = tmp_path / LOCK_FILE
+    assert write_lock(path, lock) is True
+    assert path.read_bytes() == expected.encode()
+    empty = tmp_path / "empty.lock"
+    assert write_lock(empty, Lock()) is True
+    assert empty.read_bytes() == b'{\n  "flashmark_lock": 1,\n  "notetype": {"hash": "", "mod": 0},\n  "notes": []\n}\n'
+    assert read_lock(empty) == Lock()
+
+
+def test_lock_lines_and_content_hashes_are_what_json_dumps_writes_for_any_text(tmp_path: Path) -> None:
+    nasty = ['"', "\\", "\n\t\x00\x1f\x7f", "\u2028\u2029", "é中文😀", "</script>", "", "a\\\"b"]
+    for n, text in enumerate(nasty):
+        entry = LockEntry(f"k{text}", f"g{n}", text, 2**53, text, text[::-1], text * 2)
+        notetype = json.dumps({"hash": "h", "mod": 7})
+        line = json.dumps({f: getattr(entry, f) for f in ("key", "guid", "hash", "mod", "title", "answer", "search")}, ensure_ascii=False)
+        expected = f'{{\n  "flashmark_lock": 1,\n  "notetype": {notetype},\n  "notes": [\n    {line}\n  ]\n}}\n'
+        assert lock_text(Lock((entry,), "h", 7)) == expected
+        fields, tags = (text, "Q", text * 3), (text, "b", "a")
+        dumped = json.dumps([list(fields), sorted(tags)], ensure_ascii=False)
+        assert content_hash(fields, tags) == hashlib.sha256(dumped.encode()).hexdigest()[:16]
+    assert content_hash((), ()) == hashlib.sha256(b"[[], []]").hexdigest()[:16]
+
+
+def test_write_lock_compares_the_whole_file_before_skipping(tmp_path: Path) -> None:
+    lock = _three_note_lock(tmp_path)
+    text = lock_text(lock)
+    path = tmp_path / LOCK_FILE
+    for stale in (text[:-5], text + " ", text.replace(lock.notes[2].hash, "0" * 16), ""):
+        path.write_text(stale, encoding="utf-8")
+        assert write_lock(path, lock) is True
+        assert path.read_text(encoding="utf-8") == text
+    path.write_bytes(text.replace("\n", "\r\n").encode())  # as a checkout with CRLF line ends holds it
+    assert write_lock(path, lock) is False  # the same text, read with universal newlines: left alone
+    path.write_bytes(b"\xff" + text.encode())
+    assert write_lock(path, lock) is True
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        lambda t: t,
+        lambda t: "\ufeff" + t,
+        lambda t: t.replace("\n", "\r\n"),
+        lambda t: json.dumps(json.loads(t), ensure_ascii=False, indent=4),
+        lambda t: json.dumps(json.loads(t)),
+        lambda t: t.replace('"search": ', '"extra": [1, {"a": null}], "search": '),
+        lambda t: t.replace(', "answer": ""', ""),
+    ],
+)
+def test_read_lock_line_by_line_gives_what_parsing_the_whole_text_gives(tmp_path: Path, layout) -> None:  # type: ignore[no-untyped-def]
+    lock = _three_note_lock(tmp_path)
+    text = layout(lock_text(lock))
+    path = tmp_path / LOCK_FILE
+    path.write_bytes(text.encode())
+    whole = parse_lock(text.removeprefix("\ufeff"), path)
+    assert read_lock(path) == whole
+    assert sorted(whole.notes, key=lambda e: e.key) == sorted(lock.notes, key=lambda e: e.key)
+
+
+def test_read_lock_takes_the_line_by_line_path_for_what_it_writes_and_not_for_broken_files(tmp_path: Path) -> None:
+    lock = _three_note_lock(tmp_path)
+    path = tmp_path / LOCK_FILE
+    write_lock(path, lock)
+    text = lock_text(lock)
+    assert _read_as_written(path) == parse_lock(text, path)
+    broken = [
+        text.replace(lock.notes[1].guid, lock.notes[0].guid),  # a GUID twice
+        text.replace("}\n  ]", "},\n  ]"),  # a trailing comma
+        text.replace("},\n    {", "}\n    {", 1),  # a missing comma
+        text.replace('"mod": 1800000000, "title"', '"mod": true, "title"', 1),
+        text.replace('"guid": "', '"guid": "", "x": "', 1),
+        text + "{}",
+        text[: text.rindex("  ]")],
+    ]
+    for bad in broken:
+        path.write_text(bad, encoding="utf-8")
+        assert _read_as_written(path) is None
+        with pytest.raises(LockError) as info:
+            read_lock(path)
+        assert str(info.value).startswith(str(path))
+    path.write_text(broken[0], encoding="utf-8")
+    with pytest.raises(LockError, match="appears twice") as info:
+        read_lock(path)
+    assert info.value.line == 7  # the second of the two lines holding that GUID (lines 5-7 are the notes)
 
 
 def test_an_unreadable_lock_is_an_error_naming_it(tmp_path: Path) -> None:

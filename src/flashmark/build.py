@@ -16,7 +16,7 @@ from flashmark.notetype import notetype_hash
 from flashmark.package import atomic_write, write_package
 from flashmark.parallel import parse_files, paused_gc
 from flashmark.render import render_notes
-from flashmark.report import BuildResult, report_json
+from flashmark.report import BuildResult, write_report_json
 from flashmark.sources import find_files
 from flashmark.tags import TagFilter, select_notes
 from flashmark.types import MergeResult, Notice, ParsedFile, Question, Skipped
@@ -173,10 +173,9 @@ def _build(
         removed=identified.removed,
         lock=lock_path,
     )
-    text = report_json(result)
 
     def write_report(tmp: Path) -> None:
-        tmp.write_text(text, encoding="utf-8")
+        write_report_json(result, tmp)
 
     atomic_write(report, write_report)
     if progress is not None:

@@ -20,9 +20,9 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from rapidfuzz import fuzz, process
 
@@ -60,6 +60,7 @@ _TOPIC = FIELDS.index("Topic")
 _BLOCK_TAG = re.compile(r"<(?:/?(?:p|div|li|ul|ol|pre|blockquote|table|tr|td|th|h[1-6])|br|hr)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.(?:\s+|$)")
+_quote = json.encoder.encode_basestring  # json's own string encoder (its C one where there is C), non-ASCII kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,8 @@ class Identified:
 
 def content_hash(fields: Sequence[str], tags: Sequence[str]) -> str:
     """A hash of what Anki stores for a note: its fields and tags."""
-    data = json.dumps([list(fields), sorted(tags)], ensure_ascii=False)
+    # The text json.dumps([list(fields), sorted(tags)], ensure_ascii=False) writes, put together directly.
+    data = f"[[{', '.join(map(_quote, fields))}], [{', '.join(map(_quote, sorted(tags)))}]]"
     return hashlib.sha256(data.encode()).hexdigest()[:16]
 
 
@@ -157,17 +159,30 @@ def anki_search(question_field: str, topic_field: str) -> str:
 
 
 def _entry_json(e: LockEntry) -> str:
-    data = {"key": e.key, "guid": e.guid, "hash": e.hash, "mod": e.mod, "title": e.title, "answer": e.answer, "search": e.search}
-    return json.dumps(data, ensure_ascii=False)
+    """What json.dumps(entry as a dict, ensure_ascii=False) writes, without building the dict and an encoder per note."""
+    return (
+        f'{{"key": {_quote(e.key)}, "guid": {_quote(e.guid)}, "hash": {_quote(e.hash)}, "mod": {int.__repr__(e.mod)}, '
+        f'"title": {_quote(e.title)}, "answer": {_quote(e.answer)}, "search": {_quote(e.search)}}}'
+    )
+
+
+def lock_chunks(lock: Lock) -> Iterator[str]:
+    """The lock's JSON text in pieces, one note per piece, so it can be written without building it whole."""
+    notetype = json.dumps({"hash": lock.notetype_hash, "mod": lock.notetype_mod})
+    yield f'{{\n  "flashmark_lock": {LOCK_VERSION},\n  "notetype": {notetype},\n  "notes": '
+    if not lock.notes:
+        yield "[]\n}\n"
+        return
+    sep = "[\n    "
+    for e in sorted(lock.notes, key=lambda e: e.key):
+        yield sep + _entry_json(e)
+        sep = ",\n    "
+    yield "\n  ]\n}\n"
 
 
 def lock_text(lock: Lock) -> str:
     """The lock as JSON text: sorted by key, one note per line so diffs stay readable."""
-    notetype = json.dumps({"hash": lock.notetype_hash, "mod": lock.notetype_mod})
-    lines = [_entry_json(e) for e in sorted(lock.notes, key=lambda e: e.key)]
-    body = ",\n".join(f"    {line}" for line in lines)
-    notes = f"[\n{body}\n  ]" if lines else "[]"
-    return f'{{\n  "flashmark_lock": {LOCK_VERSION},\n  "notetype": {notetype},\n  "notes": {notes}\n}}\n'
+    return "".join(lock_chunks(lock))
 
 
 class _Bad(Exception):
@@ -260,8 +275,76 @@ def parse_lock(text: str, path: Path) -> Lock:
     return Lock(notes=tuple(entries), notetype_hash=notetype_hash, notetype_mod=notetype_mod)
 
 
+_decode_at = json.JSONDecoder().raw_decode
+_NOTETYPE_LINE = '  "notetype": '
+_ENTRY_INDENT = "    "
+
+
+def _valid_time(value: object) -> TypeGuard[int]:
+    return type(value) is int and 0 <= value <= MAX_MOD
+
+
+def _read_as_written(path: Path) -> Lock | None:
+    """The lock read line by line, when it is laid out exactly as `lock_text` writes it and valid; else None.
+
+    Reading a line at a time holds neither the file's whole text nor every note's parsed JSON object at once.
+    Anything unexpected (another layout, an error to report) returns None: `parse_lock` then reads the whole
+    text and gives the same result, or the error naming its line.
+    """
+    entries: list[LockEntry] = []
+    keys: set[str] = set()
+    guids: set[str] = set()
+    try:
+        with open(path, encoding="utf-8-sig", newline="\n") as f:
+            if f.readline() != "{\n" or f.readline() != f'  "flashmark_lock": {LOCK_VERSION},\n':
+                return None
+            line = f.readline()
+            if not line.startswith(_NOTETYPE_LINE):
+                return None
+            notetype, end = _decode_at(line, len(_NOTETYPE_LINE))
+            if line[end:] != ",\n" or type(notetype) is not dict:
+                return None
+            notetype_hash, notetype_mod = notetype.get("hash", ""), notetype.get("mod", 0)
+            if type(notetype_hash) is not str or not _valid_time(notetype_mod):
+                return None
+            line = f.readline()
+            if line == '  "notes": [\n':
+                more = True
+                for line in f:
+                    if not more or not line.startswith(_ENTRY_INDENT):
+                        break
+                    raw, end = _decode_at(line, len(_ENTRY_INDENT))
+                    rest = line[end:]
+                    more = rest == ",\n"
+                    if not (more or rest == "\n") or type(raw) is not dict:
+                        return None
+                    key, guid, hash_, mod = raw.get("key"), raw.get("guid"), raw.get("hash"), raw.get("mod")
+                    title, answer, search = raw.get("title", ""), raw.get("answer", ""), raw.get("search", "")
+                    if not (
+                        type(key) is str and type(guid) is str and type(hash_) is str and _valid_time(mod)
+                        and type(title) is str and type(answer) is str and type(search) is str
+                        and guid and key not in keys and guid not in guids
+                    ):
+                        return None
+                    keys.add(key)
+                    guids.add(guid)
+                    entries.append(LockEntry(key, guid, hash_, mod, title, answer, search))
+                if more or not entries or line != "  ]\n":
+                    return None
+            elif line != '  "notes": []\n':
+                return None
+            if f.readline() != "}\n" or f.read(1) != "":
+                return None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    return Lock(notes=tuple(entries), notetype_hash=notetype_hash, notetype_mod=notetype_mod)
+
+
 def read_lock(path: Path) -> Lock | None:
     """The lock file at `path`, or None when there is none yet."""
+    lock = _read_as_written(path)
+    if lock is not None:
+        return lock
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -275,17 +358,29 @@ def read_lock(path: Path) -> Lock | None:
     return parse_lock(text, path)
 
 
-def write_lock(path: Path, lock: Lock) -> bool:
-    """Write the lock atomically; leave the file untouched (and return False) when nothing changed."""
-    text = lock_text(lock)
+def _holds(path: Path, lock: Lock) -> bool:
+    """Whether the file at `path` already holds the lock's text, read alongside it piece by piece."""
     try:
-        if path.read_text(encoding="utf-8") == text:
-            return False
+        with open(path, encoding="utf-8") as old:
+            for chunk in lock_chunks(lock):
+                if old.read(len(chunk)) != chunk:
+                    return False
+            return old.read(1) == ""
     except (OSError, UnicodeDecodeError):
-        pass
+        return False
+
+
+def write_lock(path: Path, lock: Lock) -> bool:
+    """Write the lock atomically; leave the file untouched (and return False) when nothing changed.
+
+    The text is compared with the existing file, then written, piece by piece: neither text is held whole.
+    """
+    if _holds(path, lock):
+        return False
 
     def write(tmp: Path) -> None:
-        tmp.write_text(text, encoding="utf-8")
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.writelines(lock_chunks(lock))
 
     try:
         atomic_write(path, write)
@@ -418,10 +513,15 @@ def assign_identities(
 ) -> Identified:
     """Give every note its GUID and modification time, from the last build's lock when there is one."""
     build_mod = int(now) if previous is None else max(int(now), previous.max_mod + 1)
-    sketches = [answer_sketch(rn.fields[_ANSWER]) for rn in notes]
     hashes = [content_hash(rn.fields, rn.tags) for rn in notes]
     old_by_key = {e.key: e for e in previous.notes} if previous else {}
     chosen: list[LockEntry | None] = [old_by_key.get(rn.key) for rn in notes]
+    # A note's answer sketch derives from its fields alone, which the content hash covers: an entry of the
+    # same key and hash already holds it. (A change to answer_sketch must therefore bump LOCK_VERSION.)
+    same = [old if old is not None and old.hash == h else None for old, h in zip(chosen, hashes)]
+    sketches = [
+        old.answer if old is not None else answer_sketch(rn.fields[_ANSWER]) for rn, old in zip(notes, same)
+    ]
 
     matches: list[Match] = []
     if previous is not None:
@@ -441,6 +541,14 @@ def assign_identities(
     entries: list[LockEntry] = []
     for i, rn in enumerate(notes):
         old = chosen[i]
+        unchanged = same[i]
+        if unchanged is not None:
+            search = anki_search(rn.fields[_QUESTION], rn.fields[_TOPIC])
+            if search == unchanged.search:
+                search = unchanged.search  # share the lock's string instead of keeping two equal ones
+            out.append(RenderedNote(rn.note, unchanged.guid, rn.deck, rn.fields, rn.tags, unchanged.mod))
+            entries.append(LockEntry(rn.key, unchanged.guid, unchanged.hash, unchanged.mod, rn.note.title, unchanged.answer, search))
+            continue
         if old is not None:
             guid = old.guid
             mod = old.mod if old.hash == hashes[i] else build_mod
@@ -450,7 +558,7 @@ def assign_identities(
                 guid, n = note_guid(f"{rn.key}~{n}"), n + 1
             taken.add(guid)
             mod = build_mod
-        out.append(replace(rn, guid=guid, mod=mod))
+        out.append(RenderedNote(rn.note, guid, rn.deck, rn.fields, rn.tags, mod))
         search = anki_search(rn.fields[_QUESTION], rn.fields[_TOPIC])
         entries.append(LockEntry(rn.key, guid, hashes[i], mod, rn.note.title, sketches[i], search))
 

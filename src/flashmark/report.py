@@ -180,3 +180,10 @@ def _json_lines(data: dict[str, Any]) -> Iterator[str]:
 def report_json(result: BuildResult) -> str:
     """The report as stable JSON text, one line per note, merge, skip or warning."""
     return "\n".join(_json_lines(report_data(result))) + "\n"
+
+
+def write_report_json(result: BuildResult, path: Path) -> None:
+    """Write `report_json(result)` to `path` a line at a time, never holding the whole text."""
+    with open(path, "w", encoding="utf-8") as out:
+        for line in _json_lines(report_data(result)):
+            out.write(line + "\n")
