@@ -64,6 +64,8 @@ def test_watch_command_rebuilds_after_an_edit_and_survives_errors(tmp_path: Path
     proc = subprocess.Popen(
         [sys.executable, "-m", "flashmark", "watch", str(content), "-o", str(out)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        # A shell's background job starts with SIGINT ignored; give the child Ctrl+C back.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         lines = Lines(proc.stdout)
