@@ -31,6 +31,23 @@ def test_image_lands_in_anki_media_and_the_field_references_it(
     assert {("pictures.md:14", "image"), ("pictures.md:18", "image"), ("pictures.md:20", "image"), ("pictures.md:22", "image")} <= warnings
 
 
+def test_nested_note_may_use_an_image_from_elsewhere_in_the_content_folder(
+    tmp_path: Path, build_and_import: Callable[..., tuple]
+) -> None:
+    content = tmp_path / "content"
+    (content / "images").mkdir(parents=True)
+    (content / "notes" / "cnn").mkdir(parents=True)
+    (content / "images" / "bars.png").write_bytes(BARS.read_bytes())
+    (content / "notes" / "cnn" / "charts.md").write_text(
+        "# Charts\n\n## What does the chart show?\n\n![bars](../../images/bars.png)\n", encoding="utf-8"
+    )
+    result, anki = build_and_import(content)
+    name = f"fm-{hashlib.sha256(BARS.read_bytes()).hexdigest()[:16]}.png"
+    assert result.notices == ()
+    assert f'<img src="{name}" alt="bars">' in anki.by_title("What does the chart show?").fields["Answer"]
+    assert name in anki.media_files
+
+
 def test_math_and_code_survive_anki_import(fixture_dir: Callable[[str], Path], build_and_import: Callable[..., tuple]) -> None:
     _, anki = build_and_import(fixture_dir("rich"))
     conv = next(n for n in anki.notes.values() if "卷积作用" in n.fields["Question"] and "1\\times1" in n.fields["Question"])

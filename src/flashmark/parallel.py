@@ -65,7 +65,7 @@ def paused_gc() -> Iterator[None]:
 def parse_task(task: ParseTask) -> ParsedFile:
     """Read and parse one file, and store the result in the cache."""
     data = read_bytes(task.path, task.rel)
-    parsed = parse_source(read_source(task.path, task.content_dir, data), task.config)
+    parsed = parse_source(read_source(task.path, task.content_dir, data), task.config, task.content_dir)
     if task.cache is not None:
         task.cache.store(task.rel, content_hash(data), parsed)
     return parsed
@@ -76,7 +76,7 @@ def _parse_in_worker(task: ParseTask) -> bytes | FlashmarkError:
     with paused_gc():
         try:
             data = read_bytes(task.path, task.rel)
-            parsed = parse_source(read_source(task.path, task.content_dir, data), task.config)
+            parsed = parse_source(read_source(task.path, task.content_dir, data), task.config, task.content_dir)
         except (SourceError, ParseError) as exc:
             return exc
         blob = encode(parsed)
