@@ -23,9 +23,9 @@ def parses(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = parallel.parse_source
 
-    def counting(source: Source, config: Config) -> ParsedFile:
+    def counting(source: Source, config: Config, root: Path | None = None) -> ParsedFile:
         calls.append(source.rel)
-        return real(source, config)
+        return real(source, config, root)
 
     monkeypatch.setattr(parallel, "parse_source", counting)
     return calls
@@ -155,9 +155,9 @@ def test_dependency_change_reparses(course: Path, tmp_path: Path, monkeypatch) -
     real = parallel.parse_source
     calls: list[str] = []
 
-    def parse_with_dep(source: Source, config: Config) -> ParsedFile:
+    def parse_with_dep(source: Source, config: Config, root: Path | None = None) -> ParsedFile:
         calls.append(source.rel)
-        parsed = real(source, config)
+        parsed = real(source, config, root)
         return replace(parsed, deps=("figure.png",)) if source.rel == "cnn.md" else parsed
 
     monkeypatch.setattr(parallel, "parse_source", parse_with_dep)
