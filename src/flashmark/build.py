@@ -105,79 +105,60 @@ def build(
     times over from the last build, and is updated after the deck is written; builds of one
     folder then take turns, so the deck and the lock file always come from the same build.
     """
-    with exclusive(content_dir / LOCK_FILE if lock else None):
-        return _build(
-            content_dir, out_dir, deck, tags=tags, exclude_tags=exclude_tags, exclude=exclude,
-            allow_html=allow_html, progress=progress, lock=lock,
+    # The GC pause: a build makes millions of records and no reference cycles, so collecting is pure overhead.
+    with exclusive(content_dir / LOCK_FILE if lock else None), paused_gc():
+        started = time.perf_counter()
+        tag_filter = TagFilter.of(tags, exclude_tags)
+        config = load_config(content_dir).override(deck=deck, exclude=exclude, allow_html=allow_html)
+
+        # Progress counts one step per file, then rendering, then writing the package.
+        def reading(done: int, total: int, what: str) -> None:
+            if progress is not None:
+                progress(done, total + 2, what)
+
+        corpus = load_corpus(content_dir, config, progress=reading, cache_dir=out_dir / CACHE_DIR)
+        steps = len(corpus.files)
+        root = deck_name(content_dir, config)
+        selection = select_notes(corpus.merge.notes, tag_filter)
+        if progress is not None:
+            progress(steps, steps + 2, "rendering notes")
+        # Identities cover every note, so a filtered build keeps the lock entries of the notes it leaves out.
+        lock_path = content_dir / LOCK_FILE if lock else None
+        previous = read_lock(lock_path) if lock_path is not None else None
+        identified = assign_identities(render_notes(corpus.merge.notes, root), previous, notetype_hash(), time.time())
+        chosen = {note.key for note in selection.notes}
+        rendered = tuple(n for n in identified.notes if n.key in chosen)
+        name = output_name(root)
+        output = out_dir / f"{name}.apkg"
+        report = out_dir / f"{name}.report.json"
+        if progress is not None:
+            progress(steps + 1, steps + 2, "writing the deck")
+        write_package(rendered, output, notetype_mod=identified.notetype_mod)
+        if lock_path is not None:
+            write_lock(lock_path, identified.lock)
+        result = BuildResult(
+            deck=root,
+            files=len(corpus.files),
+            questions=len(corpus.questions) + len(corpus.skipped),
+            notes=rendered,
+            merge=corpus.merge,
+            skipped=corpus.skipped,
+            notices=corpus.notices,
+            output=output,
+            report=report,
+            seconds=time.perf_counter() - started,
+            left_out=selection.left_out,
+            tags=tag_filter.include,
+            exclude_tags=tag_filter.exclude,
+            matches=identified.matches,
+            removed=identified.removed,
+            lock=lock_path,
         )
 
+        def write_report(tmp: Path) -> None:
+            write_report_json(result, tmp)
 
-@paused_gc()  # the build makes millions of records and no reference cycles: collecting is pure overhead
-def _build(
-    content_dir: Path,
-    out_dir: Path,
-    deck: str | None,
-    *,
-    tags: Iterable[str],
-    exclude_tags: Iterable[str],
-    exclude: tuple[str, ...],
-    allow_html: bool | None,
-    progress: Progress | None,
-    lock: bool,
-) -> BuildResult:
-    """`build` once it may write the lock file."""
-    started = time.perf_counter()
-    tag_filter = TagFilter.of(tags, exclude_tags)
-    config = load_config(content_dir).override(deck=deck, exclude=exclude, allow_html=allow_html)
-
-    # Progress counts one step per file, then rendering, then writing the package.
-    def reading(done: int, total: int, what: str) -> None:
+        atomic_write(report, write_report)
         if progress is not None:
-            progress(done, total + 2, what)
-
-    corpus = load_corpus(content_dir, config, progress=reading, cache_dir=out_dir / CACHE_DIR)
-    steps = len(corpus.files)
-    root = deck_name(content_dir, config)
-    selection = select_notes(corpus.merge.notes, tag_filter)
-    if progress is not None:
-        progress(steps, steps + 2, "rendering notes")
-    # Identities cover every note, so a filtered build keeps the lock entries of the notes it leaves out.
-    lock_path = content_dir / LOCK_FILE if lock else None
-    previous = read_lock(lock_path) if lock_path is not None else None
-    identified = assign_identities(render_notes(corpus.merge.notes, root), previous, notetype_hash(), time.time())
-    chosen = {note.key for note in selection.notes}
-    rendered = tuple(n for n in identified.notes if n.key in chosen)
-    name = output_name(root)
-    output = out_dir / f"{name}.apkg"
-    report = out_dir / f"{name}.report.json"
-    if progress is not None:
-        progress(steps + 1, steps + 2, "writing the deck")
-    write_package(rendered, output, notetype_mod=identified.notetype_mod)
-    if lock_path is not None:
-        write_lock(lock_path, identified.lock)
-    result = BuildResult(
-        deck=root,
-        files=len(corpus.files),
-        questions=len(corpus.questions) + len(corpus.skipped),
-        notes=rendered,
-        merge=corpus.merge,
-        skipped=corpus.skipped,
-        notices=corpus.notices,
-        output=output,
-        report=report,
-        seconds=time.perf_counter() - started,
-        left_out=selection.left_out,
-        tags=tag_filter.include,
-        exclude_tags=tag_filter.exclude,
-        matches=identified.matches,
-        removed=identified.removed,
-        lock=lock_path,
-    )
-
-    def write_report(tmp: Path) -> None:
-        write_report_json(result, tmp)
-
-    atomic_write(report, write_report)
-    if progress is not None:
-        progress(steps + 2, steps + 2, "done")
-    return result
+            progress(steps + 2, steps + 2, "done")
+        return result
