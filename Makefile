@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: deck test typecheck bench clean
+.PHONY: deck test lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,13 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 deck: $(VENV)/.installed
 	$(BIN)/flashmark build content -o build
 
-test: $(VENV)/.installed-dev
+test: lint typecheck
 	$(BIN)/python -m pytest
+
+# ruff's lint rules and formatting (configured in pyproject.toml); `ruff format src tests bench` fixes the latter.
+lint: $(VENV)/.installed-dev
+	$(BIN)/python -m ruff check src tests bench
+	$(BIN)/python -m ruff format --check src tests bench
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/python -m mypy

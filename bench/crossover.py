@@ -16,11 +16,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import generate  # noqa: E402
-
-from flashmark.config import Config  # noqa: E402
-from flashmark.parallel import available_cores, parse_files  # noqa: E402
-from flashmark.sources import find_files  # noqa: E402
+from corpus import generate
+from flashmark.config import Config
+from flashmark.parallel import available_cores, parse_files
+from flashmark.sources import find_files
 
 
 def best(paths: list[Path], content: Path, workers: int, runs: int = 5) -> float:

@@ -67,13 +67,11 @@ def _floor(mode: str, content: Path, out: Path) -> dict[str, float]:
     """Time genanki alone writing the notes a build of `content` makes."""
     import genanki
 
-    from flashmark.build import deck_name, load_corpus
+    from flashmark.build import CACHE_DIR, deck_name, load_corpus
     from flashmark.config import load_config
     from flashmark.identity import deck_id
     from flashmark.notetype import note_type
     from flashmark.render import render_notes
-
-    from flashmark.build import CACHE_DIR
 
     config = load_config(content)
     corpus = load_corpus(content, config, cache_dir=out / CACHE_DIR)  # the build's cache: quicker, same notes
@@ -162,7 +160,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[3000, 30000, 100000])
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the fastest is shown")
     parser.add_argument("--no-stock", action="store_true", help="skip stock genanki (90 s at 100,000 questions)")
-    parser.add_argument("--workdir", type=Path, help="where corpora and outputs go (default: a temp folder, removed after)")
+    parser.add_argument(
+        "--workdir", type=Path, help="where corpora and outputs go (default: a temp folder, removed after)"
+    )
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of one cold and one warm build")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument("--measure", nargs=3, metavar=("MODE", "CONTENT", "OUT"), help=argparse.SUPPRESS)

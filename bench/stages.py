@@ -12,9 +12,9 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import subprocess
 import resource
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -22,19 +22,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from corpus import generate  # noqa: E402
-from run import _edit_one_file  # noqa: E402
-
-from flashmark.build import CACHE_DIR, deck_name  # noqa: E402
-from flashmark.config import load_config  # noqa: E402
-from flashmark.lock import LOCK_FILE, assign_identities, read_lock, write_lock  # noqa: E402
-from flashmark.merge import merge  # noqa: E402
-from flashmark.notetype import notetype_hash  # noqa: E402
-from flashmark.package import write_package  # noqa: E402
-from flashmark.parallel import parse_files  # noqa: E402
-from flashmark.render import render_notes  # noqa: E402
-from flashmark.report import BuildResult, write_report_json  # noqa: E402
-from flashmark.sources import find_files  # noqa: E402
+from corpus import generate
+from flashmark.build import CACHE_DIR, deck_name
+from flashmark.config import load_config
+from flashmark.lock import LOCK_FILE, assign_identities, read_lock, write_lock
+from flashmark.merge import merge
+from flashmark.notetype import notetype_hash
+from flashmark.package import write_package
+from flashmark.parallel import parse_files
+from flashmark.render import render_notes
+from flashmark.report import BuildResult, write_report_json
+from flashmark.sources import find_files
+from run import _edit_one_file
 
 
 def _peak_mb() -> float:
@@ -76,8 +75,16 @@ def stages(content: Path, out: Path) -> tuple[dict[str, float], dict[str, float]
     write_lock(content / LOCK_FILE, identified.lock)
     lap("lock: write")
     result = BuildResult(
-        deck=root, files=len(parsed), questions=sum(len(f.questions) + len(f.skipped) for f in parsed),
-        notes=identified.notes, merge=merged, skipped=(), notices=(), output=out / "deck.apkg", report=out / "r.json", seconds=0.0,
+        deck=root,
+        files=len(parsed),
+        questions=sum(len(f.questions) + len(f.skipped) for f in parsed),
+        notes=identified.notes,
+        merge=merged,
+        skipped=(),
+        notices=(),
+        output=out / "deck.apkg",
+        report=out / "r.json",
+        seconds=0.0,
     )
     write_report_json(result, out / "r.json")
     lap("report")

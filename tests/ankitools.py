@@ -42,7 +42,9 @@ class AnkiView:
     def by_title(self, title: str) -> AnkiNote:
         """The one note whose Question field is `title` (fails if none or several)."""
         matches = [n for n in self.notes.values() if n.fields["Question"] == title]
-        assert len(matches) == 1, f"{len(matches)} notes titled {title!r}: {[n.fields['Question'] for n in self.notes.values()]}"
+        assert len(matches) == 1, (
+            f"{len(matches)} notes titled {title!r}: {[n.fields['Question'] for n in self.notes.values()]}"
+        )
         return matches[0]
 
     def found_guids(self, search: str) -> set[str]:
@@ -131,7 +133,7 @@ def view(col: Collection, searches: tuple[str, ...] = (), imported: dict[str, in
             guid=note.guid,
             mod=note.mod,
             notetype=notetype["name"],
-            fields={name: note[name] for name in note.keys()},
+            fields={name: note[name] for name in note.keys()},  # noqa: SIM118 - an Anki Note is not a dict
             tags=tuple(note.tags),
             decks=tuple(sorted({col.decks.name(c.did) for c in cards})),
             card_ids=tuple(c.id for c in cards),

@@ -19,9 +19,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from flashmark.build import CACHE_DIR
 from flashmark import package, sources
-from flashmark.build import build
+from flashmark.build import CACHE_DIR, build
 from flashmark.cli import main
 
 GOOD = "# 主题\n\n## 什么是卷积？\n\n卷积核在输入上滑动。\n"
@@ -79,7 +78,10 @@ def test_invalid_utf8_names_file_line_and_byte_offset(tmp_path: Path) -> None:
 )
 def test_utf16_and_utf32_are_named(tmp_path: Path, data: bytes, encoding: str) -> None:
     content = folder(tmp_path, {"wide.md": data})
-    assert error_line(run("build", content, "-o", tmp_path / "out")) == f"Error: wide.md: file is {encoding}; save it as UTF-8"
+    assert (
+        error_line(run("build", content, "-o", tmp_path / "out"))
+        == f"Error: wide.md: file is {encoding}; save it as UTF-8"
+    )
 
 
 def test_nul_bytes(tmp_path: Path) -> None:
@@ -90,7 +92,10 @@ def test_nul_bytes(tmp_path: Path) -> None:
 
 
 def test_byte_order_mark_and_old_mac_line_ends_are_fine(tmp_path: Path) -> None:
-    content = folder(tmp_path, {"a.md": "\ufeff" + GOOD.replace("\n", "\r"), "b.md": GOOD.replace("卷积", "池化").replace("\n", "\r\n")})
+    content = folder(
+        tmp_path,
+        {"a.md": "\ufeff" + GOOD.replace("\n", "\r"), "b.md": GOOD.replace("卷积", "池化").replace("\n", "\r\n")},
+    )
     assert built(run("build", content, "-o", tmp_path / "out")) == []
 
 
@@ -113,7 +118,9 @@ def test_a_10_mb_file_builds_without_hanging(tmp_path: Path) -> None:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "flashmark", "build", str(content), "-o", str(tmp_path / "out"), "--no-lock", "--json"],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
@@ -143,7 +150,11 @@ def test_six_levels_of_headings_and_a_seventh_that_is_not_one(tmp_path: Path) ->
     content = folder(tmp_path, {"deep.md": text})
     assert built(run("build", content, "-o", tmp_path / "out")) == []
     [note] = build(content, tmp_path / "out").notes
-    assert (note.note.title, note.note.topic, note.tags) == ("六", ("一", "二", "三", "四", "五"), ("一::二::三::四::五",))
+    assert (note.note.title, note.note.topic, note.tags) == (
+        "六",
+        ("一", "二", "三", "四", "五"),
+        ("一::二::三::四::五",),
+    )
     assert "七" in note.fields[2]  # part of 六's answer, not lost
 
 
@@ -175,7 +186,10 @@ def test_empty_and_front_matter_only_files_warn(tmp_path: Path, text: str, warni
         ("---\ntopic: [unclosed\ntags: a\n---\n", "Error: a.md:3: front matter is not valid YAML"),
         ("---\n- just\n- a list\n---\n", "Error: a.md:1: front matter must be a mapping"),
         ("---\ntopic: " + "[" * 5000 + "\n---\n", "Error: a.md:2: front matter is nested too deeply"),
-        ("---\ndeck: " + "9" * 5000 + "\n---\n", "Error: a.md:2: front matter is nested too deeply or holds a number too long"),
+        (
+            "---\ndeck: " + "9" * 5000 + "\n---\n",
+            "Error: a.md:2: front matter is nested too deeply or holds a number too long",
+        ),
     ],
 )
 def test_broken_front_matter_names_file_and_line(tmp_path: Path, front: str, message: str) -> None:
@@ -226,7 +240,10 @@ def test_a_pipe_named_like_a_note_is_refused_without_blocking(tmp_path: Path) ->
 def test_a_dangling_symlink(tmp_path: Path) -> None:
     content = folder(tmp_path, {"a.md": GOOD})
     (content / "gone.md").symlink_to(tmp_path / "nowhere.md")
-    assert error_line(run("build", content, "-o", tmp_path / "out")) == "Error: gone.md: cannot read file: No such file or directory"
+    assert (
+        error_line(run("build", content, "-o", tmp_path / "out"))
+        == "Error: gone.md: cannot read file: No such file or directory"
+    )
 
 
 # --- Markdown that used to hang, crash or lose questions -------------------------------------
@@ -249,7 +266,9 @@ def test_pathological_markdown_builds_in_linear_time(tmp_path: Path) -> None:
 
 
 def test_an_unclosed_dollar_math_block_keeps_the_questions_after_it(tmp_path: Path) -> None:
-    content = folder(tmp_path, {"a.md": "# T\n\n## 一\n\n$$ x = 1\n\n## 二\n\n答案 $$\n\n## 三\n\n\\[ y\n\n## 四\n\n四。\n"})
+    content = folder(
+        tmp_path, {"a.md": "# T\n\n## 一\n\n$$ x = 1\n\n## 二\n\n答案 $$\n\n## 三\n\n\\[ y\n\n## 四\n\n四。\n"}
+    )
     result = run("list", content)
     assert result.exit_code == 0
     assert [line.split("\t")[1] for line in result.stdout.splitlines()] == ["一", "二", "三", "四"]
@@ -285,8 +304,13 @@ def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
 def test_image_names_that_are_no_file_names(tmp_path: Path) -> None:
     content = folder(tmp_path, {"a.md": "# T\n\n## Q\n\n![nul](a%00.png) ![long](" + "x" * 5000 + ".png)\n"})
     warnings = built(run("build", content, "-o", tmp_path / "out"))
-    assert warnings[0] == "warning: a.md:5: image 'a\\x00.png' cannot be used (not a usable file name); its alt text is shown instead"
-    assert warnings[1].startswith("warning: a.md:5: image 'xxxxxxxx") and warnings[1].endswith("; its alt text is shown instead")
+    assert (
+        warnings[0]
+        == "warning: a.md:5: image 'a\\x00.png' cannot be used (not a usable file name); its alt text is shown instead"
+    )
+    assert warnings[1].startswith("warning: a.md:5: image 'xxxxxxxx") and warnings[1].endswith(
+        "; its alt text is shown instead"
+    )
     assert len(warnings) == 2
 
 
@@ -298,8 +322,10 @@ def test_image_names_that_are_no_file_names(tmp_path: Path) -> None:
     [
         ("[" * 100_000, "not a lock file flashmark wrote (nested too deeply or a number too long)"),
         ('{"flashmark_lock": ' + "9" * 5000 + "}", "not a lock file flashmark wrote"),
-        ('{"flashmark_lock": 1, "notes": [{"key": "k", "guid": "g", "hash": "h", "mod": 1' + "0" * 30 + "}]}",
-         "'mod' must be a time in seconds"),
+        (
+            '{"flashmark_lock": 1, "notes": [{"key": "k", "guid": "g", "hash": "h", "mod": 1' + "0" * 30 + "}]}",
+            "'mod' must be a time in seconds",
+        ),
     ],
 )
 def test_a_hostile_lock_file_is_one_line(tmp_path: Path, lock: str, message: str) -> None:
@@ -322,7 +348,10 @@ def test_an_output_folder_inside_a_file(tmp_path: Path) -> None:
     content = folder(tmp_path, {"a.md": GOOD})
     (tmp_path / "plain").write_text("not a folder", encoding="utf-8")
     out = tmp_path / "plain" / "out"
-    assert error_line(run("build", content, "-o", out)) == f"Error: {out}: cannot write to the output folder: Not a directory"
+    assert (
+        error_line(run("build", content, "-o", out))
+        == f"Error: {out}: cannot write to the output folder: Not a directory"
+    )
     usage = run("build", content, "-o", tmp_path / "plain")
     assert usage.exit_code == 2 and "is a file" in usage.stderr
 
@@ -337,7 +366,10 @@ def test_an_output_folder_that_refuses_writes(tmp_path: Path, monkeypatch: pytes
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(package.tempfile, "mkstemp", refuse)
-    assert error_line(run("build", content, "-o", out)) == f"Error: {out}: cannot write to the output folder: Permission denied"
+    assert (
+        error_line(run("build", content, "-o", out))
+        == f"Error: {out}: cannot write to the output folder: Permission denied"
+    )
     assert list(out.iterdir()) == []
 
 
@@ -366,7 +398,13 @@ def _full_database(*args: object, **kwargs: object) -> None:
     ],
 )
 def test_a_write_that_fails_half_way_keeps_the_last_good_deck(
-    tmp_path: Path, private_tmp: Path, monkeypatch: pytest.MonkeyPatch, target: type, name: str, broken: object, message: str,
+    tmp_path: Path,
+    private_tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    target: type,
+    name: str,
+    broken: object,
+    message: str,
 ) -> None:
     content = folder(tmp_path, {"a.md": GOOD})
     out = tmp_path / "out"

@@ -54,13 +54,23 @@ def test_course_deck_in_anki(course: Path, build_and_import) -> None:
 def test_report_accounts_for_every_question(course: Path) -> None:
     result = build(course, course.parent / "out")
     report = json.loads(result.report.read_text(encoding="utf-8"))
-    assert report["counts"] == {"files": 2, "questions": 5, "notes": 4, "merged": 0, "skipped": 1, "warnings": 1, "left_out": 0}
+    assert report["counts"] == {
+        "files": 2,
+        "questions": 5,
+        "notes": 4,
+        "merged": 0,
+        "skipped": 1,
+        "warnings": 1,
+        "left_out": 0,
+    }
     assert report["skipped"] == [
         {"file": "cnn.md", "line": 15, "title": "什么是感受野？", "reason": "heading has no answer under it"}
     ]
     in_notes = [s for n in report["notes"] for s in n["sources"]]
     skipped = [f"{s['file']}:{s['line']}" for s in report["skipped"]]
-    assert sorted(in_notes + skipped) == sorted(["cnn.md:15", "cnn.md:3", "cnn.md:9", "nlp/attention.md:6", "nlp/attention.md:10"])
+    assert sorted(in_notes + skipped) == sorted(
+        ["cnn.md:15", "cnn.md:3", "cnn.md:9", "nlp/attention.md:6", "nlp/attention.md:10"]
+    )
 
 
 def test_seed_report_accounts_for_thirty(seed_dir: Path) -> None:
@@ -185,7 +195,9 @@ class TestCli:
     def test_python_dash_m(self, course: Path, tmp_path: Path) -> None:
         proc = subprocess.run(
             [sys.executable, "-m", "flashmark", "build", str(course), "-o", str(tmp_path / "out")],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         assert proc.returncode == 0, proc.stderr
         assert "4 notes" in proc.stdout

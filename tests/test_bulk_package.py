@@ -19,7 +19,7 @@ from flashmark.render import render_notes
 from flashmark.types import RenderedNote
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from corpus import generate  # noqa: E402
+from corpus import generate
 
 STAMP = 1_700_000_000.0
 

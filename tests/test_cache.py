@@ -84,7 +84,9 @@ def test_config_change_reparses_everything(course: Path, tmp_path: Path, parses:
     assert sorted(parses) == ["cnn.md", "nlp/attention.md"]
 
 
-def test_new_flashmark_version_reparses_everything(course: Path, tmp_path: Path, parses: list[str], monkeypatch) -> None:
+def test_new_flashmark_version_reparses_everything(
+    course: Path, tmp_path: Path, parses: list[str], monkeypatch
+) -> None:
     load(course, tmp_path / "c")
     parses.clear()
     monkeypatch.setattr(cache_module, "__version__", "99.0.0")
@@ -199,12 +201,16 @@ def test_build_keeps_its_cache_in_the_output_folder_and_survives_its_deletion(co
     second = build(course, out)
     shutil.rmtree(out / CACHE_DIR)
     third = build(course, out)
-    assert [(n.guid, n.fields, n.tags, n.deck) for n in first.notes] == [
-        (n.guid, n.fields, n.tags, n.deck) for n in second.notes
-    ] == [(n.guid, n.fields, n.tags, n.deck) for n in third.notes]
+    assert (
+        [(n.guid, n.fields, n.tags, n.deck) for n in first.notes]
+        == [(n.guid, n.fields, n.tags, n.deck) for n in second.notes]
+        == [(n.guid, n.fields, n.tags, n.deck) for n in third.notes]
+    )
 
 
-def test_two_content_folders_share_an_output_folder(course: Path, fixture_dir, tmp_path: Path, parses: list[str]) -> None:
+def test_two_content_folders_share_an_output_folder(
+    course: Path, fixture_dir, tmp_path: Path, parses: list[str]
+) -> None:
     other = fixture_dir("merge")
     load(course, tmp_path / "c")
     load(other, tmp_path / "c")

@@ -44,7 +44,10 @@ def test_findings_are_sorted_by_file_and_line_and_classified(fixture_dir) -> Non
     places = [(f.file, f.line) for f in result.findings]
     assert places == sorted(places)
     assert {(f.kind, f.severity) for f in result.findings} == {
-        ("outside", WARNING), ("skipped", WARNING), ("conflict", WARNING), ("merged", INFO),
+        ("outside", WARNING),
+        ("skipped", WARNING),
+        ("conflict", WARNING),
+        ("merged", INFO),
     }
     assert not result.failed() and result.failed(strict=True)
     assert result.count(ERROR) == 0 and result.count(WARNING) == 4

@@ -33,8 +33,13 @@ def workflow(fixture_dir) -> Path:
 def clean(tmp_path: Path) -> Path:
     folder = tmp_path / "clean"
     folder.mkdir()
-    (folder / "a.md").write_text("# 激活函数\n\n## 什么是 ReLU？\n\nmax(0, x)，计算简单且缓解梯度消失。\n", encoding="utf-8")
-    (folder / "b.md").write_text("# Optimisers\n\n## What is momentum?\n\nA running average of past gradients added to each step.\n", encoding="utf-8")
+    (folder / "a.md").write_text(
+        "# 激活函数\n\n## 什么是 ReLU？\n\nmax(0, x)，计算简单且缓解梯度消失。\n", encoding="utf-8"
+    )
+    (folder / "b.md").write_text(
+        "# Optimisers\n\n## What is momentum?\n\nA running average of past gradients added to each step.\n",
+        encoding="utf-8",
+    )
     return folder
 
 
@@ -78,7 +83,15 @@ def test_build_json_summary_shape(workflow: Path, tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert set(data) == SUMMARY_KEYS
     assert set(data["counts"]) == COUNT_KEYS
-    assert data["counts"] == {"files": 6, "questions": 13, "notes": 12, "merged": 1, "skipped": 0, "warnings": 0, "left_out": 0}
+    assert data["counts"] == {
+        "files": 6,
+        "questions": 13,
+        "notes": 12,
+        "merged": 1,
+        "skipped": 0,
+        "warnings": 0,
+        "left_out": 0,
+    }
     assert data["deck"] == "workflow"
     assert Path(data["output"]) == tmp_path / "out" / "workflow.apkg"
     assert Path(data["report"]) == tmp_path / "out" / "workflow.report.json"
@@ -95,7 +108,9 @@ def test_build_with_tags_says_how_many_were_left_out(workflow: Path, tmp_path: P
     assert data["filter"] == {"tags": ["深度学习"], "exclude_tags": ["论文"]}
     text = run("build", workflow, "-o", tmp_path / "out", "--tag", "python", "--tag", "machine_learning")
     assert text.exit_code == 0
-    assert "13 questions → 6 notes (1 repeat merged, 0 skipped, 6 notes left out by tag filter, 0 warnings)" in text.stdout
+    assert (
+        "13 questions → 6 notes (1 repeat merged, 0 skipped, 6 notes left out by tag filter, 0 warnings)" in text.stdout
+    )
     report = json.loads((tmp_path / "out" / "workflow.report.json").read_text(encoding="utf-8"))
     assert len(report["notes"]) == 6 and report["counts"]["left_out"] == 6
 
@@ -116,7 +131,18 @@ def test_build_deck_exclude_and_html_options(tmp_path: Path) -> None:
     (folder / "a.md").write_text("# 什么是张量？\n\n多维数组，<b>标量</b>是零阶张量。\n", encoding="utf-8")
     (folder / "drafts" / "b.md").write_text("# 草稿问题\n\n草稿答案。\n", encoding="utf-8")
     (folder / "flashmark.toml").write_text('deck = "文件里的名字"\n', encoding="utf-8")
-    result = run("build", folder, "-o", tmp_path / "out", "--deck", "Interview prep", "--exclude", "drafts/*", "--allow-html", "--json")
+    result = run(
+        "build",
+        folder,
+        "-o",
+        tmp_path / "out",
+        "--deck",
+        "Interview prep",
+        "--exclude",
+        "drafts/*",
+        "--allow-html",
+        "--json",
+    )
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["deck"] == "Interview prep" and data["counts"]["files"] == 1
@@ -185,8 +211,15 @@ def test_build_reports_progress_per_file_then_render_and_package(workflow: Path,
     assert [c[0] for c in calls] == list(range(9))
     assert {c[1] for c in calls} == {8}
     assert [c[2] for c in calls] == [
-        "dl/cnn.md", "dl/resnet.md", "dl/review.md", "ml.md", "python/async.md", "python/basics.md",
-        "rendering notes", "writing the deck", "done",
+        "dl/cnn.md",
+        "dl/resnet.md",
+        "dl/review.md",
+        "ml.md",
+        "python/async.md",
+        "python/basics.md",
+        "rendering notes",
+        "writing the deck",
+        "done",
     ]
 
 
@@ -199,7 +232,9 @@ def test_progress_bar_on_a_terminal_only(workflow: Path, tmp_path: Path) -> None
     assert code == 0 and terminal == "" and stdout == ""
     piped = subprocess.run(
         [sys.executable, "-m", "flashmark", "build", str(workflow), "-o", str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert piped.returncode == 0 and piped.stderr == ""
 
@@ -218,13 +253,26 @@ def test_check_reports_each_finding_with_file_and_line(fixture_dir) -> None:
     result = run("check", messy)
     assert result.exit_code == 0  # warnings only
     lines = result.stdout.splitlines()
-    assert lines[0] == "notes.md:1: warning: text before the first heading is not part of any question; give it a heading [outside]"
+    assert (
+        lines[0]
+        == "notes.md:1: warning: text before the first heading is not part of any question; give it a heading [outside]"
+    )
     assert "notes.md:5: warning: '什么是梯度消失？' skipped: heading has no answer under it [skipped]" in lines
     assert any(line.startswith("notes.md:11: warning: 'What is a tensor?' skipped:") for line in lines)
-    merged = lines.index("repeats.md:3: info: 2 questions merged into one note '什么是深度学习中的深度可分离卷积？' (similar title with the same answer) [merged]")
-    assert lines[merged + 1 : merged + 3] == ["    repeats.md:3  什么是深度学习中的深度可分离卷积？", "    repeats.md:7  什么是深度可分离卷积？"]
-    conflict = next(i for i, line in enumerate(lines) if line.startswith("repeats.md:13: warning: '模型结构' has different answers"))
-    assert lines[conflict + 1 : conflict + 3] == ["    repeats.md:13  模型结构  (LeNet)", "    repeats.md:19  模型结构  (AlexNet)"]
+    merged = lines.index(
+        "repeats.md:3: info: 2 questions merged into one note '什么是深度学习中的深度可分离卷积？' (similar title with the same answer) [merged]"
+    )
+    assert lines[merged + 1 : merged + 3] == [
+        "    repeats.md:3  什么是深度学习中的深度可分离卷积？",
+        "    repeats.md:7  什么是深度可分离卷积？",
+    ]
+    conflict = next(
+        i for i, line in enumerate(lines) if line.startswith("repeats.md:13: warning: '模型结构' has different answers")
+    )
+    assert lines[conflict + 1 : conflict + 3] == [
+        "    repeats.md:13  模型结构  (LeNet)",
+        "    repeats.md:19  模型结构  (AlexNet)",
+    ]
     assert lines[-1] == "2 files, 7 questions → 4 notes: 0 errors, 4 warnings, 1 merged group"
     assert run("check", messy, "--strict").exit_code == 1
 
@@ -237,7 +285,10 @@ def test_check_keeps_going_past_unreadable_files(clean: Path) -> None:
     result = run("check", clean)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
-    assert any(line.startswith("front.md:2: error: front matter is not valid YAML") and line.endswith("[invalid]") for line in lines)
+    assert any(
+        line.startswith("front.md:2: error: front matter is not valid YAML") and line.endswith("[invalid]")
+        for line in lines
+    )
     assert any(line.startswith("gbk.md:1: error: not valid UTF-8") and line.endswith("[unreadable]") for line in lines)
     assert "utf16.md: error: file is UTF-16; save it as UTF-8 [unreadable]" in lines
     assert any(line.startswith("gone.md: error: cannot read file") for line in lines)
@@ -251,7 +302,15 @@ def test_check_json_shape(fixture_dir, clean: Path) -> None:
     data = json.loads(result.stdout)
     assert set(data) == {"ok", "strict", "counts", "findings"}
     assert data["ok"] is True and data["strict"] is False
-    assert data["counts"] == {"files": 2, "questions": 7, "notes": 4, "errors": 0, "warnings": 4, "merged": 1, "conflicts": 1}
+    assert data["counts"] == {
+        "files": 2,
+        "questions": 7,
+        "notes": 4,
+        "errors": 0,
+        "warnings": 4,
+        "merged": 1,
+        "conflicts": 1,
+    }
     for f in data["findings"]:
         assert set(f) == {"severity", "kind", "file", "line", "message", "places"}
         assert f["severity"] in ("error", "warning", "info") and isinstance(f["line"], int)
@@ -268,7 +327,12 @@ def test_check_json_shape(fixture_dir, clean: Path) -> None:
     broken = json.loads(run("check", clean, "--format", "json").stdout)
     assert broken["ok"] is False and broken["counts"]["errors"] == 1
     assert broken["findings"][0] | {"message": ""} == {
-        "severity": "error", "kind": "unreadable", "file": "bad.md", "line": 3, "message": "", "places": [],
+        "severity": "error",
+        "kind": "unreadable",
+        "file": "bad.md",
+        "line": 3,
+        "message": "",
+        "places": [],
     }
 
 
@@ -282,7 +346,10 @@ def test_check_options_and_usage_errors(clean: Path, tmp_path: Path) -> None:
     (clean / "flashmark.toml").write_text("decks = 1\n", encoding="utf-8")
     config = run("check", clean)
     assert config.exit_code == 1
-    assert config.stderr == f"Error: {clean / 'flashmark.toml'}:1: unknown setting 'decks' (known: allow_html, deck, exclude, labels, skip_headings); did you mean 'deck'?\n"
+    assert (
+        config.stderr
+        == f"Error: {clean / 'flashmark.toml'}:1: unknown setting 'decks' (known: allow_html, deck, exclude, labels, skip_headings); did you mean 'deck'?\n"
+    )
 
 
 # --- list and tags ----------------------------------------------------------
@@ -294,7 +361,12 @@ def test_list_one_line_per_note(workflow: Path) -> None:
     rows = [line.split("\t") for line in result.stdout.splitlines()]
     assert len(rows) == WORKFLOW_NOTES and all(len(r) == 4 for r in rows)
     by_title = {r[1]: r for r in rows}
-    assert by_title["什么是卷积层？"] == ["什么是卷积层", "什么是卷积层？", "深度学习::CNN", "dl/cnn.md:5 dl/review.md:5"]
+    assert by_title["什么是卷积层？"] == [
+        "什么是卷积层",
+        "什么是卷积层？",
+        "深度学习::CNN",
+        "dl/cnn.md:5 dl/review.md:5",
+    ]
     assert by_title["What does the GIL do?"][0] == "#py-gil"
     assert by_title["什么是残差连接？"][2] == "深度学习::ResNet 论文"
 
@@ -302,7 +374,12 @@ def test_list_one_line_per_note(workflow: Path) -> None:
 def test_list_filters_by_tag(workflow: Path) -> None:
     python = run("list", workflow, "--tag", "PYTHON")
     titles = [line.split("\t")[1] for line in python.stdout.splitlines()]
-    assert titles == ["What is an event loop?", "What does await do?", "What does the GIL do?", "What is a list comprehension?"]
+    assert titles == [
+        "What is an event loop?",
+        "What does await do?",
+        "What does the GIL do?",
+        "What is a list comprehension?",
+    ]
     basics = run("list", workflow, "--tag", "python", "--exclude-tag", "concurrency")
     assert len(basics.stdout.splitlines()) == 2
     assert run("list", workflow, "--tag", "nothing").stdout == ""
@@ -311,8 +388,20 @@ def test_list_filters_by_tag(workflow: Path) -> None:
 def test_list_json_shape(workflow: Path) -> None:
     data = json.loads(run("list", workflow, "--format", "json", "--tag", "深度学习::ResNet").stdout)
     assert data == [
-        {"key": "什么是残差连接", "title": "什么是残差连接？", "topic": ["深度学习：ResNet"], "tags": ["深度学习::ResNet", "论文"], "sources": ["dl/resnet.md:7"]},
-        {"key": "为什么resnet能训练上百层", "title": "为什么 ResNet 能训练上百层？", "topic": ["深度学习：ResNet"], "tags": ["深度学习::ResNet", "论文"], "sources": ["dl/resnet.md:11"]},
+        {
+            "key": "什么是残差连接",
+            "title": "什么是残差连接？",
+            "topic": ["深度学习：ResNet"],
+            "tags": ["深度学习::ResNet", "论文"],
+            "sources": ["dl/resnet.md:7"],
+        },
+        {
+            "key": "为什么resnet能训练上百层",
+            "title": "为什么 ResNet 能训练上百层？",
+            "topic": ["深度学习：ResNet"],
+            "tags": ["深度学习::ResNet", "论文"],
+            "sources": ["dl/resnet.md:11"],
+        },
     ]
 
 
@@ -338,7 +427,9 @@ def test_tags_json_shape(workflow: Path) -> None:
     data = json.loads(run("tags", workflow, "--format", "json").stdout)
     python = next(n for n in data if n["name"] == "Python")
     assert python == {
-        "name": "Python", "tag": "Python", "notes": 4,
+        "name": "Python",
+        "tag": "Python",
+        "notes": 4,
         "children": [
             {"name": "Async", "tag": "Python::Async", "notes": 2, "children": []},
             {"name": "Basics", "tag": "Python::Basics", "notes": 2, "children": []},

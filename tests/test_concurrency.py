@@ -49,7 +49,9 @@ def assert_consistent(content: Path, deck: Path, view: AnkiView) -> None:
         entry = by_guid[guid]
         assert entry.hash == content_hash([note.fields[f] for f in FIELDS], note.tags), note.fields["Question"]
         assert entry.mod == note.mod
-    leftovers = [p.name for p in [*content.iterdir(), *deck.parent.iterdir()] if p.name.startswith(".") and p.name != CACHE_DIR]
+    leftovers = [
+        p.name for p in [*content.iterdir(), *deck.parent.iterdir()] if p.name.startswith(".") and p.name != CACHE_DIR
+    ]
     assert leftovers == []  # no temp file and no guard file is left behind
 
 
@@ -59,7 +61,9 @@ def test_two_build_processes_at_once_leave_a_whole_deck_and_a_matching_lock(cont
     for round_ in range(3):
         if round_ == 2:  # the notes change between rounds: the lock then has something to carry over
             (content / "a.md").write_text(_notes(2), encoding="utf-8")
-        racers = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        racers = [
+            subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+        ]
         for racer in racers:
             _, err = racer.communicate(timeout=120)
             assert racer.returncode == 0, err

@@ -84,7 +84,7 @@ def test_command_line_overrides_win(tmp_path: Path) -> None:
     cfg = load_config(folder).override(deck="From CLI", exclude=("y.md",), allow_html=False)
     assert (cfg.deck, cfg.allow_html, cfg.exclude) == ("From CLI", False, ("x.md", "y.md"))
     assert load_config(folder).override() == load_config(folder)
-    folder_html = content(tmp_path, 'allow_html = false\n', {"a.md": "# Q\n\n<i>x</i>\n"})
+    folder_html = content(tmp_path, "allow_html = false\n", {"a.md": "# Q\n\n<i>x</i>\n"})
     result = build(folder_html, tmp_path / "out", deck="Override", allow_html=True)
     assert result.deck == "Override"
     assert "<i>x</i>" in result.notes[0].fields[2]
@@ -92,7 +92,9 @@ def test_command_line_overrides_win(tmp_path: Path) -> None:
 
 def test_pyproject_beside_or_above_the_content_folder(tmp_path: Path) -> None:
     folder = content(tmp_path)
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.flashmark]\ndeck = "Above"\n', encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.flashmark]\ndeck = "Above"\n', encoding="utf-8"
+    )
     assert load_config(folder).deck == "Above"
     assert config_path(folder) == tmp_path / "pyproject.toml"
     (folder / "pyproject.toml").write_text('[tool.flashmark]\ndeck = "Beside"\n', encoding="utf-8")
@@ -103,7 +105,7 @@ def test_pyproject_beside_or_above_the_content_folder(tmp_path: Path) -> None:
 
 def test_pyproject_without_our_table_is_ignored(tmp_path: Path) -> None:
     folder = content(tmp_path)
-    (tmp_path / "pyproject.toml").write_text('[tool.black]\nline-length = 100\n', encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n", encoding="utf-8")
     assert load_config(folder) == Config()
 
 
@@ -117,14 +119,22 @@ def test_pyproject_found_from_a_relative_dot(tmp_path: Path, monkeypatch: pytest
 @pytest.mark.parametrize(
     ("toml", "message", "line"),
     [
-        ('deck = "x"\ndekc = "y"\n', "unknown setting 'dekc' (known: allow_html, deck, exclude, labels, skip_headings); did you mean 'deck'?", 2),
+        (
+            'deck = "x"\ndekc = "y"\n',
+            "unknown setting 'dekc' (known: allow_html, deck, exclude, labels, skip_headings); did you mean 'deck'?",
+            2,
+        ),
         ("deck = 3\n", "'deck' must be a non-empty string", 1),
         ('deck = "  "\n', "'deck' must be a non-empty string", 1),
         ('\nallow_html = "yes"\n', "'allow_html' must be true or false", 2),
         ('exclude = "drafts/*"\n', "'exclude' must be a list of non-empty strings", 1),
         ("skip_headings = [1, 2]\n", "'skip_headings' must be a list of non-empty strings", 1),
         ('labels = ["答案"]\n', "'labels' must be a table", 1),
-        ('[labels]\nanswers = ["Antwort"]\n', "unknown setting 'labels.answers' (known: answer, extra, prompt); did you mean 'labels.answer'?", 2),
+        (
+            '[labels]\nanswers = ["Antwort"]\n',
+            "unknown setting 'labels.answers' (known: answer, extra, prompt); did you mean 'labels.answer'?",
+            2,
+        ),
         ('[labels]\nprompt = ["ok"]\nanswer = "Antwort"\n', "'labels.answer' must be a list of non-empty strings", 3),
         ('labels = { extra = [""] }\n', "'labels.extra' must be a list of non-empty strings", 1),
         ('deck = "x"\n\nexclude = ["a" "b"]\n', "not valid TOML: Unclosed array", 3),
@@ -142,7 +152,9 @@ def test_mistakes_name_key_file_and_line(tmp_path: Path, toml: str, message: str
 def test_mistakes_in_pyproject_name_the_line_in_its_table(tmp_path: Path) -> None:
     folder = content(tmp_path)
     pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[project]\nname = "x"\nexclude = 1\n\n[tool.flashmark]\ndeck = "d"\nexclude = "x"\n', encoding="utf-8")
+    pyproject.write_text(
+        '[project]\nname = "x"\nexclude = 1\n\n[tool.flashmark]\ndeck = "d"\nexclude = "x"\n', encoding="utf-8"
+    )
     err = error_of(folder)
     assert (err.path, err.line) == (str(pyproject), 7)
     assert "'exclude' must be a list" in err.message

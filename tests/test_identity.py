@@ -169,7 +169,9 @@ def test_an_unchanged_note_takes_its_sketch_from_the_lock_and_a_changed_one_gets
     assert sketches["甲"] == "00000000"  # same key, same hash: the lock's sketch, not recomputed
     assert sketches["乙"] == answer_sketch(by_title(second, "乙").fields[FIELDS.index("Answer")]) != "00000000"
     again = assign_identities(notes_of(tmp_path, v2, "v3"), first.lock, "h", NOW + 1)
-    assert {e.title: e.answer for e in again.lock.notes}["甲"] == answer_sketch(by_title(again, "甲").fields[FIELDS.index("Answer")])
+    assert {e.title: e.answer for e in again.lock.notes}["甲"] == answer_sketch(
+        by_title(again, "甲").fields[FIELDS.index("Answer")]
+    )
 
 
 def test_reworded_title_with_the_same_answer_keeps_the_guid(tmp_path: Path) -> None:
@@ -194,7 +196,9 @@ def test_slightly_reworded_title_with_a_new_answer_keeps_the_guid(tmp_path: Path
 def test_new_title_and_lightly_edited_answer_keep_the_guid(tmp_path: Path) -> None:
     answer = "第一句讲定义。第二句讲动机。第三句讲做法。第四句讲效果。"
     edited = "第一句讲定义。第二句讲动机。第三句讲做法。第四句讲改进后的效果。"
-    first, second = rebuild(tmp_path, {"a.md": f"# T\n\n## 残差连接\n\n{answer}\n"}, {"a.md": f"# T\n\n## 捷径为何有用\n\n{edited}\n"})
+    first, second = rebuild(
+        tmp_path, {"a.md": f"# T\n\n## 残差连接\n\n{answer}\n"}, {"a.md": f"# T\n\n## 捷径为何有用\n\n{edited}\n"}
+    )
     assert second.notes[0].guid == first.notes[0].guid
     assert second.matches[0].reason == "similar answer"
 
@@ -210,7 +214,9 @@ def test_a_different_question_is_not_matched_to_a_removed_one(tmp_path: Path) ->
 
 
 def test_short_identical_answers_are_no_evidence(tmp_path: Path) -> None:
-    first, second = rebuild(tmp_path, {"a.md": "# T\n\n## 会用到吗\n\n是。\n"}, {"a.md": "# T\n\n## 能否并行\n\n是。\n"})
+    first, second = rebuild(
+        tmp_path, {"a.md": "# T\n\n## 会用到吗\n\n是。\n"}, {"a.md": "# T\n\n## 能否并行\n\n是。\n"}
+    )
     assert second.matches == () and len(second.removed) == 1
     assert second.notes[0].guid != first.notes[0].guid
 
@@ -236,7 +242,7 @@ def test_a_new_note_never_takes_a_guid_already_in_use(tmp_path: Path) -> None:
     # v2 rewords "A" to "B" (same answer, so B keeps A's key-derived GUID); v3 adds a new "A".
     v1 = {"a.md": f"# T\n\n## Alpha question\n\n{LONG_ANSWER}\n"}
     v2 = {"a.md": f"# T\n\n## Completely different wording\n\n{LONG_ANSWER}\n"}
-    first, second = rebuild(tmp_path, v1, v2)
+    _first, second = rebuild(tmp_path, v1, v2)
     assert second.notes[0].guid == note_guid("alphaquestion")
     v3 = {"a.md": f"# T\n\n## Completely different wording\n\n{LONG_ANSWER}\n\n## Alpha question\n\n另一个答案。\n"}
     third = assign_identities(notes_of(tmp_path, v3, "v3"), second.lock, "h", NOW)
@@ -316,18 +322,23 @@ def test_write_lock_is_atomic_readable_and_skips_unchanged(tmp_path: Path) -> No
 
 
 def _three_note_lock(tmp_path: Path) -> Lock:
-    notes = notes_of(tmp_path, {"a.md": "# T\n\n## 乙\n\n二。\n\n## 甲\n\n一。\n\n## Alpha \"q\"\n\nA.\n"})
+    notes = notes_of(tmp_path, {"a.md": '# T\n\n## 乙\n\n二。\n\n## 甲\n\n一。\n\n## Alpha "q"\n\nA.\n'})
     return assign_identities(notes, None, "h", NOW).lock
 
 
 def test_the_streamed_lock_file_has_the_documented_layout_byte_for_byte(tmp_path: Path) -> None:
     lock = _three_note_lock(tmp_path)
     lines = [
-        "    " + json.dumps({f: getattr(e, f) for f in ("key", "guid", "hash", "mod", "title", "answer", "search")}, ensure_ascii=False)
+        "    "
+        + json.dumps(
+            {f: getattr(e, f) for f in ("key", "guid", "hash", "mod", "title", "answer", "search")}, ensure_ascii=False
+        )
         for e in sorted(lock.notes, key=lambda e: e.key)
     ]
     notetype = json.dumps({"hash": "h", "mod": int(NOW)})
-    expected = f'{{\n  "flashmark_lock": 1,\n  "notetype": {notetype},\n  "notes": [\n' + ",\n".join(lines) + "\n  ]\n}\n"
+    expected = (
+        f'{{\n  "flashmark_lock": 1,\n  "notetype": {notetype},\n  "notes": [\n' + ",\n".join(lines) + "\n  ]\n}\n"
+    )
     assert lock_text(lock) == expected
     path = tmp_path / LOCK_FILE
     assert write_lock(path, lock) is True
@@ -339,11 +350,14 @@ def test_the_streamed_lock_file_has_the_documented_layout_byte_for_byte(tmp_path
 
 
 def test_lock_lines_and_content_hashes_are_what_json_dumps_writes_for_any_text(tmp_path: Path) -> None:
-    nasty = ['"', "\\", "\n\t\x00\x1f\x7f", "\u2028\u2029", "é中文😀", "</script>", "", "a\\\"b"]
+    nasty = ['"', "\\", "\n\t\x00\x1f\x7f", "\u2028\u2029", "é中文😀", "</script>", "", 'a\\"b']
     for n, text in enumerate(nasty):
         entry = LockEntry(f"k{text}", f"g{n}", text, 2**53, text, text[::-1], text * 2)
         notetype = json.dumps({"hash": "h", "mod": 7})
-        line = json.dumps({f: getattr(entry, f) for f in ("key", "guid", "hash", "mod", "title", "answer", "search")}, ensure_ascii=False)
+        line = json.dumps(
+            {f: getattr(entry, f) for f in ("key", "guid", "hash", "mod", "title", "answer", "search")},
+            ensure_ascii=False,
+        )
         expected = f'{{\n  "flashmark_lock": 1,\n  "notetype": {notetype},\n  "notes": [\n    {line}\n  ]\n}}\n'
         assert lock_text(Lock((entry,), "h", 7)) == expected
         fields, tags = (text, "Q", text * 3), (text, "b", "a")

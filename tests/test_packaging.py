@@ -18,7 +18,8 @@ def test_wheel_contains_templates_and_entry_point(tmp_path: Path) -> None:
         shutil.copy(ROOT / name, checkout / name)
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(checkout)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     wheel = next(tmp_path.glob("flashmark-*.whl"))
     with zipfile.ZipFile(wheel) as zf:

@@ -18,7 +18,7 @@ from flashmark.render import render_notes
 from flashmark.sources import find_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-from corpus import generate  # noqa: E402
+from corpus import generate
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -67,7 +67,12 @@ def test_cached_rebuild_imports_the_same_as_a_fresh_build(corpus: Path, tmp_path
     cached = build(corpus, out)
     a = import_apkg(first, tmp_path / "a.anki2")
     b = import_apkg(cached.output, tmp_path / "b.anki2")
-    view = lambda anki: sorted((n.guid, n.fields["Question"], tuple(n.fields.values()), n.tags, n.decks) for n in anki.notes.values())  # noqa: E731
+
+    def view(anki):
+        return sorted(
+            (n.guid, n.fields["Question"], tuple(n.fields.values()), n.tags, n.decks) for n in anki.notes.values()
+        )
+
     assert view(a) == view(b) and len(a.notes) == len(fresh.notes)
 
 
@@ -99,7 +104,9 @@ def test_keep_going_collects_errors_in_order_and_parses_the_rest(tmp_path: Path,
     paths[2].write_text("---\ntopic: [unclosed\n---\n\n## 问题\n\n答案。\n", encoding="utf-8")
     paths[7].write_bytes(b"## \xff\xfe broken\n")
     config = load_config(content)
-    files, errors = parallel.parse_files(paths, content, config, workers=workers, keep_going=True, cache_dir=tmp_path / "c")
+    files, errors = parallel.parse_files(
+        paths, content, config, workers=workers, keep_going=True, cache_dir=tmp_path / "c"
+    )
     rels = [p.relative_to(content).as_posix() for p in paths]
     assert [e.path for e in errors] == [rels[2], rels[7]]
     assert [type(e) for e in errors] == [ParseError, SourceError]
@@ -117,7 +124,12 @@ def test_progress_once_per_file_in_order(corpus: Path, tmp_path: Path, workers: 
     for _ in range(3):  # cold; then from the cache with one file edited; then all from the cache
         calls: list[tuple[int, int, str]] = []
         parallel.parse_files(
-            paths, content, load_config(content), tmp_path / "c", workers, progress=lambda *call: calls.append(call)
+            paths,
+            content,
+            load_config(content),
+            tmp_path / "c",
+            workers,
+            progress=lambda *call: calls.append(call),  # noqa: B023 - called before the loop moves on
         )
         assert calls == [(k, len(paths), rel) for k, rel in enumerate(rels)]
         paths[5].write_text(paths[5].read_text(encoding="utf-8") + "\n## 新问题\n\n新答案。\n", encoding="utf-8")

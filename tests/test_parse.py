@@ -85,7 +85,15 @@ class TestTitles:
     def test_numbering_is_removed(self) -> None:
         parsed = parse_fixture("numbering.md")
         assert [q.title for q in parsed.questions] == [
-            "标题一", "标题二", "标题三", "Title four", "Title five", "标题六", "标题七", "标题八", "3D 卷积是什么",
+            "标题一",
+            "标题二",
+            "标题三",
+            "Title four",
+            "Title five",
+            "标题六",
+            "标题七",
+            "标题八",
+            "3D 卷积是什么",
         ]
 
     def test_title_html_keeps_inline_markup(self) -> None:

@@ -37,7 +37,9 @@ def test_template_fills_fields_sections_and_front_side() -> None:
 
 
 def test_math_preview_draws_mathml_and_falls_back_to_source() -> None:
-    assert math_preview(r"\frac{a}{b}", display=True).startswith('<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">')
+    assert math_preview(r"\frac{a}{b}", display=True).startswith(
+        '<math xmlns="http://www.w3.org/1998/Math/MathML" display="block">'
+    )
     assert "<mfrac>" in math_preview(r"\frac{a}{b}", display=False)
     assert math_preview(r"\frac{a}{", display=False) == '<code class="fm-tex">\\(\\frac{a}{\\)</code>'
 
@@ -78,7 +80,9 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def preview_page(browser: Browser, fixture_dir: Callable[[str], Path], tmp_path: Path) -> Iterator[tuple[Page, list[str]]]:
+def preview_page(
+    browser: Browser, fixture_dir: Callable[[str], Path], tmp_path: Path
+) -> Iterator[tuple[Page, list[str]]]:
     """The rich fixture's preview, opened from file://, with every non-local request recorded and refused."""
     output = tmp_path / "preview.html"
     write_preview(fixture_dir("rich"), output)
@@ -106,7 +110,9 @@ def test_page_filters_by_tag(preview_page: tuple[Page, list[str]]) -> None:
     assert page.inner_text("#pv-shown") == "3"
     page.select_option("#pv-tag", "figures")  # a parent tag matches its children, as in Anki
     assert visible_titles(page) == [
-        "What does the bar chart show?", "Where is the missing picture?", "What about pictures from elsewhere?"
+        "What does the bar chart show?",
+        "Where is the missing picture?",
+        "What about pictures from elsewhere?",
     ]
     page.select_option("#pv-tag", "")
     assert page.locator(".pv-note:visible").count() == 9

@@ -14,7 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from hypothesis import assume, given, strategies as st
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 
 from flashmark.build import build, load_corpus
@@ -27,13 +28,71 @@ from flashmark.render import render_notes
 from flashmark.sources import decode
 from flashmark.types import Source
 
-LATIN = ["What", "is", "a", "ResNet", "gradient", "descent", "C#", "C++", "DeepLabv3+", "x", "GIL", "Python", "loss", "v2"]
-CJK = ["什么", "是", "卷积", "深度", "可分离", "残差", "连接", "梯度", "消失", "注意力", "机制", "模型", "结构", "の", "한국어"]
+LATIN = [
+    "What",
+    "is",
+    "a",
+    "ResNet",
+    "gradient",
+    "descent",
+    "C#",
+    "C++",
+    "DeepLabv3+",
+    "x",
+    "GIL",
+    "Python",
+    "loss",
+    "v2",
+]
+CJK = [
+    "什么",
+    "是",
+    "卷积",
+    "深度",
+    "可分离",
+    "残差",
+    "连接",
+    "梯度",
+    "消失",
+    "注意力",
+    "机制",
+    "模型",
+    "结构",
+    "の",
+    "한국어",
+]
 SPACES = [" ", " ", " ", "\t", "\u00a0", "\u200b", "\u3000", "\u2009", "\ufeff"]
-NUMBERING = ["", "", "", "1. ", "12、", "3.1.1 ", "Q3. ", "Question 4: ", "面试题 12：", "问题3:", "第3题：", "(2) ", "一、"]
+NUMBERING = [
+    "",
+    "",
+    "",
+    "1. ",
+    "12、",
+    "3.1.1 ",
+    "Q3. ",
+    "Question 4: ",
+    "面试题 12：",
+    "问题3:",
+    "第3题：",
+    "(2) ",
+    "一、",
+]
 DECOR = [
-    "*强调*", "**bold**", "`code`", "$x_1$", "$$a^2$$", "\\(a+b\\)", "\\[c\\]", "[link](https://example.com/x)",
-    "![图](missing.png)", "![remote](https://example.com/a.png)", "<b>html</b>", "&amp;", "\\*", "~~del~~", "$5 and $10",
+    "*强调*",
+    "**bold**",
+    "`code`",
+    "$x_1$",
+    "$$a^2$$",
+    "\\(a+b\\)",
+    "\\[c\\]",
+    "[link](https://example.com/x)",
+    "![图](missing.png)",
+    "![remote](https://example.com/a.png)",
+    "<b>html</b>",
+    "&amp;",
+    "\\*",
+    "~~del~~",
+    "$5 and $10",
 ]
 UNCLOSED_INLINE = ["`code", "**bold", "$x", "[link(", "\\(a", "\\[a", "<b", "![x](", "$$a", "{#"]
 PUNCTUATION = ["？！", "…", "---", "***", "（）", "、。", "#", "- -", "\u200b"]
@@ -77,16 +136,44 @@ def _skip_word(text: str) -> bool:
     return plain in SKIP_WORDS
 
 
-LABELS = ["**答案：**", "**答案**：", "答案：", "**Answer:**", "Answer:", "**题目：**", "**Question:**", "**应用：**", "**Example:**", "**解析**:"]
+LABELS = [
+    "**答案：**",
+    "**答案**：",
+    "答案：",
+    "**Answer:**",
+    "Answer:",
+    "**题目：**",
+    "**Question:**",
+    "**应用：**",
+    "**Example:**",
+    "**解析**:",
+]
 
 
 @st.composite
 def block(draw: st.DrawFn) -> tuple[str, list[str]]:
     """One block of a question body, as (kind, lines)."""
-    kind = draw(st.sampled_from([
-        "paragraph", "paragraph", "label", "label", "fence", "tilde", "math", "unclosed_math", "list", "quote",
-        "table", "html", "indented", "fake_headings", "reference",
-    ]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "paragraph",
+                "paragraph",
+                "label",
+                "label",
+                "fence",
+                "tilde",
+                "math",
+                "unclosed_math",
+                "list",
+                "quote",
+                "table",
+                "html",
+                "indented",
+                "fake_headings",
+                "reference",
+            ]
+        )
+    )
     line = text_line()
     if kind == "paragraph":
         return kind, draw(st.lists(line, min_size=1, max_size=3))
@@ -97,7 +184,9 @@ def block(draw: st.DrawFn) -> tuple[str, list[str]]:
         lang = draw(st.sampled_from(["", "python", "bash", "math", "no-such-language"]))
         return kind, [mark + lang, "# not a heading", draw(line), "## still code", mark]
     if kind == "math":
-        return kind, draw(st.sampled_from([["$$", "a^2 + b^2", "$$"], ["\\[", "x_1", "\\] (2)"], ["$$x$$"], ["\\[y\\]"]]))
+        return kind, draw(
+            st.sampled_from([["$$", "a^2 + b^2", "$$"], ["\\[", "x_1", "\\] (2)"], ["$$x$$"], ["\\[y\\]"]])
+        )
     if kind == "unclosed_math":  # must not swallow the headings after it
         return kind, [draw(st.sampled_from(["$$", "\\[", "$$ a", "\\[ b"])), draw(line)]
     if kind == "list":
@@ -107,11 +196,19 @@ def block(draw: st.DrawFn) -> tuple[str, list[str]]:
     if kind == "table":
         return kind, ["| a | b |", "|---|:-:|", "| " + draw(line).replace("|", "/") + " | 2 |"]
     if kind == "html":
-        return kind, [draw(st.sampled_from(["<div>块</div>", "<!-- comment -->", "<script>alert(1)</script>", "<p onclick=x>p</p>"]))]
+        return kind, [
+            draw(
+                st.sampled_from(
+                    ["<div>块</div>", "<!-- comment -->", "<script>alert(1)</script>", "<p onclick=x>p</p>"]
+                )
+            )
+        ]
     if kind == "indented":
         return kind, ["    # indented code, not a heading", "    x = 1"]
     if kind == "fake_headings":
-        return kind, [draw(st.sampled_from(["#hashtag", "####### seven", "\\# escaped", "#\u00a0nbsp"])) + " " + draw(line)]
+        return kind, [
+            draw(st.sampled_from(["#hashtag", "####### seven", "\\# escaped", "#\u00a0nbsp"])) + " " + draw(line)
+        ]
     return kind, ["[ref]: https://example.com/r", draw(line) + " [ref]"]
 
 
@@ -149,17 +246,19 @@ BAD_FRONT_MATTER = [["---", "topic: [unclosed", "---"], ["---", "- a list", "---
 @st.composite
 def document(draw: st.DrawFn, name: str) -> Document:
     """A file of headings with known kinds, and the line of each question and empty heading."""
-    headings = draw(st.lists(
-        st.builds(
-            Heading,
-            level=st.integers(1, 6),
-            indent=st.integers(0, 3),
-            title=title(),
-            body=st.lists(block().map(lambda b: (b[0], tuple(b[1]))), max_size=3).map(tuple),
-        ),
-        min_size=0,
-        max_size=8,
-    ))
+    headings = draw(
+        st.lists(
+            st.builds(
+                Heading,
+                level=st.integers(1, 6),
+                indent=st.integers(0, 3),
+                title=title(),
+                body=st.lists(block().map(lambda b: (b[0], tuple(b[1]))), max_size=3).map(tuple),
+            ),
+            min_size=0,
+            max_size=8,
+        )
+    )
     for h in headings:
         assume(not _skip_word(h.title))
     lines: list[str] = []
@@ -186,7 +285,9 @@ def document(draw: st.DrawFn, name: str) -> Document:
             if i or draw(st.booleans()):
                 lines.append("")
             lines += list(block_lines)
-            after_list = kind in ("list", "quote") or (after_list and kind == "indented")  # indented lines continue a list
+            after_list = kind in ("list", "quote") or (
+                after_list and kind == "indented"
+            )  # indented lines continue a list
         if h.body:
             questions.add(where)
         elif not (n + 1 < len(headings) and headings[n + 1].level > h.level):
@@ -258,7 +359,9 @@ def test_every_question_heading_is_a_note_or_skipped(docs: list[Document], allow
 MARKDOWN_CHARS = list("#*_`$\\[]()!<>{}:：-=+| \t\n\r~.、0123456789") + ["\u00a0", "\u200b", "卷", "积", "a", "\x00"]
 
 
-@given(st.text(st.sampled_from(MARKDOWN_CHARS) | st.characters(exclude_categories=("Cs",)), max_size=300), st.booleans())
+@given(
+    st.text(st.sampled_from(MARKDOWN_CHARS) | st.characters(exclude_categories=("Cs",)), max_size=300), st.booleans()
+)
 def test_any_text_parses_merges_and_renders(text: str, allow_html: bool) -> None:
     """Whatever the characters, the stages raise nothing but FlashmarkError and place every question once."""
     try:
@@ -288,10 +391,40 @@ def _atx_lines(tokens: list) -> set[int]:  # type: ignore[type-arg]
     return {t.map[0] for t in tokens if t.type == "heading_open" and t.level == 0 and t.markup.startswith("#")}
 
 
-@given(st.lists(st.sampled_from([
-    "$$", "$$ a", "a $$", "\\[", "\\]", "\\] (1)", "x", "# H", "## H2", "", "```", "~~~", "- item", "+ b", "> q",
-    "    code", "$a$", "\\(", "<pre>", "</pre>", "<!--", "-->", "<div>", "</div>",
-]), max_size=20), st.booleans())
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "$$",
+                "$$ a",
+                "a $$",
+                "\\[",
+                "\\]",
+                "\\] (1)",
+                "x",
+                "# H",
+                "## H2",
+                "",
+                "```",
+                "~~~",
+                "- item",
+                "+ b",
+                "> q",
+                "    code",
+                "$a$",
+                "\\(",
+                "<pre>",
+                "</pre>",
+                "<!--",
+                "-->",
+                "<div>",
+                "</div>",
+            ]
+        ),
+        max_size=20,
+    ),
+    st.booleans(),
+)
 def test_math_never_hides_a_heading_plain_commonmark_shows(lines: list[str], allow_html: bool) -> None:
     """Display math may hold lines, but every heading CommonMark sees without math is still a heading.
 

@@ -194,7 +194,10 @@ def test_cli_prints_matches_and_removals(paths: tuple[Path, Path, Path]) -> None
     second = runner.invoke(main, ["build", str(use("rebuild_v2", content)), "-o", str(out)])
     assert second.exit_code == 0, second.output
     lines = second.output.splitlines()
-    assert "matched: 'What is dropout?' → 'How does dropout prevent overfitting?' (same answer): the same Anki note, progress kept" in lines
+    assert (
+        "matched: 'What is dropout?' → 'How does dropout prevent overfitting?' (same answer): the same Anki note, progress kept"
+        in lines
+    )
     assert any(line.startswith("matched: '模型结构' (模型结构@lenet → 模型结构@lenet5;") for line in lines)
     removed = [line for line in lines if line.startswith("removed:")]
     assert removed == [

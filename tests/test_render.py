@@ -107,7 +107,7 @@ def test_answers_differing_only_in_formula_are_both_kept(tmp_path: Path) -> None
 
 
 def test_fenced_code_is_highlighted_with_css_classes() -> None:
-    out = html('```python\ndef f(x):\n    return x < 1  # small\n```\n')
+    out = html("```python\ndef f(x):\n    return x < 1  # small\n```\n")
     assert '<pre class="fm-code fm-hl"><code class="language-python">' in out
     assert '<span class="k">def</span>' in out
     assert '<span class="o">&lt;</span>' in out
@@ -115,7 +115,7 @@ def test_fenced_code_is_highlighted_with_css_classes() -> None:
 
 
 def test_unknown_language_gives_escaped_plain_block() -> None:
-    out = html("```brainfunk\n<<>> & \"q\"\n```\n")
+    out = html('```brainfunk\n<<>> & "q"\n```\n')
     assert '<pre class="fm-code"><code class="language-brainfunk">&lt;&lt;&gt;&gt; &amp; "q"' in out
     assert "<span" not in out
 
@@ -190,7 +190,12 @@ def test_links_render_with_safe_rel() -> None:
 
 
 def test_javascript_links_never_become_links() -> None:
-    for source in ("[x](javascript:alert(1))", "<javascript:alert(1)>", "[x](JAVASCRIPT:alert(1))", "[x](vbscript:msgbox)"):
+    for source in (
+        "[x](javascript:alert(1))",
+        "<javascript:alert(1)>",
+        "[x](JAVASCRIPT:alert(1))",
+        "[x](vbscript:msgbox)",
+    ):
         out = html(source)
         assert "<a" not in out, source
         assert "href" not in out, source
@@ -209,8 +214,8 @@ def test_allowed_html_passes_through_the_allowlist() -> None:
     source = (
         '<span style="color: red; position: fixed">red</span> <b onclick="x()">bold</b> '
         '<a href="javascript:alert(1)">js</a> <img src="x.png" onerror="alert(1)"> <u>u</u>\n\n'
-        "<script>alert(1)</script>\n\n<iframe src=\"https://example.com\"></iframe>\n\n"
-        '<div><details><summary>More</summary>hidden</details></div>\n'
+        '<script>alert(1)</script>\n\n<iframe src="https://example.com"></iframe>\n\n'
+        "<div><details><summary>More</summary>hidden</details></div>\n"
     )
     out = html(source, allow_html=True)
     assert '<span style="color:red">red</span>' in out
@@ -274,7 +279,9 @@ def test_each_question_carries_only_its_own_media(tmp_path: Path) -> None:
     (tmp_path / "b.png").write_bytes(PNG + b"b")
     parsed = parse(tmp_path, "# A\n\n![a](a.png)\n\n# B\n\nplain\n\n# C\n\n![b](b.png) ![a](a.png)\n")
     assert [[m.name for m in q.media] for q in parsed.questions] == [
-        [media_name(PNG)], [], [media_name(PNG + b"b"), media_name(PNG)]
+        [media_name(PNG)],
+        [],
+        [media_name(PNG + b"b"), media_name(PNG)],
     ]
 
 

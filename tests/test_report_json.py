@@ -8,7 +8,7 @@ from pathlib import Path
 from flashmark import report
 from flashmark.build import build
 
-TRICKY = ["引号\"和\\反斜杠", "tab\tnew\nline", "\x00\x1f control", "emoji 😀 and 𝔘", "</script>", "", "ascii"]
+TRICKY = ['引号"和\\反斜杠', "tab\tnew\nline", "\x00\x1f control", "emoji 😀 and 𝔘", "</script>", "", "ascii"]
 
 
 def test_report_is_the_data_one_record_per_line(fixture_dir, tmp_path: Path) -> None:
@@ -22,7 +22,16 @@ def test_report_is_the_data_one_record_per_line(fixture_dir, tmp_path: Path) -> 
 
 
 def test_each_value_encodes_like_json_dumps() -> None:
-    for value in [TRICKY, {"k": TRICKY, "n": [1, 2.5, None, True], "nested": {"a": []}}, "text", 3, 0.125, None, [], {}]:
+    for value in [
+        TRICKY,
+        {"k": TRICKY, "n": [1, 2.5, None, True], "nested": {"a": []}},
+        "text",
+        3,
+        0.125,
+        None,
+        [],
+        {},
+    ]:
         assert report._encode(value) == json.dumps(value, ensure_ascii=False)
 
 

@@ -28,7 +28,12 @@ def test_image_lands_in_anki_media_and_the_field_references_it(
     # Only referenced, readable images are shipped: nothing from outside the folder.
     assert [f for f in anki.media_files if f.startswith("fm-")] == [name]
     warnings = {(n.where, n.kind) for n in result.notices}
-    assert {("pictures.md:14", "image"), ("pictures.md:18", "image"), ("pictures.md:20", "image"), ("pictures.md:22", "image")} <= warnings
+    assert {
+        ("pictures.md:14", "image"),
+        ("pictures.md:18", "image"),
+        ("pictures.md:20", "image"),
+        ("pictures.md:22", "image"),
+    } <= warnings
 
 
 def test_nested_note_may_use_an_image_from_elsewhere_in_the_content_folder(
@@ -48,9 +53,13 @@ def test_nested_note_may_use_an_image_from_elsewhere_in_the_content_folder(
     assert name in anki.media_files
 
 
-def test_math_and_code_survive_anki_import(fixture_dir: Callable[[str], Path], build_and_import: Callable[..., tuple]) -> None:
+def test_math_and_code_survive_anki_import(
+    fixture_dir: Callable[[str], Path], build_and_import: Callable[..., tuple]
+) -> None:
     _, anki = build_and_import(fixture_dir("rich"))
-    conv = next(n for n in anki.notes.values() if "卷积作用" in n.fields["Question"] and "1\\times1" in n.fields["Question"])
+    conv = next(
+        n for n in anki.notes.values() if "卷积作用" in n.fields["Question"] and "1\\times1" in n.fields["Question"]
+    )
     assert conv.fields["Question"] == '<span class="fm-math">\\(1\\times1\\)</span>卷积作用？'
     assert "\\(C_{in}\\)" in conv.fields["Answer"]
     assert re.search(r"\\\[y_\{i,j\} = \\sum_\{c=1\}\^\{C\}", conv.fields["Answer"])

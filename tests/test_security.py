@@ -29,61 +29,61 @@ PAYLOADS = [
     "<script>alert(1)</script>",
     "<SCRIPT SRC=http://xss.rocks/xss.js></SCRIPT>",
     "<ScRiPt>alert(1)</sCrIpT>",
-    "<<SCRIPT>alert(\"XSS\");//\\<</SCRIPT>",
-    "<SCRIPT/XSS SRC=\"http://xss.rocks/xss.js\"></SCRIPT>",
+    '<<SCRIPT>alert("XSS");//\\<</SCRIPT>',
+    '<SCRIPT/XSS SRC="http://xss.rocks/xss.js"></SCRIPT>',
     "<img src=x onerror=alert(1)>",
     "<IMG SRC=\"javascript:alert('XSS');\">",
     "<IMG SRC=JaVaScRiPt:alert('XSS')>",
     "<IMG SRC=`javascript:alert(\"RSnake says, 'XSS'\")`>",
-    "<IMG \"\"\"><SCRIPT>alert(\"XSS\")</SCRIPT>\">",
+    '<IMG """><SCRIPT>alert("XSS")</SCRIPT>">',
     "<IMG SRC=# onmouseover=\"alert('xxs')\">",
-    "<IMG SRC=/ onerror=\"alert(String.fromCharCode(88,83,83))\"></img>",
+    '<IMG SRC=/ onerror="alert(String.fromCharCode(88,83,83))"></img>',
     "<IMG SRC=&#106;&#97;&#118;&#97;&#115;&#99;&#114;&#105;&#112;&#116;&#58;&#97;&#108;&#101;&#114;&#116;&#40;&#39;&#88;&#83;&#83;&#39;&#41;>",
     "<IMG SRC=&#x6A&#x61&#x76&#x61&#x73&#x63&#x72&#x69&#x70&#x74&#x3A&#x61&#x6C&#x65&#x72&#x74&#x28&#x27&#x58&#x53&#x53&#x27&#x29>",
     "<IMG SRC=\"jav\tascript:alert('XSS');\">",
     "<IMG SRC=\"jav&#x09;ascript:alert('XSS');\">",
     "<IMG SRC=\" &#14;  javascript:alert('XSS');\">",
-    "<img src=\"data:image/svg+xml,<svg onload=alert(1)>\">",
+    '<img src="data:image/svg+xml,<svg onload=alert(1)>">',
     "<svg/onload=alert('XSS')>",
     "<svg><script>alert(1)</script></svg>",
     "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>",
     "<iframe src=http://xss.rocks/scriptlet.html <",
     "<IFRAME SRC=\"javascript:alert('XSS');\"></IFRAME>",
     "<FRAMESET><FRAME SRC=\"javascript:alert('XSS');\"></FRAMESET>",
-    "<a href=\"javascript:alert(1)\">x</a>",
-    "<a href=\"JaVaScRiPt:alert(1)\">x</a>",
-    "<a href=\"javascript&colon;alert(1)\">x</a>",
-    "<a href=\"&#x6a;avascript:alert(1)\">x</a>",
-    "<a href=\" javascript:alert(1)\">x</a>",
-    "<a href=\"vbscript:msgbox(1)\">x</a>",
-    "<a href=\"data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==\">x</a>",
-    "<BODY onload!#$%&()*~+-_.,:;?@[/|\\]^`=alert(\"XSS\")>",
+    '<a href="javascript:alert(1)">x</a>',
+    '<a href="JaVaScRiPt:alert(1)">x</a>',
+    '<a href="javascript&colon;alert(1)">x</a>',
+    '<a href="&#x6a;avascript:alert(1)">x</a>',
+    '<a href=" javascript:alert(1)">x</a>',
+    '<a href="vbscript:msgbox(1)">x</a>',
+    '<a href="data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==">x</a>',
+    '<BODY onload!#$%&()*~+-_.,:;?@[/|\\]^`=alert("XSS")>',
     "<BODY BACKGROUND=\"javascript:alert('XSS')\">",
     "<TABLE BACKGROUND=\"javascript:alert('XSS')\"><tr><td>t</td></tr></TABLE>",
-    "<INPUT TYPE=\"IMAGE\" SRC=\"javascript:alert('XSS');\">",
-    "<LINK REL=\"stylesheet\" HREF=\"javascript:alert('XSS');\">",
+    '<INPUT TYPE="IMAGE" SRC="javascript:alert(\'XSS\');">',
+    '<LINK REL="stylesheet" HREF="javascript:alert(\'XSS\');">',
     "<STYLE>@import'http://xss.rocks/xss.css';</STYLE>",
-    "<META HTTP-EQUIV=\"refresh\" CONTENT=\"0;url=javascript:alert('XSS');\">",
+    '<META HTTP-EQUIV="refresh" CONTENT="0;url=javascript:alert(\'XSS\');">',
     "<DIV STYLE=\"background-image: url(javascript:alert('XSS'))\">d</DIV>",
     "<DIV STYLE=\"width: expression(alert('XSS'));\">d</DIV>",
-    "<span style=\"color: red; background: url(javascript:alert(1))\">s</span>",
-    "<OBJECT TYPE=\"text/x-scriptlet\" DATA=\"http://xss.rocks/scriptlet.html\"></OBJECT>",
-    "<EMBED SRC=\"data:image/svg+xml;base64,PHN2Zz48c2NyaXB0PmFsZXJ0KDEpPC9zY3JpcHQ+PC9zdmc+\" type=\"image/svg+xml\">",
+    '<span style="color: red; background: url(javascript:alert(1))">s</span>',
+    '<OBJECT TYPE="text/x-scriptlet" DATA="http://xss.rocks/scriptlet.html"></OBJECT>',
+    '<EMBED SRC="data:image/svg+xml;base64,PHN2Zz48c2NyaXB0PmFsZXJ0KDEpPC9zY3JpcHQ+PC9zdmc+" type="image/svg+xml">',
     "<details open ontoggle=alert(1)><summary>s</summary></details>",
-    "<video><source onerror=\"javascript:alert(1)\"></video>",
-    "<form action=\"javascript:alert(1)\"><button formaction=\"javascript:alert(2)\">x</button></form>",
-    "<!--<img src=\"--><img src=x onerror=alert(1)//\">",
-    "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\"></noscript>",
-    "<base href=\"javascript:alert(1)//\">",
+    '<video><source onerror="javascript:alert(1)"></video>',
+    '<form action="javascript:alert(1)"><button formaction="javascript:alert(2)">x</button></form>',
+    '<!--<img src="--><img src=x onerror=alert(1)//">',
+    '<noscript><p title="</noscript><img src=x onerror=alert(1)>"></noscript>',
+    '<base href="javascript:alert(1)//">',
     "[x](javascript:alert(1))",
     "[x](JAVASCRIPT:alert(1))",
     "[x](javascript&colon;alert(1))",
     "[x](java%0ascript:alert(1))",
     "[x](data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==)",
-    "[x](https://example.com/\" onmouseover=\"alert(1))",
+    '[x](https://example.com/" onmouseover="alert(1))',
     "![x](javascript:alert(1))",
     "![x](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
-    "![x\" onerror=\"alert(1)](x.png)",
+    '![x" onerror="alert(1)](x.png)',
     "<javascript:alert(1)>",
     "[ref] and ![img][ref]\n\n[ref]: javascript:alert(1)",
     "$\\href{javascript:alert(1)}{click}$",
@@ -92,12 +92,39 @@ PAYLOADS = [
     "\\[\\cssId{a}{b} \\data{c=d}{e} \\require{action}\\]",
 ]
 
-DANGEROUS_TAGS = frozenset({
-    "script", "iframe", "svg", "math", "object", "embed", "applet", "style", "link", "meta", "base", "form",
-    "frame", "frameset", "input", "button", "textarea", "select", "video", "audio", "source", "noscript",
-    "template", "body", "html", "head",
-})
-URL_ATTRIBUTES = frozenset({"href", "src", "action", "formaction", "background", "poster", "data", "xlink:href", "srcset", "cite"})
+DANGEROUS_TAGS = frozenset(
+    {
+        "script",
+        "iframe",
+        "svg",
+        "math",
+        "object",
+        "embed",
+        "applet",
+        "style",
+        "link",
+        "meta",
+        "base",
+        "form",
+        "frame",
+        "frameset",
+        "input",
+        "button",
+        "textarea",
+        "select",
+        "video",
+        "audio",
+        "source",
+        "noscript",
+        "template",
+        "body",
+        "html",
+        "head",
+    }
+)
+URL_ATTRIBUTES = frozenset(
+    {"href", "src", "action", "formaction", "background", "poster", "data", "xlink:href", "srcset", "cite"}
+)
 SAFE_DATA = ("data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp")
 MATHJAX_OPENER = re.compile(r"\\[(\[]")
 MATHJAX_HTML = re.compile(r"\\(?:class|cssId|style|data|require)(?![A-Za-z])|\\href\s*\{\s*(?!https?://|mailto:)")
@@ -125,7 +152,11 @@ class Audit(HTMLParser):
                 self.problems.append(f"{name}= on <{tag}>")
             if name in URL_ATTRIBUTES and plain.startswith(("javascript:", "vbscript:", "livescript:")):
                 self.problems.append(f"{name}={value!r} on <{tag}>")
-            if name in URL_ATTRIBUTES and plain.startswith("data:") and not (tag == "img" and name == "src" and plain.startswith(SAFE_DATA)):
+            if (
+                name in URL_ATTRIBUTES
+                and plain.startswith("data:")
+                and not (tag == "img" and name == "src" and plain.startswith(SAFE_DATA))
+            ):
                 self.problems.append(f"data URL {name}={value!r} on <{tag}>")
             if name == "style" and any(bad in plain for bad in ("javascript:", "expression(", "url(")):
                 self.problems.append(f"style={value!r} on <{tag}>")
@@ -160,10 +191,21 @@ def code_text(fragment: str) -> str:
 
 def test_the_audit_catches_what_it_looks_for() -> None:
     """The checks below are only worth something if the audit fails on unsafe HTML."""
-    assert audit('<p>ok <a href="https://x">x</a> <img src="data:image/png;base64,AA=="> <code>\\(\\href{javascript:x}{y}\\)</code></p>') == []
+    assert (
+        audit(
+            '<p>ok <a href="https://x">x</a> <img src="data:image/png;base64,AA=="> <code>\\(\\href{javascript:x}{y}\\)</code></p>'
+        )
+        == []
+    )
     for unsafe in [
-        "<script>x</script>", "<svg></svg>", "<iframe></iframe>", "<img src=x onerror=y>", '<a href=" jav&#x09;ascript:x">',
-        '<a href="data:text/html,x">', '<span style="background:url(x)">', "<p>\\(\\href{javascript:x}{y}\\)</p>",
+        "<script>x</script>",
+        "<svg></svg>",
+        "<iframe></iframe>",
+        "<img src=x onerror=y>",
+        '<a href=" jav&#x09;ascript:x">',
+        '<a href="data:text/html,x">',
+        '<span style="background:url(x)">',
+        "<p>\\(\\href{javascript:x}{y}\\)</p>",
         "<p>\\(\\class{a}{b}\\)</p>",
     ]:
         assert audit(unsafe), unsafe
@@ -175,13 +217,15 @@ def _notes_file(n: int, payload: str) -> str:
     topic = f"# 话题 {n} {payload if one_line else ''}\n\n"
     title = f"## {payload} 标题 {n}\n\n答案 {n}。\n\n" if one_line else ""
     return (
-        f"---\ntopic: '{payload.replace(chr(39), chr(39) * 2)}' \ntags: [t{n}]\n---\n\n" if one_line else ""
-    ) + topic + (
-        f"## 答案 {n}\n\n{payload}\n\n"
-        f"## 标签 {n}\n\n**题目：** {payload}\n\n**答案：** 答 {payload}\n\n**应用：** {payload}\n\n"
-        f"{title}"
-        f"## 代码 {n}\n\n```html\n{payload}\n```\n\n"
-        f"## 数学 {n}\n\n$x$ {payload} $y$\n\n$$\n{payload}\n$$\n"
+        (f"---\ntopic: '{payload.replace(chr(39), chr(39) * 2)}' \ntags: [t{n}]\n---\n\n" if one_line else "")
+        + topic
+        + (
+            f"## 答案 {n}\n\n{payload}\n\n"
+            f"## 标签 {n}\n\n**题目：** {payload}\n\n**答案：** 答 {payload}\n\n**应用：** {payload}\n\n"
+            f"{title}"
+            f"## 代码 {n}\n\n```html\n{payload}\n```\n\n"
+            f"## 数学 {n}\n\n$x$ {payload} $y$\n\n$$\n{payload}\n$$\n"
+        )
     )
 
 
@@ -273,7 +317,11 @@ def test_the_preview_page_holds_no_script_but_its_own(hostile: Path, tmp_path: P
     parsed.feed(page)
     assert len(parsed.cards) == 2 * len(build(hostile, tmp_path / "out", allow_html=allow_html, lock=False).notes)
     # The page draws math as MathML (through its own allowlist) and has no MathJax: <math> is expected there.
-    problems = {i: found for i, card in enumerate(parsed.cards) if (found := [p for p in audit(card, frozenset({"math"})) if "MathJax" not in p])}
+    problems = {
+        i: found
+        for i, card in enumerate(parsed.cards)
+        if (found := [p for p in audit(card, frozenset({"math"})) if "MathJax" not in p])
+    }
     assert problems == {}
     assert parsed.scripts == [template_text("preview.js")]  # the page's own script, and nothing else
 
@@ -301,10 +349,19 @@ def test_images_are_never_read_from_outside_the_content_folder(tmp_path: Path, m
     (content / "inside.png").write_bytes(b"\x89PNG\r\n\x1a\ninside")
     (content / "link.png").symlink_to(secret)
     (content / "sub" / "up").symlink_to(tmp_path)
-    refs = ["../secret.png", str(secret), "link.png", "%2e%2e/secret.png", "sub/../../secret.png", "sub/up/secret.png",
-            f"file://{secret}", "..%5Csecret.png", "inside.png"]
+    refs = [
+        "../secret.png",
+        str(secret),
+        "link.png",
+        "%2e%2e/secret.png",
+        "sub/../../secret.png",
+        "sub/up/secret.png",
+        f"file://{secret}",
+        "..%5Csecret.png",
+        "inside.png",
+    ]
     answers = "\n\n".join(f"![图{n}]({ref})" for n, ref in enumerate(refs))
-    (content / "a.md").write_text(f"# 图\n\n## 图片\n\n{answers}\n\n<img src=\"../secret.png\">\n", encoding="utf-8")
+    (content / "a.md").write_text(f'# 图\n\n## 图片\n\n{answers}\n\n<img src="../secret.png">\n', encoding="utf-8")
     staging = tmp_path / "tmp"  # where the build copies the images it packs
     staging.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(staging))
@@ -334,7 +391,11 @@ def test_images_are_never_read_from_outside_the_content_folder(tmp_path: Path, m
     assert str((content / "inside.png").resolve()) in opened  # the spy does see image reads
     images = [Path(p) for p in opened if p.endswith(".png")]
     assert [p for p in images if not (p.is_relative_to(content.resolve()) or p.is_relative_to(staging.resolve()))] == []
-    refused = [n.message for n in result.notices if "outside the content folder" in n.message or "not a relative path" in n.message]
+    refused = [
+        n.message
+        for n in result.notices
+        if "outside the content folder" in n.message or "not a relative path" in n.message
+    ]
     assert len(refused) == 6, [n.message for n in result.notices]
 
 

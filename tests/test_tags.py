@@ -13,12 +13,33 @@ from flashmark.errors import FlashmarkError
 from flashmark.tags import FilterError, TagFilter, clean_pattern, select_notes, tag_matches, tag_tree
 
 TAGS = (
-    "abc", "a_c", "ABC::x", "abcd", "深度学习::ResNet", "深度学习::ResNet诞生", "x::abc", "Ab",
-    "Machine_Learning", "大模型开发与微调::ResNet诞生的背景",
+    "abc",
+    "a_c",
+    "ABC::x",
+    "abcd",
+    "深度学习::ResNet",
+    "深度学习::ResNet诞生",
+    "x::abc",
+    "Ab",
+    "Machine_Learning",
+    "大模型开发与微调::ResNet诞生的背景",
 )
 PATTERNS = (
-    "abc", "ABC", "a_c", r"a\_c", "ab*", "a*c", "*::abc", "abc::*", "ab", "深度学习", "深度学习::resnet",
-    "machine_learning", "大模型开发与微调", "ResNet*", "*ResNet*",
+    "abc",
+    "ABC",
+    "a_c",
+    r"a\_c",
+    "ab*",
+    "a*c",
+    "*::abc",
+    "abc::*",
+    "ab",
+    "深度学习",
+    "深度学习::resnet",
+    "machine_learning",
+    "大模型开发与微调",
+    "ResNet*",
+    "*ResNet*",
 )
 
 

@@ -22,7 +22,10 @@ from flashmark.watch import Rebuild, change_filter, rebuild_line, watch, watched
 
 WAIT = 30.0  # seconds: the bound on every wait for a rebuild
 FIRST = "# 优化器\n\n## 什么是动量？\n\n把过去梯度的滑动平均加到每一步更新里，减少震荡、加快收敛。\n"
-SECOND = FIRST + "\n## What is Adam?\n\nMomentum plus a per-parameter step size from a running average of squared gradients.\n"
+SECOND = (
+    FIRST
+    + "\n## What is Adam?\n\nMomentum plus a per-parameter step size from a running average of squared gradients.\n"
+)
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
@@ -63,7 +66,10 @@ def test_watch_command_rebuilds_after_an_edit_and_survives_errors(tmp_path: Path
     apkg = out / "optim.apkg"
     proc = subprocess.Popen(
         [sys.executable, "-m", "flashmark", "watch", str(content), "-o", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
         # A shell's background job starts with SIGINT ignored; give the child Ctrl+C back.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
@@ -105,11 +111,15 @@ def test_watch_command_rebuilds_after_an_edit_and_survives_errors(tmp_path: Path
     assert f"watching {content} (Ctrl+C to stop)" in err and "stopped" in err and "Traceback" not in err
 
 
-def run_watch_thread(content: Path, out: Path, **options: object) -> tuple[list[Rebuild], threading.Event, threading.Thread]:
+def run_watch_thread(
+    content: Path, out: Path, **options: object
+) -> tuple[list[Rebuild], threading.Event, threading.Thread]:
     """Run the library's watch() on a thread; the list fills with its rebuilds."""
     seen: list[Rebuild] = []
     stop = threading.Event()
-    thread = threading.Thread(target=watch, args=(content, out, seen.append), kwargs={"stop_event": stop, **options}, daemon=True)
+    thread = threading.Thread(
+        target=watch, args=(content, out, seen.append), kwargs={"stop_event": stop, **options}, daemon=True
+    )
     thread.start()
     wait_for(lambda: len(seen) == 1, "the first build")
     return seen, stop, thread
@@ -152,7 +162,7 @@ def test_settings_change_triggers_a_rebuild_with_the_new_settings(tmp_path: Path
         (content / "flashmark.toml").write_text('deck = "优化"\n', encoding="utf-8")
         wait_for(lambda: len(seen) >= 2, "a rebuild after adding flashmark.toml")
         assert seen[-1].result is not None and seen[-1].result.deck == "优化"
-        (content / "flashmark.toml").write_text('deck = 1\n', encoding="utf-8")
+        (content / "flashmark.toml").write_text("deck = 1\n", encoding="utf-8")
         wait_for(lambda: seen[-1].error is not None, "a failed build after breaking flashmark.toml")
         assert "'deck' must be a non-empty string" in str(seen[-1].error)
     finally:
@@ -168,7 +178,17 @@ def test_change_filter(tmp_path: Path) -> None:
     assert keep(Change.modified, str(content / "img" / "plot.png"))
     assert keep(Change.modified, str(content / "flashmark.toml"))
     assert keep(Change.modified, str(content / "builder.md"))
-    for ignored in ("build/notes.apkg", "build/x.txt", "flashmark.lock", "sub/flashmark.lock", ".a.md.swp", ".obsidian/workspace", "a.md~", "x.apkg", "x.report.json"):
+    for ignored in (
+        "build/notes.apkg",
+        "build/x.txt",
+        "flashmark.lock",
+        "sub/flashmark.lock",
+        ".a.md.swp",
+        ".obsidian/workspace",
+        "a.md~",
+        "x.apkg",
+        "x.report.json",
+    ):
         assert not keep(Change.modified, str(content / ignored)), ignored
     everything = change_filter(content, tmp_path)  # output folder above the content: cannot ignore it whole
     assert everything(Change.modified, str(content / "a.md"))
@@ -185,7 +205,9 @@ def test_settings_above_the_folder_are_watched_too(tmp_path: Path) -> None:
 
 def test_rebuild_line() -> None:
     error = Rebuild(("a.md",), error=SourceError("not valid UTF-8", "a.md", 3))
-    assert rebuild_line(error, 0).endswith(" build failed after a.md changed: a.md:3: not valid UTF-8 (waiting for changes)")
+    assert rebuild_line(error, 0).endswith(
+        " build failed after a.md changed: a.md:3: not valid UTF-8 (waiting for changes)"
+    )
     many = Rebuild(("a.md", "b.md", "c.md", "d.md", "e.md"), error=SourceError("x"))
     assert "after a.md, b.md, c.md and 2 more changed" in rebuild_line(many, 0)
     result = BuildResult("d", 1, 1, (), MergeResult(()), (), (), Path("o.apkg"), Path("o.json"), 0.5)

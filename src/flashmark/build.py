@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flashmark.config import Config, load_config
-from flashmark.errors import FlashmarkError, ParseError, SourceError
+from flashmark.errors import FlashmarkError
 from flashmark.lock import LOCK_FILE, assign_identities, exclusive, read_lock, write_lock
 from flashmark.merge import merge
 from flashmark.notetype import notetype_hash

@@ -51,12 +51,16 @@ def content_hash(data: bytes) -> str:
 def _record_types() -> tuple[type[Any], ...]:
     """The frozen records a ParsedFile is made of (every dataclass in flashmark.types)."""
     return tuple(
-        obj for obj in vars(types).values() if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == types.__name__
+        obj
+        for obj in vars(types).values()
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__module__ == types.__name__
     )
 
 
 _FIELDS: dict[type[Any], tuple[str, ...]] = {
-    cls: tuple(f.name for f in dataclasses.fields(cls)) for cls in _record_types() if all(f.init for f in dataclasses.fields(cls))
+    cls: tuple(f.name for f in dataclasses.fields(cls))
+    for cls in _record_types()
+    if all(f.init for f in dataclasses.fields(cls))
 }
 
 

@@ -82,12 +82,8 @@ def findings(corpus: Corpus) -> list[Finding]:
         q = by_where.get(where)
         return Place(where, q.title, q.topic) if q is not None else Place(where, "")
 
-    out: list[Finding] = [
-        Finding(ERROR, _error_kind(e), e.path, e.line, e.message) for e in corpus.errors
-    ]
-    out += [
-        Finding(WARNING, "skipped", s.file, s.line, f"'{s.title}' skipped: {s.reason}") for s in corpus.skipped
-    ]
+    out: list[Finding] = [Finding(ERROR, _error_kind(e), e.path, e.line, e.message) for e in corpus.errors]
+    out += [Finding(WARNING, "skipped", s.file, s.line, f"'{s.title}' skipped: {s.reason}") for s in corpus.skipped]
     out += [Finding(WARNING, n.kind, n.file, n.line, n.message) for n in corpus.notices]
     for c in corpus.merge.conflicts:
         file, line = _split_where(c.sources[0])

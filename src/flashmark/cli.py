@@ -46,10 +46,17 @@ def _content_options(command: F) -> F:
 
 def _output_options(command: F) -> F:
     """-o/--out and --deck, shared by the commands that write a deck."""
-    command = click.option("--deck", help="Root deck name (default: flashmark.toml's deck, else the folder's name).")(command)
+    command = click.option("--deck", help="Root deck name (default: flashmark.toml's deck, else the folder's name).")(
+        command
+    )
     command = click.option(
-        "-o", "--out", "out_dir", default="build", type=click.Path(path_type=Path, file_okay=False),
-        show_default=True, help="Folder for the .apkg and its report.",
+        "-o",
+        "--out",
+        "out_dir",
+        default="build",
+        type=click.Path(path_type=Path, file_okay=False),
+        show_default=True,
+        help="Folder for the .apkg and its report.",
     )(command)
     return command
 
@@ -137,7 +144,9 @@ def main() -> None:
 @main.command()
 @click.argument("content_dir", default="content", type=CONTENT)
 @_output_options
-@click.option("--no-lock", is_flag=True, help="Neither read nor write CONTENT_DIR/flashmark.lock (every note counts as changed).")
+@click.option(
+    "--no-lock", is_flag=True, help="Neither read nor write CONTENT_DIR/flashmark.lock (every note counts as changed)."
+)
 @_tag_options
 @_content_options
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON on stdout (for scripts).")
@@ -170,8 +179,15 @@ def build(
     bar = _ProgressBar() if not quiet and sys.stderr.isatty() else None
     try:
         result = run_build(
-            content_dir, out_dir, deck=deck, tags=tags, exclude_tags=exclude_tags,
-            exclude=exclude, allow_html=allow_html, progress=bar, lock=not no_lock,
+            content_dir,
+            out_dir,
+            deck=deck,
+            tags=tags,
+            exclude_tags=exclude_tags,
+            exclude=exclude,
+            allow_html=allow_html,
+            progress=bar,
+            lock=not no_lock,
         )
     except FlashmarkError as exc:
         raise _fail(exc) from None
@@ -192,7 +208,9 @@ def build(
 @main.command()
 @click.argument("content_dir", default="content", type=CONTENT)
 @click.option("--strict", is_flag=True, help="Fail (exit 1) on warnings too, not only on errors.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
 @_content_options
 def check(content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], allow_html: bool | None) -> None:
     """Report problems in CONTENT_DIR without building anything.
@@ -224,7 +242,9 @@ def check(content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], a
 @main.command(name="list")
 @click.argument("content_dir", default="content", type=CONTENT)
 @_tag_options
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
 @_content_options
 def list_command(
     content_dir: Path,
@@ -257,7 +277,9 @@ def list_command(
 
 @main.command()
 @click.argument("content_dir", default="content", type=CONTENT)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
+)
 @_content_options
 def tags(content_dir: Path, fmt: str, exclude: tuple[str, ...], allow_html: bool | None) -> None:
     """Show the tag tree of CONTENT_DIR with how many notes carry each tag.
@@ -310,8 +332,14 @@ def watch(
     click.echo(f"watching {content_dir} (Ctrl+C to stop)", err=True)
     try:
         run_watch(
-            content_dir, out_dir, show, deck=deck, tags=tags, exclude_tags=exclude_tags,
-            exclude=exclude, allow_html=allow_html,
+            content_dir,
+            out_dir,
+            show,
+            deck=deck,
+            tags=tags,
+            exclude_tags=exclude_tags,
+            exclude=exclude,
+            allow_html=allow_html,
         )
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
@@ -319,10 +347,20 @@ def watch(
 
 @main.command()
 @click.argument("content_dir", default="content", type=CONTENT)
-@click.option("-o", "--out", "output", default=str(DEFAULT_PREVIEW), type=click.Path(path_type=Path, dir_okay=False), show_default=True, help="The HTML file to write.")
+@click.option(
+    "-o",
+    "--out",
+    "output",
+    default=str(DEFAULT_PREVIEW),
+    type=click.Path(path_type=Path, dir_okay=False),
+    show_default=True,
+    help="The HTML file to write.",
+)
 @click.option("--deck", help="Root deck name (default: flashmark.toml's deck, else the folder's name).")
 @_content_options
-def preview(content_dir: Path, output: Path, deck: str | None, exclude: tuple[str, ...], allow_html: bool | None) -> None:
+def preview(
+    content_dir: Path, output: Path, deck: str | None, exclude: tuple[str, ...], allow_html: bool | None
+) -> None:
     """Write one HTML page showing every card of CONTENT_DIR, front and back.
 
     The page needs no network and opens straight from disk: filter by tag,

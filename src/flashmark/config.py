@@ -19,10 +19,38 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 PROMPT_LABELS = ("题目", "问题", "题干", "Question", "Prompt")
 ANSWER_LABELS = ("答案", "回答", "解答", "参考答案", "Answer")
 EXTRA_LABELS = (
-    "应用", "举例", "例子", "示例", "解析", "分析", "代码示例", "注意", "补充", "扩展", "总结", "提示",
-    "Example", "Examples", "Explanation", "Note", "Notes", "Hint", "Analysis", "Code",
+    "应用",
+    "举例",
+    "例子",
+    "示例",
+    "解析",
+    "分析",
+    "代码示例",
+    "注意",
+    "补充",
+    "扩展",
+    "总结",
+    "提示",
+    "Example",
+    "Examples",
+    "Explanation",
+    "Note",
+    "Notes",
+    "Hint",
+    "Analysis",
+    "Code",
 )
-SKIP_HEADINGS = ("参考文献", "参考资料", "参考", "References", "Reference", "目录", "Table of Contents", "Contents", "TOC")
+SKIP_HEADINGS = (
+    "参考文献",
+    "参考资料",
+    "参考",
+    "References",
+    "Reference",
+    "目录",
+    "Table of Contents",
+    "Contents",
+    "TOC",
+)
 
 CONFIG_FILE = "flashmark.toml"
 
@@ -44,7 +72,9 @@ class Config:
         """Return a copy whose deck name is overridden when `deck` is given."""
         return self if deck is None else replace(self, deck=deck)
 
-    def override(self, deck: str | None = None, exclude: tuple[str, ...] = (), allow_html: bool | None = None) -> Config:
+    def override(
+        self, deck: str | None = None, exclude: tuple[str, ...] = (), allow_html: bool | None = None
+    ) -> Config:
         """Apply command-line options: they win over the settings file (`exclude` adds patterns)."""
         cfg = self.with_deck(deck)
         if exclude:

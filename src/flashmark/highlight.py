@@ -42,7 +42,13 @@ def code_block(code: str, lang: str) -> str:
     return f'<pre class="{CODE_CLASS} {HIGHLIGHT_CLASS}"><code{lang_class}>{body}</code></pre>\n'
 
 
-_RESET = {"color": "inherit", "font-weight": "inherit", "font-style": "inherit", "text-decoration": "none", "background-color": "transparent"}
+_RESET = {
+    "color": "inherit",
+    "font-weight": "inherit",
+    "font-style": "inherit",
+    "text-decoration": "none",
+    "background-color": "transparent",
+}
 
 
 def _properties(style_name: str, ttype: _TokenType) -> dict[str, str]:

@@ -248,12 +248,18 @@ def parse_lock(text: str, path: Path) -> Lock:
     except json.JSONDecodeError as exc:
         raise LockError(f"not valid JSON ({exc.msg}); {hint}", path, exc.lineno) from None
     except (RecursionError, ValueError):  # nested thousands deep, or a number thousands of digits long
-        raise LockError(f"not a lock file flashmark wrote (nested too deeply or a number too long); {hint}", path) from None
+        raise LockError(
+            f"not a lock file flashmark wrote (nested too deeply or a number too long); {hint}", path
+        ) from None
     if not isinstance(data, dict) or "flashmark_lock" not in data:
         raise LockError(f"not a flashmark lock file; {hint}", path, 1)
     if data["flashmark_lock"] != LOCK_VERSION:
         line = _line_with(text, '"flashmark_lock"')
-        raise LockError(f"lock file version {data['flashmark_lock']!r} is not supported (expected {LOCK_VERSION}); upgrade flashmark", path, line)
+        raise LockError(
+            f"lock file version {data['flashmark_lock']!r} is not supported (expected {LOCK_VERSION}); upgrade flashmark",
+            path,
+            line,
+        )
     notetype = data.get("notetype", {})
     raw_notes = data.get("notes", [])
     try:
@@ -321,9 +327,16 @@ def _read_as_written(path: Path) -> Lock | None:
                     key, guid, hash_, mod = raw.get("key"), raw.get("guid"), raw.get("hash"), raw.get("mod")
                     title, answer, search = raw.get("title", ""), raw.get("answer", ""), raw.get("search", "")
                     if not (
-                        type(key) is str and type(guid) is str and type(hash_) is str and _valid_time(mod)
-                        and type(title) is str and type(answer) is str and type(search) is str
-                        and guid and key not in keys and guid not in guids
+                        type(key) is str
+                        and type(guid) is str
+                        and type(hash_) is str
+                        and _valid_time(mod)
+                        and type(title) is str
+                        and type(answer) is str
+                        and type(search) is str
+                        and guid
+                        and key not in keys
+                        and guid not in guids
                     ):
                         return None
                     keys.add(key)
@@ -385,7 +398,9 @@ def write_lock(path: Path, lock: Lock) -> bool:
     try:
         atomic_write(path, write)
     except OutputError as exc:
-        raise LockError(f"cannot write the lock file ({exc.message}); fix the folder's permissions or build with --no-lock", path) from None
+        raise LockError(
+            f"cannot write the lock file ({exc.message}); fix the folder's permissions or build with --no-lock", path
+        ) from None
     return True
 
 
@@ -455,12 +470,17 @@ def _pair(old: LockEntry, old_norm: str, new: _Fresh) -> tuple[float, str] | Non
     near_answer = long_enough and share >= SIMILAR_ANSWER and shared >= 2
     if not (near or same_answer or near_answer):
         return None
-    reasons = [SAME_TITLE if same_title else NEAR_TITLE if near else "", SAME_ANSWER if same_answer else NEAR_ANSWER if near_answer else ""]
+    reasons = [
+        SAME_TITLE if same_title else NEAR_TITLE if near else "",
+        SAME_ANSWER if same_answer else NEAR_ANSWER if near_answer else "",
+    ]
     score = 4.0 * same_title + 2.0 * same_answer + 1.0 * near + share + fuzz.ratio(old_norm, new.title_norm) / 100
     return score, " and ".join(r for r in reasons if r)
 
 
-def _candidates(vanished: Sequence[LockEntry], norms: dict[str, str], fresh: Sequence[_Fresh]) -> list[tuple[LockEntry, _Fresh]]:
+def _candidates(
+    vanished: Sequence[LockEntry], norms: dict[str, str], fresh: Sequence[_Fresh]
+) -> list[tuple[LockEntry, _Fresh]]:
     """Pairs worth scoring: titles close enough to be near, or answers sharing a sentence."""
     by_sentence: dict[str, list[int]] = {}
     by_title: dict[str, list[int]] = {}
@@ -476,7 +496,12 @@ def _candidates(vanished: Sequence[LockEntry], norms: dict[str, str], fresh: Seq
         for h in e.answer.split():
             found.update(by_sentence.get(h, ()))
         if fuzzy:  # every near title has a ratio of at least 2/3 (a subsequence at least half as long)
-            found.update(n for _, _, n in process.extract(norms[e.key], titles, scorer=fuzz.ratio, score_cutoff=NEAR_CUTOFF, limit=None))
+            found.update(
+                n
+                for _, _, n in process.extract(
+                    norms[e.key], titles, scorer=fuzz.ratio, score_cutoff=NEAR_CUTOFF, limit=None
+                )
+            )
         pairs.extend((e, fresh[n]) for n in sorted(found))
     return pairs
 
@@ -519,9 +544,7 @@ def assign_identities(
     # A note's answer sketch derives from its fields alone, which the content hash covers: an entry of the
     # same key and hash already holds it. (A change to answer_sketch must therefore bump LOCK_VERSION.)
     same = [old if old is not None and old.hash == h else None for old, h in zip(chosen, hashes)]
-    sketches = [
-        old.answer if old is not None else answer_sketch(rn.fields[_ANSWER]) for rn, old in zip(notes, same)
-    ]
+    sketches = [old.answer if old is not None else answer_sketch(rn.fields[_ANSWER]) for rn, old in zip(notes, same)]
 
     matches: list[Match] = []
     if previous is not None:
@@ -547,7 +570,11 @@ def assign_identities(
             if search == unchanged.search:
                 search = unchanged.search  # share the lock's string instead of keeping two equal ones
             out.append(RenderedNote(rn.note, unchanged.guid, rn.deck, rn.fields, rn.tags, unchanged.mod))
-            entries.append(LockEntry(rn.key, unchanged.guid, unchanged.hash, unchanged.mod, rn.note.title, unchanged.answer, search))
+            entries.append(
+                LockEntry(
+                    rn.key, unchanged.guid, unchanged.hash, unchanged.mod, rn.note.title, unchanged.answer, search
+                )
+            )
             continue
         if old is not None:
             guid = old.guid

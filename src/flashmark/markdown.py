@@ -29,13 +29,72 @@ DISPLAY_MATH = ("math_inline_double", "math_block", "math_block_label", "math_bl
 # What may reach a card. Our own output only uses a subset; with `allow_html = true` the
 # user's raw HTML is held to the same list, so scripts, event handlers, `javascript:` URLs,
 # iframes, forms and external style sheets never get through.
-ALLOWED_TAGS = frozenset({
-    "a", "abbr", "b", "bdi", "bdo", "blockquote", "br", "caption", "cite", "code", "col", "colgroup",
-    "dd", "del", "details", "dfn", "div", "dl", "dt", "em", "figcaption", "figure", "h1", "h2", "h3",
-    "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "rp", "rt",
-    "ruby", "s", "samp", "small", "span", "strike", "strong", "sub", "summary", "sup", "table", "tbody",
-    "td", "tfoot", "th", "thead", "tr", "u", "ul", "var", "wbr",
-})
+ALLOWED_TAGS = frozenset(
+    {
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "blockquote",
+        "br",
+        "caption",
+        "cite",
+        "code",
+        "col",
+        "colgroup",
+        "dd",
+        "del",
+        "details",
+        "dfn",
+        "div",
+        "dl",
+        "dt",
+        "em",
+        "figcaption",
+        "figure",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "ins",
+        "kbd",
+        "li",
+        "mark",
+        "ol",
+        "p",
+        "pre",
+        "q",
+        "rp",
+        "rt",
+        "ruby",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "summary",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "tfoot",
+        "th",
+        "thead",
+        "tr",
+        "u",
+        "ul",
+        "var",
+        "wbr",
+    }
+)
 ALLOWED_ATTRIBUTES = {
     "*": {"class", "title", "lang", "dir", "style"},
     "a": {"href"},
@@ -47,9 +106,17 @@ ALLOWED_ATTRIBUTES = {
     "col": {"span"},
     "colgroup": {"span"},
 }
-ALLOWED_STYLE = frozenset({
-    "color", "background-color", "text-align", "font-weight", "font-style", "text-decoration", "vertical-align",
-})
+ALLOWED_STYLE = frozenset(
+    {
+        "color",
+        "background-color",
+        "text-align",
+        "font-weight",
+        "font-style",
+        "text-decoration",
+        "vertical-align",
+    }
+)
 URL_SCHEMES = frozenset({"http", "https", "mailto", "data"})
 _IMAGE_DATA = ("data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp")
 
@@ -235,10 +302,19 @@ def tokenize(text: str, allow_html: bool = False) -> list[Token]:
 def copy_token(token: Token, *, content: str | None = None, children: list[Token] | None = None) -> Token:
     """A shallow copy of `token` with new content or children (Token.copy is much slower)."""
     return Token(
-        token.type, token.tag, token.nesting, token.attrs, token.map, token.level,
+        token.type,
+        token.tag,
+        token.nesting,
+        token.attrs,
+        token.map,
+        token.level,
         token.children if children is None else children,
         token.content if content is None else content,
-        token.markup, token.info, token.meta, token.block, token.hidden,
+        token.markup,
+        token.info,
+        token.meta,
+        token.block,
+        token.hidden,
     )
 
 

@@ -78,7 +78,11 @@ def _closing(rest: str, closer: str) -> tuple[int, str | None] | None:
 
 def _interrupts(state: StateBlock, line: int, end_line: int) -> bool:
     """Whether a line starts a heading, a code fence or an HTML block: display math never swallows one."""
-    return heading(state, line, end_line, True) or fence(state, line, end_line, True) or html_block(state, line, end_line, True)
+    return (
+        heading(state, line, end_line, True)
+        or fence(state, line, end_line, True)
+        or html_block(state, line, end_line, True)
+    )
 
 
 def display_block(state: StateBlock, start_line: int, end_line: int, silent: bool) -> bool:

@@ -112,7 +112,9 @@ def _build_note(questions: list[Question], chosen: Question, key: str) -> Note:
         media = tuple(dict.fromkeys(chosen.media)) if chosen.media else ()
         anchor = chosen.anchor or None
     else:
-        prompt = "".join(dict.fromkeys(q.prompt_html for q in _distinct(questions, lambda q: q.prompt_norm) if q.prompt_norm))
+        prompt = "".join(
+            dict.fromkeys(q.prompt_html for q in _distinct(questions, lambda q: q.prompt_norm) if q.prompt_norm)
+        )
         answers = tuple(q.answer_html for q in _distinct(questions, lambda q: q.answer_norm))
         tags = tuple(dict.fromkeys(t for q in questions for t in q.tags))
         media = tuple(dict.fromkeys(m for q in questions for m in q.media))

@@ -24,7 +24,6 @@ from flashmark.media import media_name
 from flashmark.notetype import note_type
 from flashmark.types import MediaFile, RenderedNote
 
-
 # genanki's schema, split so the indexes are built after the rows are in (same schema, same order).
 _SCHEMA_TABLES = ";".join(part for part in APKG_SCHEMA.split(";") if "CREATE INDEX" not in part)
 _SCHEMA_INDEXES = ";".join(part for part in APKG_SCHEMA.split(";") if "CREATE INDEX" in part)
@@ -179,9 +178,42 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
                     tags = tag_text.get(rn.tags)
                     if tags is None:
                         tags = tag_text[rn.tags] = " " + " ".join(rn.tags) + " "
-                    yield (note_id, rn.guid, model_id, mod, -1, tags, "\x1f".join(rn.fields), rn.fields[sort_index], 0, 0, "")
+                    yield (
+                        note_id,
+                        rn.guid,
+                        model_id,
+                        mod,
+                        -1,
+                        tags,
+                        "\x1f".join(rn.fields),
+                        rn.fields[sort_index],
+                        0,
+                        0,
+                        "",
+                    )
                     for card_ord in self._card_ords(rn.fields):
-                        card_rows.append((next(id_gen), note_id, deck.deck_id, card_ord, mod, -1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ""))
+                        card_rows.append(
+                            (
+                                next(id_gen),
+                                note_id,
+                                deck.deck_id,
+                                card_ord,
+                                mod,
+                                -1,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                0,
+                                "",
+                            )
+                        )
 
         cursor.executemany("INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?);", note_rows())
         cursor.executemany("INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);", card_rows)
@@ -251,4 +283,6 @@ def write_package(
     except sqlite3.Error as exc:  # genanki's database, in the temp folder: "database or disk is full"
         raise OutputError(f"cannot write the deck: {exc}", target) from None
     except OSError as exc:  # the temp folder itself (the output folder's errors are OutputErrors already)
-        raise OutputError(f"cannot write the deck's temporary files: {exc.strerror or exc}", tempfile.gettempdir()) from None
+        raise OutputError(
+            f"cannot write the deck's temporary files: {exc.strerror or exc}", tempfile.gettempdir()
+        ) from None

@@ -71,7 +71,9 @@ def _front_matter(tokens: list[Token], rel: str) -> FileMeta:
         problem = getattr(exc, "problem", None) or "syntax error"
         raise ParseError(f"front matter is not valid YAML ({problem}); fix or remove it", rel, line) from None
     except (RecursionError, ValueError):  # nested thousands deep, or a number thousands of digits long
-        raise ParseError("front matter is nested too deeply or holds a number too long to read; simplify it", rel, 2) from None
+        raise ParseError(
+            "front matter is nested too deeply or holds a number too long to read; simplify it", rel, 2
+        ) from None
     if data is None:
         return FileMeta()
     if not isinstance(data, dict):
@@ -86,7 +88,9 @@ def _front_matter(tokens: list[Token], rel: str) -> FileMeta:
     else:
         raise ParseError("front matter 'tags' must be a list of words, e.g. tags: [ResNet, CNN]", rel, 1)
     cleaned = tuple(dict.fromkeys(t for t in (user_tag(tag) for tag in tags) if t))
-    return FileMeta(deck=_scalar(data.get("deck"), "deck", rel), topic=_scalar(data.get("topic"), "topic", rel), tags=cleaned)
+    return FileMeta(
+        deck=_scalar(data.get("deck"), "deck", rel), topic=_scalar(data.get("topic"), "topic", rel), tags=cleaned
+    )
 
 
 def _strip_leading(children: Sequence[Token]) -> list[Token]:
@@ -94,9 +98,7 @@ def _strip_leading(children: Sequence[Token]) -> list[Token]:
     rest = list(children)
     while rest:
         head = rest[0]
-        if head.type in ("softbreak", "hardbreak"):
-            rest.pop(0)
-        elif head.type == "text" and not head.content.strip():
+        if head.type in ("softbreak", "hardbreak") or (head.type == "text" and not head.content.strip()):
             rest.pop(0)
         elif head.type == "text" and head.content != head.content.lstrip():
             rest[0] = copy_token(head, content=head.content.lstrip())
@@ -129,7 +131,7 @@ def _find_label(inline: Token, roles: dict[str, str]) -> tuple[str, str, list[To
         m = _PLAIN_LABEL.match(ch[0].content)
         if m is not None and normalise(m.group(1)) in roles:
             label = m.group(1).strip()
-            rest = [copy_token(ch[0], content=ch[0].content[m.end():]), *ch[1:]]
+            rest = [copy_token(ch[0], content=ch[0].content[m.end() :]), *ch[1:]]
             return label, roles[normalise(label)], _strip_leading(rest)
     return None
 
@@ -181,7 +183,7 @@ def _title_children(inline: Token) -> tuple[list[Token], str, str | None]:
     cut = numbering_prefix(raw)
     if cut and children and children[0].type == "text" and children[0].content.startswith(raw[:cut].lstrip()):
         first = children[0].content.lstrip()
-        children[0] = copy_token(children[0], content=first[len(raw[:cut].lstrip()):])
+        children[0] = copy_token(children[0], content=first[len(raw[:cut].lstrip()) :])
     return children, clean_title(raw), anchor
 
 
@@ -192,7 +194,9 @@ def _has_content(tokens: Sequence[Token]) -> bool:
 def _hidden_headings(content: str) -> list[str]:
     """The titles of the headings Markdown text would have if it were not inside a code or HTML block."""
     tokens = tokenize(content)
-    return [clean_title(inline_text(tokens[i + 1].children or [])) for i, t in enumerate(tokens) if t.type == "heading_open"]
+    return [
+        clean_title(inline_text(tokens[i + 1].children or [])) for i, t in enumerate(tokens) if t.type == "heading_open"
+    ]
 
 
 def _unclosed_fence(token: Token, lines: list[str]) -> bool:
@@ -221,9 +225,13 @@ def _swallowed(tokens: Sequence[Token], text: str, rel: str) -> list[Notice]:
             continue
         hidden = _hidden_headings(token.content)
         if hidden:
-            shown = ", ".join(f"'{t}'" for t in hidden[:3]) + (f" and {len(hidden) - 3} more" if len(hidden) > 3 else "")
+            shown = ", ".join(f"'{t}'" for t in hidden[:3]) + (
+                f" and {len(hidden) - 3} more" if len(hidden) > 3 else ""
+            )
             are = "heading in it is not a question" if len(hidden) == 1 else "headings in it are not questions"
-            notices.append(Notice(rel, token.map[0] + 1, "swallowed", f"{what}, so {len(hidden)} {are} ({shown}); {fix}"))
+            notices.append(
+                Notice(rel, token.map[0] + 1, "swallowed", f"{what}, so {len(hidden)} {are} ({shown}); {fix}")
+            )
     return notices
 
 
@@ -288,7 +296,9 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
                 skipped.append(Skipped(rel, line, title, "heading has no answer under it"))
             continue
         if not title_norm:
-            skipped.append(Skipped(rel, line, title, "heading has no words, only punctuation or numbering; give it a title"))
+            skipped.append(
+                Skipped(rel, line, title, "heading has no words, only punctuation or numbering; give it a title")
+            )
             continue
         segments = _segments(body, roles)
         prompt = [t for s in segments if s.role == PROMPT for t in s.tokens]
@@ -329,5 +339,3 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
     return ParsedFile(
         rel=rel, questions=tuple(questions), skipped=tuple(skipped), notices=tuple(notices), deps=images.looked_at()
     )
-
-

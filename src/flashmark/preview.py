@@ -32,17 +32,77 @@ _MATH = re.compile(r'<(span|div) class="fm-math(?: fm-math-display)?">\\([(\[])(
 _MEDIA_SRC = re.compile(r'src="(fm-[0-9a-f]{16}(?:\.[a-z0-9]{1,5})?)"')
 
 MATHML_NS = "{http://www.w3.org/1998/Math/MathML}"
-MATHML_TAGS = frozenset({
-    "math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup", "mfrac", "msqrt",
-    "mroot", "mstyle", "mtable", "mtr", "mtd", "mover", "munder", "munderover", "mpadded", "mphantom",
-    "menclose", "merror", "mmultiscripts", "mprescripts", "none", "mlabeledtr", "semantics",
-})
-MATHML_ATTRIBUTES = frozenset({
-    "display", "mathvariant", "stretchy", "fence", "separator", "lspace", "rspace", "width", "height", "depth",
-    "linethickness", "displaystyle", "scriptlevel", "columnalign", "rowalign", "columnspacing", "rowspacing",
-    "columnlines", "rowlines", "frame", "notation", "accent", "accentunder", "movablelimits", "minsize",
-    "maxsize", "symmetric", "largeop", "form", "columnspan", "rowspan", "mathsize", "voffset",
-})
+MATHML_TAGS = frozenset(
+    {
+        "math",
+        "mrow",
+        "mi",
+        "mn",
+        "mo",
+        "ms",
+        "mtext",
+        "mspace",
+        "msub",
+        "msup",
+        "msubsup",
+        "mfrac",
+        "msqrt",
+        "mroot",
+        "mstyle",
+        "mtable",
+        "mtr",
+        "mtd",
+        "mover",
+        "munder",
+        "munderover",
+        "mpadded",
+        "mphantom",
+        "menclose",
+        "merror",
+        "mmultiscripts",
+        "mprescripts",
+        "none",
+        "mlabeledtr",
+        "semantics",
+    }
+)
+MATHML_ATTRIBUTES = frozenset(
+    {
+        "display",
+        "mathvariant",
+        "stretchy",
+        "fence",
+        "separator",
+        "lspace",
+        "rspace",
+        "width",
+        "height",
+        "depth",
+        "linethickness",
+        "displaystyle",
+        "scriptlevel",
+        "columnalign",
+        "rowalign",
+        "columnspacing",
+        "rowspacing",
+        "columnlines",
+        "rowlines",
+        "frame",
+        "notation",
+        "accent",
+        "accentunder",
+        "movablelimits",
+        "minsize",
+        "maxsize",
+        "symmetric",
+        "largeop",
+        "form",
+        "columnspan",
+        "rowspan",
+        "mathsize",
+        "voffset",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

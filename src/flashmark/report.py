@@ -79,7 +79,9 @@ def rebuild_lines(result: BuildResult) -> list[str]:
     ]
     lines += [f"removed: '{r.title}'; find it in Anki's browser with: {r.search}" for r in result.removed]
     if result.removed:
-        lines.append(f"{_plural(len(result.removed), 'note')} removed since the last build; delete them in Anki if you no longer want them")
+        lines.append(
+            f"{_plural(len(result.removed), 'note')} removed since the last build; delete them in Anki if you no longer want them"
+        )
     return lines
 
 
@@ -122,7 +124,14 @@ def report_data(result: BuildResult) -> dict[str, Any]:
         "warnings": [{"file": n.file, "line": n.line, "kind": n.kind, "message": n.message} for n in result.notices],
         "lock": str(result.lock) if result.lock is not None else None,
         "matched": [
-            {"old_key": m.old_key, "new_key": m.new_key, "guid": m.guid, "old_title": m.old_title, "new_title": m.new_title, "reason": m.reason}
+            {
+                "old_key": m.old_key,
+                "new_key": m.new_key,
+                "guid": m.guid,
+                "old_title": m.old_title,
+                "new_title": m.new_title,
+                "reason": m.reason,
+            }
             for m in result.matches
         ],
         "removed": [{"key": r.key, "guid": r.guid, "title": r.title, "search": r.search} for r in result.removed],

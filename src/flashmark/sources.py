@@ -84,9 +84,7 @@ def decode(data: bytes, path: Path | str) -> str:
         if _looks_utf16(data):
             raise SourceError("file is UTF-16; save it as UTF-8", path) from None
         line = data.count(b"\n", 0, exc.start) + 1
-        raise SourceError(
-            f"not valid UTF-8 (byte offset {exc.start}); save the file as UTF-8", path, line
-        ) from None
+        raise SourceError(f"not valid UTF-8 (byte offset {exc.start}); save the file as UTF-8", path, line) from None
     if "\x00" in text:
         if _looks_utf16(data):
             raise SourceError("file is UTF-16; save it as UTF-8", path)

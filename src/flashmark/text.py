@@ -34,7 +34,7 @@ def numbering_prefix(title: str) -> int:
 def clean_title(title: str) -> str:
     """Remove leading numbering and surrounding whitespace from a heading title."""
     title = title.strip()
-    return title[numbering_prefix(title):].strip()
+    return title[numbering_prefix(title) :].strip()
 
 
 def split_anchor(title: str) -> tuple[str, str | None]:
@@ -55,7 +55,7 @@ class _DropTable(dict[int, int | None]):
 
     def __missing__(self, code: int) -> int | None:
         ch = chr(code)
-        keep = ch in _KEEP or unicodedata.category(ch)[0] not in "PZC" and not ch.isspace()
+        keep = ch in _KEEP or (unicodedata.category(ch)[0] not in "PZC" and not ch.isspace())
         self[code] = code if keep else None
         return self[code]
 
