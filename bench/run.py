@@ -67,10 +67,10 @@ def _floor(mode: str, content: Path, out: Path) -> dict[str, float]:
     """Time genanki alone writing the notes a build of `content` makes."""
     import genanki
 
+    from flashmark.anki.notetype import note_type
     from flashmark.build import CACHE_DIR, deck_name, load_corpus
     from flashmark.config import load_config
     from flashmark.identity import deck_id
-    from flashmark.notetype import note_type
     from flashmark.render import render_notes
 
     config = load_config(content)

@@ -23,12 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import generate
+from flashmark.anki.notetype import notetype_hash
+from flashmark.anki.package import write_package
 from flashmark.build import CACHE_DIR, deck_name
 from flashmark.config import load_config
 from flashmark.lock import LOCK_FILE, assign_identities, read_lock, write_lock
 from flashmark.merge import merge
-from flashmark.notetype import notetype_hash
-from flashmark.package import write_package
 from flashmark.parallel import parse_files
 from flashmark.render import render_notes
 from flashmark.report import BuildResult, write_report_json

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from flashmark import package, sources
+from flashmark import sources
+from flashmark.anki import package
 from flashmark.build import CACHE_DIR, build
 from flashmark.cli import main
 

@@ -12,10 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from ankitools import import_apkg
-from flashmark import package
+from flashmark.anki import package
+from flashmark.anki.notetype import FIELDS
 from flashmark.build import build
 from flashmark.cli import main
-from flashmark.notetype import FIELDS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -10,11 +10,11 @@ import genanki
 import pytest
 
 from ankitools import AnkiView, import_apkg
+from flashmark.anki.notetype import note_type
+from flashmark.anki.package import BulkPackage, write_package
 from flashmark.build import deck_name, load_corpus
 from flashmark.config import load_config
 from flashmark.identity import deck_id
-from flashmark.notetype import note_type
-from flashmark.package import BulkPackage, write_package
 from flashmark.render import render_notes
 from flashmark.types import RenderedNote
 

@@ -11,9 +11,9 @@ import pytest
 
 from ankitools import AnkiView, import_apkg
 from flashmark import build as build_module
+from flashmark.anki.notetype import FIELDS
 from flashmark.build import CACHE_DIR, build
 from flashmark.lock import LOCK_FILE, content_hash, exclusive, read_lock
-from flashmark.notetype import FIELDS
 
 QUESTIONS = 400
 

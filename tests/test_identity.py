@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ankitools import import_apkg
+from flashmark.anki.notetype import FIELDS, note_type, notetype_hash
 from flashmark.build import build, load_corpus
 from flashmark.errors import LockError
 from flashmark.identity import NOTETYPE_ID, note_guid, schema_id
@@ -29,7 +30,6 @@ from flashmark.lock import (
     sketch_similarity,
     write_lock,
 )
-from flashmark.notetype import FIELDS, note_type, notetype_hash
 from flashmark.render import render_notes
 from flashmark.types import RenderedNote
 

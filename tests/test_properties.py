@@ -21,7 +21,7 @@ from markdown_it import MarkdownIt
 from flashmark.build import build, load_corpus
 from flashmark.config import Config
 from flashmark.errors import FlashmarkError, ParseError
-from flashmark.markdown import tokenize
+from flashmark.markdown.parser import tokenize
 from flashmark.merge import merge
 from flashmark.parse import parse_source
 from flashmark.render import render_notes

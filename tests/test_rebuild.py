@@ -11,7 +11,7 @@ from anki.collection import Collection
 from click.testing import CliRunner
 
 from ankitools import answer_cards, edit_field, import_apkg, open_view
-from flashmark import notetype
+from flashmark.anki import notetype
 from flashmark.build import build
 from flashmark.cli import main
 from flashmark.identity import note_guid

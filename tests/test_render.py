@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from flashmark.anki.notetype import card_css, note_type
 from flashmark.config import Config
-from flashmark.highlight import code_block, palette_css
-from flashmark.markdown import render_blocks, tokenize
+from flashmark.markdown.highlight import code_block, palette_css
+from flashmark.markdown.parser import render_blocks, tokenize
 from flashmark.merge import merge
-from flashmark.notetype import card_css, note_type
 from flashmark.parse import parse_source
 from flashmark.types import ParsedFile, Source
 

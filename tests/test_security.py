@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from ankitools import AnkiNote, import_apkg
+from flashmark.anki.notetype import template_text
 from flashmark.build import build
-from flashmark.notetype import template_text
 from flashmark.preview import write_preview
 
 # OWASP filter-evasion style payloads: mixed case, entities, backticks, control characters in URLs,

@@ -8,12 +8,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from flashmark.anki.notetype import notetype_hash
+from flashmark.anki.package import atomic_write, write_package
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError
 from flashmark.lock import LOCK_FILE, assign_identities, exclusive, read_lock, write_lock
 from flashmark.merge import merge
-from flashmark.notetype import notetype_hash
-from flashmark.package import atomic_write, write_package
 from flashmark.parallel import parse_files, paused_gc
 from flashmark.render import render_notes
 from flashmark.report import BuildResult, write_report_json

@@ -116,8 +116,8 @@ def _code_key() -> str:
     for cls, names in sorted(_FIELDS.items(), key=lambda item: item[0].__name__):
         digest.update(f"{cls.__name__}({','.join(names)})".encode() + b"\0")
     package = Path(__file__).resolve().parent
-    for source in sorted(package.glob("*.py")):
-        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()
 
 

@@ -31,11 +31,11 @@ try:
 except ImportError:  # Windows: builds are not serialised there
     fcntl = None  # type: ignore[assignment]
 
+from flashmark.anki.notetype import FIELDS
+from flashmark.anki.package import atomic_write
 from flashmark.errors import LockError, OutputError
 from flashmark.identity import NOTETYPE_ID, note_guid
 from flashmark.merge import near_titles
-from flashmark.notetype import FIELDS
-from flashmark.package import atomic_write
 from flashmark.text import normalise
 from flashmark.types import Match, Removed, RenderedNote
 

@@ -14,8 +14,8 @@ from markdown_it.token import Token
 
 from flashmark.config import Config
 from flashmark.errors import ParseError
-from flashmark.markdown import blocks_text, copy_token, inline_text, render_blocks, render_inline, tokenize
-from flashmark.media import ImageFiles
+from flashmark.markdown.media import ImageFiles
+from flashmark.markdown.parser import blocks_text, copy_token, inline_text, render_blocks, render_inline, tokenize
 from flashmark.text import clean_title, normalise, numbering_prefix, split_anchor, topic_tag, user_tag
 from flashmark.types import Notice, ParsedFile, Question, Section, Skipped, Source
 

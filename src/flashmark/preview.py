@@ -14,11 +14,11 @@ from pathlib import Path
 
 from latex2mathml.converter import convert as tex_to_mathml
 
+from flashmark.anki.notetype import FIELDS, card_css, template_text
+from flashmark.anki.package import atomic_write, package_media
 from flashmark.build import deck_name, load_corpus
 from flashmark.config import load_config
 from flashmark.errors import SourceError
-from flashmark.notetype import FIELDS, card_css, template_text
-from flashmark.package import atomic_write, package_media
 from flashmark.render import render_notes
 from flashmark.types import MediaFile, Notice, RenderedNote, Skipped
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 from html import escape
 
 from flashmark.identity import note_guid
-from flashmark.markdown import defuse_mathjax
+from flashmark.markdown.parser import defuse_mathjax
 from flashmark.types import Note, RenderedNote
 
 TOPIC_SEPARATOR = " › "

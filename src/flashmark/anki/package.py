@@ -18,10 +18,10 @@ import genanki
 from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
+from flashmark.anki.notetype import note_type
 from flashmark.errors import OutputError, SourceError
 from flashmark.identity import deck_id
-from flashmark.media import media_name
-from flashmark.notetype import note_type
+from flashmark.markdown.media import media_name
 from flashmark.types import MediaFile, RenderedNote
 
 # genanki's schema, split so the indexes are built after the rows are in (same schema, same order).

@@ -9,8 +9,8 @@ from importlib.resources import files
 
 import genanki
 
-from flashmark.highlight import palette_css
 from flashmark.identity import NOTETYPE_ID, schema_id
+from flashmark.markdown.highlight import palette_css
 
 NOTETYPE_NAME = "flashmark Q&A"
 # Frozen once shipped: Anki matches note types by id and schema.

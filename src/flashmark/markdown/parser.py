@@ -18,8 +18,8 @@ from markdown_it.utils import OptionsDict
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from flashmark.highlight import code_block
-from flashmark.mathsyntax import math_delimiters_plugin
+from flashmark.markdown.highlight import code_block
+from flashmark.markdown.mathsyntax import math_delimiters_plugin
 
 MATH_CLASS = "fm-math"
 MISSING_IMAGE_CLASS = "fm-img-missing"

@@ -1,0 +1,1 @@
+"""Anki's side: flashmark's note types and the .apkg package."""
