@@ -446,3 +446,18 @@ def test_list_and_tags_errors(tmp_path: Path) -> None:
 def test_watch_needs_an_existing_folder(tmp_path: Path) -> None:
     result = run("watch", tmp_path / "nowhere")
     assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+HEAVY_MODULES = ("genanki", "markdown_it", "latex2mathml", "asyncio", "yaml", "watchfiles", "rapidfuzz", "pygments")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["build", "--help"], ["watch", "--help"]])
+def test_help_and_version_load_click_alone(argv: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from flashmark.cli import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+        f"print(sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

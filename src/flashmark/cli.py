@@ -6,22 +6,19 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from flashmark import __version__
-from flashmark.build import build as run_build
-from flashmark.catalog import folder_tags, list_notes, note_line, notes_data, to_json, tree_data, tree_lines
-from flashmark.check import check as run_check
-from flashmark.check import check_json, check_lines
 from flashmark.errors import FlashmarkError, one_line
-from flashmark.preview import DEFAULT_OUTPUT as DEFAULT_PREVIEW
-from flashmark.preview import write_preview
-from flashmark.report import rebuild_lines, summary, summary_data, warning_lines
-from flashmark.tags import clean_pattern
-from flashmark.watch import Rebuild, rebuild_line
-from flashmark.watch import watch as run_watch
+
+# Each command imports the library it calls when it runs, so `flashmark --help` and `--version`
+# load click alone, not the parser, genanki or the file watcher.
+if TYPE_CHECKING:
+    from flashmark.watch import Rebuild
+
+DEFAULT_PREVIEW = Path("build/preview.html")
 
 CONTENT = click.Path(path_type=Path, file_okay=True, dir_okay=True)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -62,6 +59,8 @@ def _output_options(command: F) -> F:
 
 
 def _check_tags(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> tuple[str, ...]:
+    from flashmark.tags import clean_pattern
+
     try:
         return tuple(clean_pattern(v) for v in value)
     except FlashmarkError as exc:
@@ -176,6 +175,10 @@ def build(
       flashmark build notes/ -o build/ --deck "Interview prep"
       flashmark build notes/ --tag 深度学习::ResNet --exclude-tag draft
     """
+    from flashmark.build import build as run_build
+    from flashmark.catalog import to_json
+    from flashmark.report import rebuild_lines, summary, summary_data, warning_lines
+
     bar = _ProgressBar() if not quiet and sys.stderr.isatty() else None
     try:
         result = run_build(
@@ -227,6 +230,9 @@ def check(content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], a
       flashmark check notes/ --strict
       flashmark check notes/ --format json > check.json
     """
+    from flashmark.check import check as run_check
+    from flashmark.check import check_json, check_lines
+
     try:
         result = run_check(content_dir, exclude=exclude, allow_html=allow_html)
     except FlashmarkError as exc:
@@ -264,6 +270,8 @@ def list_command(
       flashmark list notes/ --tag Python
       flashmark list notes/ --format json
     """
+    from flashmark.catalog import list_notes, note_line, notes_data, to_json
+
     try:
         notes = list_notes(content_dir, tags=tags, exclude_tags=exclude_tags, exclude=exclude, allow_html=allow_html)
     except FlashmarkError as exc:
@@ -291,6 +299,8 @@ def tags(content_dir: Path, fmt: str, exclude: tuple[str, ...], allow_html: bool
     Example:
       flashmark tags notes/
     """
+    from flashmark.catalog import folder_tags, to_json, tree_data, tree_lines
+
     try:
         tree = folder_tags(content_dir, exclude=exclude, allow_html=allow_html)
     except FlashmarkError as exc:
@@ -325,6 +335,9 @@ def watch(
     Example:
       flashmark watch notes/ -o build/
     """
+
+    from flashmark.watch import rebuild_line
+    from flashmark.watch import watch as run_watch
 
     def show(rebuild: Rebuild) -> None:
         _echo(rebuild_line(rebuild))
@@ -370,6 +383,8 @@ def preview(
     Example:
       flashmark preview notes/ -o build/preview.html
     """
+    from flashmark.preview import write_preview
+
     try:
         result = write_preview(content_dir, output, deck=deck, exclude=exclude, allow_html=allow_html)
     except FlashmarkError as exc:
