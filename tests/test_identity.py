@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ from flashmark.lock import (
     LOCK_FILE,
     Lock,
     LockEntry,
+    NoteTypeMark,
     _read_as_written,
     anki_search,
     answer_sketch,
@@ -46,6 +48,17 @@ def notes_of(tmp_path: Path, files: dict[str, str], name: str = "c") -> list[Ren
     for rel, text in files.items():
         (folder / rel).write_text(text, encoding="utf-8")
     return render_notes(load_corpus(folder).merge.notes, "Deck")
+
+
+ENTRY_FIELDS = ("key", "guid", "kind", "hash", "mod", "title", "answer", "search", "files", "deck")
+
+
+def entry_json(e: LockEntry) -> str:
+    """A lock line as json.dumps writes the entry (its `removed` time only when it is removed)."""
+    data = {f: list(v) if isinstance(v := getattr(e, f), tuple) else v for f in ENTRY_FIELDS}
+    if e.removed:
+        data["removed"] = e.removed
+    return json.dumps(data, ensure_ascii=False)
 
 
 def guid_of(result: object, title: str) -> str:
@@ -159,11 +172,7 @@ def test_an_unchanged_note_takes_its_sketch_from_the_lock_and_a_changed_one_gets
     v1 = {"a.md": f"# T\n\n## 甲\n\n{LONG_ANSWER}\n\n## 乙\n\n乙的答案。\n"}
     v2 = {"a.md": f"# T\n\n## 甲\n\n{LONG_ANSWER}\n\n## 乙\n\n乙的新答案。\n"}
     first = assign_identities(notes_of(tmp_path, v1), None, "h", NOW)
-    marked = Lock(
-        tuple(LockEntry(e.key, e.guid, e.hash, e.mod, e.title, "00000000", e.search) for e in first.lock.notes),
-        first.lock.notetype_hash,
-        first.lock.notetype_mod,
-    )
+    marked = replace(first.lock, notes=tuple(replace(e, answer="00000000") for e in first.lock.notes))
     second = assign_identities(notes_of(tmp_path, v2, "v2"), marked, "h", NOW + 1)
     sketches = {e.title: e.answer for e in second.lock.notes}
     assert sketches["甲"] == "00000000"  # same key, same hash: the lock's sketch, not recomputed
@@ -271,11 +280,11 @@ def test_lock_file_is_sorted_one_note_per_line_and_round_trips(tmp_path: Path) -
     lines = text.splitlines()
     entries = [json.loads(line.strip().rstrip(",")) for line in lines if line.strip().startswith('{"key"')]
     assert [e["key"] for e in entries] == sorted(e.key for e in lock.notes) == ["alpha", "乙", "甲"]
-    assert set(entries[0]) == {"key", "guid", "hash", "mod", "title", "answer", "search"}
-    assert len(lines) == len(entries) + 6
+    assert set(entries[0]) == set(ENTRY_FIELDS)
+    assert len(lines) == len(entries) + 7
     parsed = parse_lock(text, tmp_path / LOCK_FILE)
     assert sorted(parsed.notes, key=lambda e: e.key) == sorted(lock.notes, key=lambda e: e.key)
-    assert (parsed.notetype_hash, parsed.notetype_mod) == ("h", int(NOW))
+    assert parsed.notetypes == (NoteTypeMark("qa", "h", int(NOW)),)
     assert parse_lock(lock_text(Lock()), tmp_path / LOCK_FILE) == Lock()
 
 
@@ -283,8 +292,8 @@ def test_lock_file_is_sorted_one_note_per_line_and_round_trips(tmp_path: Path) -
     ("edit", "message", "line"),
     [
         (lambda t: t.replace('"mod": ', '"mod": "x', 1), "not valid JSON", None),
-        (lambda t: t.replace('"flashmark_lock": 1', '"flashmark_lock": 9'), "version 9 is not supported", 2),
-        (lambda t: t.replace('"mod": 1800000000, ', '"mod": "soon", ', 1), "'mod' must be a number", 5),
+        (lambda t: t.replace('"flashmark_lock": 2', '"flashmark_lock": 9'), "version 9 is not supported", 2),
+        (lambda t: t.replace('"mod": 1800000000, ', '"mod": "soon", ', 1), "'mod' must be a number", 6),
         (lambda t: "[]", "not a flashmark lock file", 1),
     ],
 )
@@ -328,16 +337,12 @@ def _three_note_lock(tmp_path: Path) -> Lock:
 
 def test_the_streamed_lock_file_has_the_documented_layout_byte_for_byte(tmp_path: Path) -> None:
     lock = _three_note_lock(tmp_path)
-    lines = [
-        "    "
-        + json.dumps(
-            {f: getattr(e, f) for f in ("key", "guid", "hash", "mod", "title", "answer", "search")}, ensure_ascii=False
-        )
-        for e in sorted(lock.notes, key=lambda e: e.key)
-    ]
-    notetype = json.dumps({"hash": "h", "mod": int(NOW)})
+    lines = ["    " + entry_json(e) for e in sorted(lock.notes, key=lambda e: e.key)]
+    notetypes = json.dumps({"qa": {"hash": "h", "mod": int(NOW)}})
     expected = (
-        f'{{\n  "flashmark_lock": 1,\n  "notetype": {notetype},\n  "notes": [\n' + ",\n".join(lines) + "\n  ]\n}\n"
+        f'{{\n  "flashmark_lock": 2,\n  "namespace": "",\n  "notetypes": {notetypes},\n  "notes": [\n'
+        + ",\n".join(lines)
+        + "\n  ]\n}\n"
     )
     assert lock_text(lock) == expected
     path = tmp_path / LOCK_FILE
@@ -345,21 +350,25 @@ def test_the_streamed_lock_file_has_the_documented_layout_byte_for_byte(tmp_path
     assert path.read_bytes() == expected.encode()
     empty = tmp_path / "empty.lock"
     assert write_lock(empty, Lock()) is True
-    assert empty.read_bytes() == b'{\n  "flashmark_lock": 1,\n  "notetype": {"hash": "", "mod": 0},\n  "notes": []\n}\n'
+    assert (
+        empty.read_bytes() == b'{\n  "flashmark_lock": 2,\n  "namespace": "",\n  "notetypes": {},\n  "notes": []\n}\n'
+    )
     assert read_lock(empty) == Lock()
 
 
 def test_lock_lines_and_content_hashes_are_what_json_dumps_writes_for_any_text(tmp_path: Path) -> None:
     nasty = ['"', "\\", "\n\t\x00\x1f\x7f", "\u2028\u2029", "é中文😀", "</script>", "", 'a\\"b']
     for n, text in enumerate(nasty):
-        entry = LockEntry(f"k{text}", f"g{n}", text, 2**53, text, text[::-1], text * 2)
-        notetype = json.dumps({"hash": "h", "mod": 7})
-        line = json.dumps(
-            {f: getattr(entry, f) for f in ("key", "guid", "hash", "mod", "title", "answer", "search")},
-            ensure_ascii=False,
+        entry = LockEntry(f"k{text}", f"g{n}", text, 2**53, text, text[::-1], text * 2, (text, "a.md"), text, text, n)
+        notetypes = json.dumps({"qa": {"hash": "h", "mod": 7}})
+        line = entry_json(entry)
+        expected = (
+            f'{{\n  "flashmark_lock": 2,\n  "namespace": {json.dumps(text, ensure_ascii=False)},\n  "notetypes": {notetypes},\n'
+            f'  "notes": [\n    {line}\n  ]\n}}\n'
         )
-        expected = f'{{\n  "flashmark_lock": 1,\n  "notetype": {notetype},\n  "notes": [\n    {line}\n  ]\n}}\n'
-        assert lock_text(Lock((entry,), "h", 7)) == expected
+        lock = Lock((entry,), (NoteTypeMark("qa", "h", 7),), text)
+        assert lock_text(lock) == expected
+        assert parse_lock(expected, tmp_path / LOCK_FILE) == lock
         fields, tags = (text, "Q", text * 3), (text, "b", "a")
         dumped = json.dumps([list(fields), sorted(tags)], ensure_ascii=False)
         assert content_hash(fields, tags) == hashlib.sha256(dumped.encode()).hexdigest()[:16]
@@ -426,7 +435,7 @@ def test_read_lock_takes_the_line_by_line_path_for_what_it_writes_and_not_for_br
     path.write_text(broken[0], encoding="utf-8")
     with pytest.raises(LockError, match="appears twice") as info:
         read_lock(path)
-    assert info.value.line == 7  # the second of the two lines holding that GUID (lines 5-7 are the notes)
+    assert info.value.line == 8  # the second of the two lines holding that GUID (lines 6-8 are the notes)
 
 
 def test_an_unreadable_lock_is_an_error_naming_it(tmp_path: Path) -> None:

@@ -12,12 +12,13 @@ from flashmark.anki.notetype import notetype_hash
 from flashmark.anki.package import atomic_write, write_package
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError
+from flashmark.identity import namespace_for
 from flashmark.lock import LOCK_FILE, assign_identities, exclusive, read_lock, write_lock
 from flashmark.merge import merge
 from flashmark.parallel import parse_files, paused_gc
 from flashmark.render import render_notes
 from flashmark.report import BuildResult, write_report_json
-from flashmark.sources import find_files
+from flashmark.sources import is_excluded, scan_files
 from flashmark.tags import TagFilter, select_notes
 from flashmark.types import MergeResult, Notice, ParsedFile, Question, Skipped
 
@@ -36,6 +37,7 @@ class Corpus:
     files: tuple[ParsedFile, ...]
     merge: MergeResult
     errors: tuple[FlashmarkError, ...] = ()
+    left_out: tuple[str, ...] = ()  # Markdown files in the folder that the settings or options excluded
 
     @property
     def questions(self) -> tuple[Question, ...]:
@@ -77,12 +79,14 @@ def load_corpus(
     parse pool from the cores and the work.
     """
     config = config or load_config(content_dir)
-    paths = find_files(content_dir, config.exclude)
+    paths, left_out = scan_files(content_dir, config.exclude)
     parsed, errors = parse_files(
         paths, content_dir, config, cache_dir=cache_dir, workers=workers, keep_going=keep_going, progress=progress
     )
     questions = [q for f in parsed for q in f.questions]
-    return Corpus(config=config, files=tuple(parsed), merge=merge(questions), errors=tuple(errors))
+    return Corpus(
+        config=config, files=tuple(parsed), merge=merge(questions), errors=tuple(errors), left_out=tuple(left_out)
+    )
 
 
 def build(
@@ -109,7 +113,8 @@ def build(
     with exclusive(content_dir / LOCK_FILE if lock else None), paused_gc():
         started = time.perf_counter()
         tag_filter = TagFilter.of(tags, exclude_tags)
-        config = load_config(content_dir).override(deck=deck, exclude=exclude, allow_html=allow_html)
+        settings = load_config(content_dir)
+        config = settings.override(deck=deck, exclude=exclude, allow_html=allow_html)
 
         # Progress counts one step per file, then rendering, then writing the package.
         def reading(done: int, total: int, what: str) -> None:
@@ -125,7 +130,16 @@ def build(
         # Identities cover every note, so a filtered build keeps the lock entries of the notes it leaves out.
         lock_path = content_dir / LOCK_FILE if lock else None
         previous = read_lock(lock_path) if lock_path is not None else None
-        identified = assign_identities(render_notes(corpus.merge.notes, root), previous, notetype_hash(), time.time())
+        one_off = frozenset(rel for rel in corpus.left_out if not is_excluded(rel, settings.exclude))
+        identified = assign_identities(
+            render_notes(corpus.merge.notes, root),
+            previous,
+            notetype_hash(),
+            time.time(),
+            namespace=namespace_for(root),
+            excluded=frozenset(corpus.left_out),
+            one_off=one_off,
+        )
         chosen = {note.key for note in selection.notes}
         rendered = tuple(n for n in identified.notes if n.key in chosen)
         name = output_name(root)
@@ -153,6 +167,11 @@ def build(
             matches=identified.matches,
             removed=identified.removed,
             lock=lock_path,
+            remembered=identified.remembered,
+            restored=identified.restored,
+            moved=identified.moved,
+            left_out_files=len(corpus.left_out),
+            left_out_notes=identified.left_out,
         )
 
         def write_report(tmp: Path) -> None:

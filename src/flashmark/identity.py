@@ -4,15 +4,35 @@ from __future__ import annotations
 
 import hashlib
 
-import genanki
-
 # Fixed forever: Anki recognises the note type by this id (changing it makes a copy).
 NOTETYPE_ID = 1_733_300_020_251
 
+# Anki's own GUID alphabet (base 91), as genanki writes GUIDs.
+_BASE91 = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&()*+,-./:;<=>?@[]^_`{|}~"
 
-def note_guid(key: str) -> str:
-    """The Anki GUID of a note: a hash of its key, never of its content or position."""
-    return str(genanki.guid_for("flashmark", key))
+
+def guid_for(*values: str) -> str:
+    """genanki.guid_for: the first 8 bytes of a SHA-256 of the values, in base 91 (without importing genanki)."""
+    number = int.from_bytes(hashlib.sha256("__".join(values).encode()).digest()[:8], "big")
+    digits: list[str] = []
+    while number:
+        number, rest = divmod(number, 91)
+        digits.append(_BASE91[rest])
+    return "".join(reversed(digits))
+
+
+def namespace_for(root_deck: str) -> str:
+    """The GUID namespace of a deck that has no lock file yet: derived from its root deck name."""
+    return hashlib.blake2b(f"flashmark-namespace:{root_deck}".encode(), digest_size=8).hexdigest()
+
+
+def note_guid(key: str, namespace: str = "") -> str:
+    """The Anki GUID of a note: a hash of its deck's namespace and its key, never of its content or position.
+
+    Two decks with different namespaces never share a GUID, so importing one never overwrites the
+    other's notes. The empty namespace gives the GUIDs of flashmark 0.1, which lock files keep.
+    """
+    return guid_for("flashmark", namespace, key) if namespace else guid_for("flashmark", key)
 
 
 def deck_id(name: str) -> int:

@@ -18,9 +18,9 @@ import html
 import json
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeGuard
 
@@ -37,10 +37,12 @@ from flashmark.errors import LockError, OutputError
 from flashmark.identity import NOTETYPE_ID, note_guid
 from flashmark.merge import near_titles
 from flashmark.text import normalise
-from flashmark.types import Match, Removed, RenderedNote
+from flashmark.types import Match, Moved, Removed, RenderedNote
 
 LOCK_FILE = "flashmark.lock"
-LOCK_VERSION = 1
+LOCK_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: flashmark 0.1 (upgraded when the next build writes the lock)
+QA = "qa"  # the kind of note the Q&A note type makes
 
 MIN_ANSWER_FOR_MATCH = 12  # a shorter answer ("见上文") is no evidence that two notes are one
 SIMILAR_ANSWER = 0.5  # share of answer sentences two versions of one answer have in common
@@ -65,7 +67,7 @@ _quote = json.encoder.encode_basestring  # json's own string encoder (its C one 
 
 @dataclass(frozen=True, slots=True)
 class LockEntry:
-    """One note of the last build as the lock file records it."""
+    """One note as the lock file records it: a note of the last build, or one whose question is gone."""
 
     key: str
     guid: str
@@ -74,20 +76,47 @@ class LockEntry:
     title: str
     answer: str
     search: str
+    files: tuple[str, ...] = ()  # the content files it came from (empty in locks written by flashmark 0.1)
+    deck: str = ""  # its full deck name at the last build
+    kind: str = QA  # which of flashmark's note types it uses
+    removed: int = 0  # 0 while its question is in the content; else when a build first found it gone
+
+    @property
+    def live(self) -> bool:
+        return not self.removed
+
+
+@dataclass(frozen=True, slots=True)
+class NoteTypeMark:
+    """What the lock records of one of flashmark's note types: a hash of its templates and CSS, and its mod."""
+
+    kind: str
+    hash: str
+    mod: int
 
 
 @dataclass(frozen=True, slots=True)
 class Lock:
-    """The whole lock file: the note type's hash and mod, and one entry per note."""
+    """The whole lock file: the GUID namespace, the note types' hashes and mods, and one entry per note."""
 
     notes: tuple[LockEntry, ...] = ()
-    notetype_hash: str = ""
-    notetype_mod: int = 0
+    notetypes: tuple[NoteTypeMark, ...] = ()
+    namespace: str = ""  # GUIDs of new notes derive from it; empty: a lock from flashmark 0.1 (not yet upgraded)
+    version: int = LOCK_VERSION  # the version the file was written in; older ones are upgraded on the next write
 
     @property
     def max_mod(self) -> int:
         """The newest modification time any earlier build gave out."""
-        return max([self.notetype_mod, *(e.mod for e in self.notes)])
+        return max([0, *(m.mod for m in self.notetypes), *(e.mod for e in self.notes)])
+
+    def notetype(self, kind: str = QA) -> NoteTypeMark | None:
+        """The record of one note type, if the lock has one."""
+        return next((m for m in self.notetypes if m.kind == kind), None)
+
+    @property
+    def removed(self) -> tuple[LockEntry, ...]:
+        """The entries of notes whose question is gone, oldest first."""
+        return tuple(sorted((e for e in self.notes if e.removed), key=lambda e: (e.removed, e.key)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +126,12 @@ class Identified:
     notes: tuple[RenderedNote, ...]
     lock: Lock
     matches: tuple[Match, ...]
-    removed: tuple[Removed, ...]
+    removed: tuple[Removed, ...]  # gone since the last build
     notetype_mod: int
+    remembered: tuple[Removed, ...] = ()  # every removed note the lock remembers, these included
+    restored: tuple[Removed, ...] = ()  # removed notes whose question came back: they take their old note again
+    moved: tuple[Moved, ...] = ()
+    left_out: int = 0  # lock entries kept as they were because this build did not read their files
 
 
 # ---------------------------------------------------------------- fingerprints
@@ -160,16 +193,24 @@ def anki_search(question_field: str, topic_field: str) -> str:
 
 def _entry_json(e: LockEntry) -> str:
     """What json.dumps(entry as a dict, ensure_ascii=False) writes, without building the dict and an encoder per note."""
+    files = ", ".join(map(_quote, e.files))
+    removed = f', "removed": {int.__repr__(e.removed)}' if e.removed else ""
     return (
-        f'{{"key": {_quote(e.key)}, "guid": {_quote(e.guid)}, "hash": {_quote(e.hash)}, "mod": {int.__repr__(e.mod)}, '
-        f'"title": {_quote(e.title)}, "answer": {_quote(e.answer)}, "search": {_quote(e.search)}}}'
+        f'{{"key": {_quote(e.key)}, "guid": {_quote(e.guid)}, "kind": {_quote(e.kind)}, "hash": {_quote(e.hash)}, '
+        f'"mod": {int.__repr__(e.mod)}, "title": {_quote(e.title)}, "answer": {_quote(e.answer)}, '
+        f'"search": {_quote(e.search)}, "files": [{files}], "deck": {_quote(e.deck)}{removed}}}'
     )
 
 
 def lock_chunks(lock: Lock) -> Iterator[str]:
     """The lock's JSON text in pieces, one note per piece, so it can be written without building it whole."""
-    notetype = json.dumps({"hash": lock.notetype_hash, "mod": lock.notetype_mod})
-    yield f'{{\n  "flashmark_lock": {LOCK_VERSION},\n  "notetype": {notetype},\n  "notes": '
+    notetypes = json.dumps(
+        {m.kind: {"hash": m.hash, "mod": m.mod} for m in sorted(lock.notetypes, key=lambda m: m.kind)}
+    )
+    yield (
+        f'{{\n  "flashmark_lock": {LOCK_VERSION},\n  "namespace": {_quote(lock.namespace)},\n'
+        f'  "notetypes": {notetypes},\n  "notes": '
+    )
     if not lock.notes:
         yield "[]\n}\n"
         return
@@ -194,12 +235,64 @@ class _Bad(Exception):
         self.key = key
 
 
-def _require(value: Any, kind: type, what: str, key: object = None) -> Any:
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise _Bad(f"{what} must be {'a number' if kind is int else 'text'}", key)
-    if isinstance(value, int) and not 0 <= value <= MAX_MOD:
+def _valid_time(value: object) -> TypeGuard[int]:
+    return type(value) is int and 0 <= value <= MAX_MOD
+
+
+def _text(value: object, what: str, key: object) -> str:
+    if type(value) is not str:
+        raise _Bad(f"{what} must be text", key)
+    return value
+
+
+def _time(value: object, what: str, key: object) -> int:
+    if not _valid_time(value):
+        if type(value) is not int:
+            raise _Bad(f"{what} must be a number", key)
         raise _Bad(f"{what} must be a time in seconds, from 0 to {MAX_MOD}", key)
     return value
+
+
+def _entry(raw: object, n: int) -> LockEntry:
+    """One lock entry from its parsed JSON object, checked field by field."""
+    if type(raw) is not dict:
+        raise _Bad(f"note {n + 1} is not an object")
+    key = _text(raw.get("key"), "'key'", None)
+    files = raw.get("files", [])
+    if type(files) is not list or any(type(f) is not str for f in files):
+        raise _Bad("'files' must be a list of file names", key)
+    entry = LockEntry(
+        key=key,
+        guid=_text(raw.get("guid"), "'guid'", key),
+        hash=_text(raw.get("hash"), "'hash'", key),
+        mod=_time(raw.get("mod"), "'mod'", key),
+        title=_text(raw.get("title", ""), "'title'", key),
+        answer=_text(raw.get("answer", ""), "'answer'", key),
+        search=_text(raw.get("search", ""), "'search'", key),
+        files=tuple(files),
+        deck=_text(raw.get("deck", ""), "'deck'", key),
+        kind=_text(raw.get("kind", QA), "'kind'", key),
+        removed=_time(raw.get("removed", 0), "'removed'", key),
+    )
+    if not entry.guid:
+        raise _Bad("'guid' is empty", key)
+    return entry
+
+
+def _entries(raw_notes: list[Any]) -> list[LockEntry]:
+    entries: list[LockEntry] = []
+    keys: dict[str, str] = {}
+    guids: dict[str, str] = {}
+    for n, raw in enumerate(raw_notes):
+        entry = _entry(raw, n)
+        if entry.key in keys:
+            raise _Bad(f"key {entry.key!r} appears twice", entry.key)
+        if entry.guid in guids:
+            raise _Bad(f"GUID {entry.guid!r} appears twice (also for key {guids[entry.guid]!r})", entry.key)
+        keys[entry.key] = entry.guid
+        guids[entry.guid] = entry.key
+        entries.append(entry)
+    return entries
 
 
 def _line_with(text: str, needle: str) -> int | None:
@@ -210,147 +303,137 @@ def _line_with(text: str, needle: str) -> int | None:
     return None
 
 
-def _entries(raw_notes: list[Any]) -> list[LockEntry]:
-    entries: list[LockEntry] = []
-    keys: set[str] = set()
-    guids: set[str] = set()
-    for n, raw in enumerate(raw_notes):
+_CONFLICT = re.compile(r"^(?:<{7}|={7}|>{7})(?:\s|$)", re.M)
+_HINT = "fix it, or delete it to start afresh (GUIDs then derive from titles again)"
+
+
+def _notetypes(data: dict[str, Any], version: int) -> tuple[NoteTypeMark, ...]:
+    """The note types' hashes and mods: one object per kind (version 2) or the single Q&A one (version 1)."""
+    if version == 1:
+        raw = data.get("notetype", {})
         if not isinstance(raw, dict):
-            raise _Bad(f"note {n + 1} is not an object")
-        key = raw.get("key")
-        key = _require(key, str, "'key'")
-        entry = LockEntry(
-            key=key,
-            guid=_require(raw.get("guid"), str, "'guid'", key),
-            hash=_require(raw.get("hash"), str, "'hash'", key),
-            mod=_require(raw.get("mod"), int, "'mod'", key),
-            title=_require(raw.get("title", ""), str, "'title'", key),
-            answer=_require(raw.get("answer", ""), str, "'answer'", key),
-            search=_require(raw.get("search", ""), str, "'search'", key),
+            raise _Bad("'notetype' must be an object", "notetype")
+        kinds = {QA: raw}
+    else:
+        kinds = data.get("notetypes", {})
+        if not isinstance(kinds, dict) or not all(isinstance(v, dict) for v in kinds.values()):
+            raise _Bad("'notetypes' must be an object of objects", "notetypes")
+    return tuple(
+        NoteTypeMark(
+            kind,
+            _text(v.get("hash", ""), "'notetypes.hash'", "notetypes"),
+            _time(v.get("mod", 0), "'notetypes.mod'", "notetypes"),
         )
-        if not entry.guid:
-            raise _Bad("'guid' is empty", key)
-        if key in keys:
-            raise _Bad(f"key {key!r} appears twice", key)
-        if entry.guid in guids:
-            raise _Bad(f"GUID {entry.guid!r} appears twice", key)
-        keys.add(key)
-        guids.add(entry.guid)
-        entries.append(entry)
-    return entries
+        for kind, v in kinds.items()
+    )
 
 
 def parse_lock(text: str, path: Path) -> Lock:
-    """Check and read the lock file's text."""
-    hint = "fix it, or delete it to start afresh (GUIDs then derive from titles again)"
+    """Check and read the lock file's text (either version this flashmark reads)."""
+    conflict = _CONFLICT.search(text)
+    if conflict is not None:
+        marker_line = text.count("\n", 0, conflict.start()) + 1
+        raise LockError(
+            "unresolved merge conflict (a line starting <<<<<<<, ======= or >>>>>>>); keep the note lines of both "
+            f"sides and remove the marker lines, or {_HINT.split(', or ', 1)[1]}",
+            path,
+            marker_line,
+        )
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise LockError(f"not valid JSON ({exc.msg}); {hint}", path, exc.lineno) from None
+        raise LockError(f"not valid JSON ({exc.msg}); {_HINT}", path, exc.lineno) from None
     except (RecursionError, ValueError):  # nested thousands deep, or a number thousands of digits long
         raise LockError(
-            f"not a lock file flashmark wrote (nested too deeply or a number too long); {hint}", path
+            f"not a lock file flashmark wrote (nested too deeply or a number too long); {_HINT}", path
         ) from None
     if not isinstance(data, dict) or "flashmark_lock" not in data:
-        raise LockError(f"not a flashmark lock file; {hint}", path, 1)
-    if data["flashmark_lock"] != LOCK_VERSION:
+        raise LockError(f"not a flashmark lock file; {_HINT}", path, 1)
+    version = data["flashmark_lock"]
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         line = _line_with(text, '"flashmark_lock"')
         raise LockError(
-            f"lock file version {data['flashmark_lock']!r} is not supported (expected {LOCK_VERSION}); upgrade flashmark",
-            path,
-            line,
+            f"lock file version {version!r} is not supported (expected {LOCK_VERSION}); upgrade flashmark", path, line
         )
-    notetype = data.get("notetype", {})
     raw_notes = data.get("notes", [])
     try:
-        if not isinstance(notetype, dict):
-            raise _Bad("'notetype' must be an object", "notetype")
+        notetypes = _notetypes(data, version)
+        namespace = _text(data.get("namespace", ""), "'namespace'", "namespace")
         if not isinstance(raw_notes, list):
             raise _Bad("'notes' must be a list", "notes")
-        notetype_hash = _require(notetype.get("hash", ""), str, "'notetype.hash'", "notetype")
-        notetype_mod = _require(notetype.get("mod", 0), int, "'notetype.mod'", "notetype")
         entries = _entries(raw_notes)
     except _Bad as bad:
-        if bad.key in ("notetype", "notes"):
+        if bad.key in ("notetype", "notetypes", "notes", "namespace"):
             line = _line_with(text, f'"{bad.key}"')
         elif isinstance(bad.key, str):
             line = _line_with(text, f'"key": {json.dumps(bad.key, ensure_ascii=False)}')
         else:
             line = None
-        raise LockError(f"{bad.message}; {hint}", path, line) from None
-    return Lock(notes=tuple(entries), notetype_hash=notetype_hash, notetype_mod=notetype_mod)
+        raise LockError(f"{bad.message}; {_HINT}", path, line) from None
+    return Lock(notes=tuple(entries), notetypes=notetypes, namespace=namespace, version=version)
 
 
 _decode_at = json.JSONDecoder().raw_decode
-_NOTETYPE_LINE = '  "notetype": '
+_HEAD = f'{{\n  "flashmark_lock": {LOCK_VERSION},\n'
 _ENTRY_INDENT = "    "
 
 
-def _valid_time(value: object) -> TypeGuard[int]:
-    return type(value) is int and 0 <= value <= MAX_MOD
+def _field_line(line: str, name: str) -> object:
+    """The value of a top-level `"name": value,` line as lock_text writes it; ValueError if it is not one."""
+    prefix = f'  "{name}": '
+    if not line.startswith(prefix):
+        raise ValueError(name)
+    value, end = _decode_at(line, len(prefix))
+    if line[end:] != ",\n":
+        raise ValueError(name)
+    return value
 
 
 def _read_as_written(path: Path) -> Lock | None:
     """The lock read line by line, when it is laid out exactly as `lock_text` writes it and valid; else None.
 
     Reading a line at a time holds neither the file's whole text nor every note's parsed JSON object at once.
-    Anything unexpected (another layout, an error to report) returns None: `parse_lock` then reads the whole
-    text and gives the same result, or the error naming its line.
+    Anything unexpected (another layout, an older version, an error to report) returns None: `parse_lock`
+    then reads the whole text and gives the same result, or the error naming its line.
     """
     entries: list[LockEntry] = []
     keys: set[str] = set()
     guids: set[str] = set()
     try:
         with open(path, encoding="utf-8-sig", newline="\n") as f:
-            if f.readline() != "{\n" or f.readline() != f'  "flashmark_lock": {LOCK_VERSION},\n':
+            if f.readline() + f.readline() != _HEAD:
                 return None
-            line = f.readline()
-            if not line.startswith(_NOTETYPE_LINE):
+            namespace = _field_line(f.readline(), "namespace")
+            raw_types = _field_line(f.readline(), "notetypes")
+            if type(namespace) is not str or type(raw_types) is not dict:
                 return None
-            notetype, end = _decode_at(line, len(_NOTETYPE_LINE))
-            if line[end:] != ",\n" or type(notetype) is not dict:
-                return None
-            notetype_hash, notetype_mod = notetype.get("hash", ""), notetype.get("mod", 0)
-            if type(notetype_hash) is not str or not _valid_time(notetype_mod):
-                return None
+            notetypes = _notetypes({"notetypes": raw_types}, LOCK_VERSION)
             line = f.readline()
             if line == '  "notes": [\n':
                 more = True
-                for line in f:
+                for n, line in enumerate(f):
                     if not more or not line.startswith(_ENTRY_INDENT):
                         break
                     raw, end = _decode_at(line, len(_ENTRY_INDENT))
                     rest = line[end:]
                     more = rest == ",\n"
-                    if not (more or rest == "\n") or type(raw) is not dict:
+                    if not (more or rest == "\n"):
                         return None
-                    key, guid, hash_, mod = raw.get("key"), raw.get("guid"), raw.get("hash"), raw.get("mod")
-                    title, answer, search = raw.get("title", ""), raw.get("answer", ""), raw.get("search", "")
-                    if not (
-                        type(key) is str
-                        and type(guid) is str
-                        and type(hash_) is str
-                        and _valid_time(mod)
-                        and type(title) is str
-                        and type(answer) is str
-                        and type(search) is str
-                        and guid
-                        and key not in keys
-                        and guid not in guids
-                    ):
+                    entry = _entry(raw, n)
+                    if entry.key in keys or entry.guid in guids:
                         return None
-                    keys.add(key)
-                    guids.add(guid)
-                    entries.append(LockEntry(key, guid, hash_, mod, title, answer, search))
+                    keys.add(entry.key)
+                    guids.add(entry.guid)
+                    entries.append(entry)
                 if more or not entries or line != "  ]\n":
                     return None
             elif line != '  "notes": []\n':
                 return None
             if f.readline() != "}\n" or f.read(1) != "":
                 return None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError, _Bad):
         return None
-    return Lock(notes=tuple(entries), notetype_hash=notetype_hash, notetype_mod=notetype_mod)
+    return Lock(notes=tuple(entries), notetypes=notetypes, namespace=namespace)
 
 
 def read_lock(path: Path) -> Lock | None:
@@ -533,11 +616,31 @@ def _answer_len(answer_html: str) -> int:
     return len(normalise(html_text(answer_html)))
 
 
+def _removed(e: LockEntry) -> Removed:
+    return Removed(e.key, e.guid, e.title, e.search, e.removed)
+
+
 def assign_identities(
-    notes: Sequence[RenderedNote], previous: Lock | None, notetype_hash: str, now: float
+    notes: Sequence[RenderedNote],
+    previous: Lock | None,
+    notetype_hash: str,
+    now: float,
+    *,
+    namespace: str = "",
+    excluded: Collection[str] = frozenset(),
+    one_off: Collection[str] = frozenset(),
 ) -> Identified:
-    """Give every note its GUID and modification time, from the last build's lock when there is one."""
+    """Give every note its GUID and modification time, from the last build's lock when there is one.
+
+    `excluded` names the content files this build did not read (left out by a setting or an option):
+    lock entries of notes from those files are kept as they are, never counted as removed. Of them,
+    `one_off` are left out for this build only (`--exclude`): a note that also draws on one of them
+    keeps its lock entry and its modification time, so a partial version never replaces Anki's copy.
+    New notes take GUIDs from the lock's namespace, else from `namespace`.
+    """
     build_mod = int(now) if previous is None else max(int(now), previous.max_mod + 1)
+    stamp = int(now)
+    namespace = (previous.namespace if previous is not None else "") or namespace
     hashes = [content_hash(rn.fields, rn.tags) for rn in notes]
     old_by_key = {e.key: e for e in previous.notes} if previous else {}
     chosen: list[LockEntry | None] = [old_by_key.get(rn.key) for rn in notes]
@@ -546,10 +649,13 @@ def assign_identities(
     same = [old if old is not None and old.hash == h else None for old, h in zip(chosen, hashes)]
     sketches = [old.answer if old is not None else answer_sketch(rn.fields[_ANSWER]) for rn, old in zip(notes, same)]
 
+    def left_out(e: LockEntry) -> bool:
+        return any(f in excluded for f in e.files)
+
     matches: list[Match] = []
     if previous is not None:
         current = {rn.key for rn in notes}
-        vanished = [e for e in previous.notes if e.key not in current]
+        vanished = [e for e in previous.notes if e.key not in current and not (e.live and left_out(e))]
         fresh = [
             _Fresh(i, rn.key, rn.note.title, normalise(rn.note.title), sketches[i], _answer_len(rn.fields[_ANSWER]))
             for i, rn in enumerate(notes)
@@ -562,40 +668,85 @@ def assign_identities(
     taken = {e.guid for e in chosen if e is not None} | ({e.guid for e in previous.notes} if previous else set())
     out: list[RenderedNote] = []
     entries: list[LockEntry] = []
+    restored: list[Removed] = []
+    moved: list[Moved] = []
     for i, rn in enumerate(notes):
         old = chosen[i]
+        if old is not None and old.removed:
+            restored.append(_removed(old))
+        elif old is not None and old.deck and old.deck != rn.deck:
+            moved.append(Moved(rn.key, old.guid, rn.note.title, old.deck, rn.deck))
+        if old is not None and old.live and old.key == rn.key and any(f in one_off for f in old.files):
+            out.append(RenderedNote(rn.note, old.guid, rn.deck, rn.fields, rn.tags, old.mod))
+            entries.append(old)  # a partial version of the note: the lock keeps the whole one
+            continue
+        files, deck = rn.note.files, rn.deck
+        search = anki_search(rn.fields[_QUESTION], rn.fields[_TOPIC])
         unchanged = same[i]
         if unchanged is not None:
-            search = anki_search(rn.fields[_QUESTION], rn.fields[_TOPIC])
             if search == unchanged.search:
-                search = unchanged.search  # share the lock's string instead of keeping two equal ones
-            out.append(RenderedNote(rn.note, unchanged.guid, rn.deck, rn.fields, rn.tags, unchanged.mod))
+                search = unchanged.search  # share the lock's strings instead of keeping equal copies
+            if files == unchanged.files:
+                files = unchanged.files
+            out.append(RenderedNote(rn.note, unchanged.guid, deck, rn.fields, rn.tags, unchanged.mod))
             entries.append(
                 LockEntry(
-                    rn.key, unchanged.guid, unchanged.hash, unchanged.mod, rn.note.title, unchanged.answer, search
+                    rn.key,
+                    unchanged.guid,
+                    unchanged.hash,
+                    unchanged.mod,
+                    rn.note.title,
+                    unchanged.answer,
+                    search,
+                    files,
+                    deck,
+                    unchanged.kind,
                 )
             )
             continue
         if old is not None:
-            guid = old.guid
+            guid, kind = old.guid, old.kind
             mod = old.mod if old.hash == hashes[i] else build_mod
         else:
-            guid, n = note_guid(rn.key), 2
+            guid, n = note_guid(rn.key, namespace), 2
             while guid in taken:
-                guid, n = note_guid(f"{rn.key}~{n}"), n + 1
+                guid, n = note_guid(f"{rn.key}~{n}", namespace), n + 1
             taken.add(guid)
-            mod = build_mod
-        out.append(RenderedNote(rn.note, guid, rn.deck, rn.fields, rn.tags, mod))
-        search = anki_search(rn.fields[_QUESTION], rn.fields[_TOPIC])
-        entries.append(LockEntry(rn.key, guid, hashes[i], mod, rn.note.title, sketches[i], search))
+            kind, mod = QA, build_mod
+        out.append(RenderedNote(rn.note, guid, deck, rn.fields, rn.tags, mod))
+        entries.append(LockEntry(rn.key, guid, hashes[i], mod, rn.note.title, sketches[i], search, files, deck, kind))
 
     kept = {e.key for e in chosen if e is not None}
-    removed = tuple(
-        Removed(e.key, e.guid, e.title, e.search) for e in (previous.notes if previous else ()) if e.key not in kept
+    removed: list[Removed] = []
+    kept_out = 0
+    for e in previous.notes if previous else ():
+        if e.key in kept:
+            continue
+        if e.live and left_out(e):
+            kept_out += 1
+        elif e.live:
+            e = replace(e, removed=stamp)
+            removed.append(_removed(e))
+        entries.append(e)
+
+    mark = previous.notetype(QA) if previous is not None else None
+    notetype_mod = mark.mod if mark is not None and mark.hash == notetype_hash and mark.mod else build_mod
+    lock = Lock(notes=tuple(entries), notetypes=(NoteTypeMark(QA, notetype_hash, notetype_mod),), namespace=namespace)
+    return Identified(
+        notes=tuple(out),
+        lock=lock,
+        matches=tuple(matches),
+        removed=tuple(removed),
+        notetype_mod=notetype_mod,
+        remembered=tuple(_removed(e) for e in lock.removed),
+        restored=tuple(restored),
+        moved=tuple(moved),
+        left_out=kept_out,
     )
-    if previous is not None and previous.notetype_hash == notetype_hash and previous.notetype_mod:
-        notetype_mod = previous.notetype_mod
-    else:
-        notetype_mod = build_mod
-    lock = Lock(notes=tuple(entries), notetype_hash=notetype_hash, notetype_mod=notetype_mod)
-    return Identified(tuple(out), lock, tuple(matches), removed, notetype_mod)
+
+
+def forget_removed(lock: Lock, keys: Collection[str] = ()) -> tuple[Lock, tuple[LockEntry, ...]]:
+    """The lock without its removed notes (all of them, or those with the given keys), and the entries dropped."""
+    dropped = tuple(e for e in lock.notes if e.removed and (not keys or e.key in keys))
+    gone = {e.key for e in dropped}
+    return replace(lock, notes=tuple(e for e in lock.notes if e.key not in gone)), dropped

@@ -132,6 +132,7 @@ def _build_note(questions: list[Question], chosen: Question, key: str) -> Note:
         sources=tuple([q.where for q in questions]),
         anchor=anchor,
         media=media,
+        files=(chosen.file,) if len(questions) == 1 else tuple(dict.fromkeys(q.file for q in questions)),
     )
 
 

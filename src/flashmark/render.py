@@ -29,6 +29,12 @@ def _topic_html(topic: tuple[str, ...]) -> str:
     return escape(TOPIC_SEPARATOR.join(topic))
 
 
+@lru_cache(maxsize=4096)
+def source_html(files: tuple[str, ...]) -> str:
+    """The Source field: the files a note comes from, never line numbers (they move whenever text above moves)."""
+    return "<br>".join(escape(f) for f in files)
+
+
 def extra_html(note: Note) -> str:
     """The extra labelled sections, each under its label."""
     return "".join(f"{_label_html(s.label)}{s.html}</div>" for s in note.extras)
@@ -44,7 +50,7 @@ def render_note(note: Note, root_deck: str) -> RenderedNote:
             answer_html(note.answers),
             extra_html(note),
             _topic_html(note.topic),
-            "<br>".join(escape(s) for s in note.sources),
+            source_html(note.files),
         )
     )
     deck = f"{root_deck}::{note.deck}" if note.deck else root_deck

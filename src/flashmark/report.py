@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flashmark import __version__
-from flashmark.types import Match, MergeResult, Notice, Removed, RenderedNote, Skipped
+from flashmark.types import Match, MergeResult, Moved, Notice, Removed, RenderedNote, Skipped
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +31,13 @@ class BuildResult:
     tags: tuple[str, ...] = ()
     exclude_tags: tuple[str, ...] = ()
     matches: tuple[Match, ...] = ()
-    removed: tuple[Removed, ...] = ()
+    removed: tuple[Removed, ...] = ()  # gone since the last build
     lock: Path | None = None
+    remembered: tuple[Removed, ...] = ()  # every removed note the lock remembers
+    restored: tuple[Removed, ...] = ()
+    moved: tuple[Moved, ...] = ()
+    left_out_files: int = 0  # Markdown files the settings or --exclude left out
+    left_out_notes: int = 0  # lock entries kept for the notes of those files
 
     @property
     def merged(self) -> int:
@@ -53,12 +59,19 @@ def _plural(n: int, word: str) -> str:
 
 
 def summary(result: BuildResult) -> str:
-    """One line: files read, questions found, notes written, merged, skipped, output, seconds."""
-    left_out = f"{_plural(result.left_out, 'note')} left out by tag filter, " if result.filtered else ""
+    """One line: files read, questions found, notes written, merged, skipped, left out, remembered, output, seconds."""
+    parts = [f"{_plural(result.merged, 'repeat')} merged", f"{len(result.skipped)} skipped"]
+    if result.filtered:
+        parts.append(f"{_plural(result.left_out, 'note')} left out by tag filter")
+    if result.left_out_files:
+        kept = f" with {_plural(result.left_out_notes, 'note')}" if result.left_out_notes else ""
+        parts.append(f"{_plural(result.left_out_files, 'file')} left out{kept}")
+    if result.remembered:
+        parts.append(f"{_plural(len(result.remembered), 'removed note')} remembered")
+    parts.append(_plural(result.warnings, "warning"))
     return (
         f"{_plural(result.files, 'file')}, {_plural(result.questions, 'question')} → "
-        f"{_plural(len(result.notes), 'note')} ({_plural(result.merged, 'repeat')} merged, {len(result.skipped)} skipped, "
-        f"{left_out}{_plural(result.warnings, 'warning')}) → {result.output} in {result.seconds:.2f} s"
+        f"{_plural(len(result.notes), 'note')} ({', '.join(parts)}) → {result.output} in {result.seconds:.2f} s"
     )
 
 
@@ -69,18 +82,32 @@ def warning_lines(result: BuildResult) -> list[str]:
     return lines
 
 
+def _day(stamp: int) -> str:
+    return time.strftime("%Y-%m-%d", time.localtime(stamp)) if stamp else "an earlier build"
+
+
 def rebuild_lines(result: BuildResult) -> list[str]:
-    """One line per note that kept its GUID under a new key, and per note gone since the last build."""
+    """What changed in identity since the last build: matched, restored, moved and removed notes."""
     lines = [
         f"matched: '{m.old_title}' → '{m.new_title}' ({m.reason}): the same Anki note, progress kept"
         if m.old_title != m.new_title
         else f"matched: '{m.new_title}' ({m.old_key} → {m.new_key}; {m.reason}): the same Anki note, progress kept"
         for m in result.matches
     ]
+    lines += [
+        f"restored: '{r.title}' is back (removed on {_day(r.since)}): it takes its old Anki note again"
+        for r in result.restored
+    ]
+    lines += [
+        f"moved: '{m.title}' from deck {m.old_deck} to {m.new_deck} "
+        f"(Anki keeps its cards in {m.old_deck}; use Change Deck, or `flashmark sync`)"
+        for m in result.moved
+    ]
     lines += [f"removed: '{r.title}'; find it in Anki's browser with: {r.search}" for r in result.removed]
     if result.removed:
         lines.append(
-            f"{_plural(len(result.removed), 'note')} removed since the last build; delete them in Anki if you no longer want them"
+            f"{_plural(len(result.removed), 'note')} removed since the last build; delete them in Anki if you no "
+            "longer want them (`flashmark removed` lists every removed note the lock remembers)"
         )
     return lines
 
@@ -101,6 +128,10 @@ def report_data(result: BuildResult) -> dict[str, Any]:
             "skipped": len(result.skipped),
             "warnings": result.warnings,
             "left_out": result.left_out,
+            "left_out_files": result.left_out_files,
+            "left_out_notes": result.left_out_notes,
+            "removed": len(result.removed),
+            "remembered": len(result.remembered),
         },
         "filter": {"tags": list(result.tags), "exclude_tags": list(result.exclude_tags)},
         "notes": [
@@ -134,8 +165,18 @@ def report_data(result: BuildResult) -> dict[str, Any]:
             }
             for m in result.matches
         ],
-        "removed": [{"key": r.key, "guid": r.guid, "title": r.title, "search": r.search} for r in result.removed],
+        "removed": [_removed_data(r) for r in result.removed],
+        "remembered": [_removed_data(r) for r in result.remembered],
+        "restored": [_removed_data(r) for r in result.restored],
+        "moved": [
+            {"key": m.key, "guid": m.guid, "title": m.title, "old_deck": m.old_deck, "new_deck": m.new_deck}
+            for m in result.moved
+        ],
     }
+
+
+def _removed_data(r: Removed) -> dict[str, Any]:
+    return {"key": r.key, "guid": r.guid, "title": r.title, "search": r.search, "since": r.since}
 
 
 def summary_data(result: BuildResult) -> dict[str, Any]:

@@ -18,17 +18,23 @@ _UTF32 = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
 
 
-def _excluded(rel: str, patterns: tuple[str, ...]) -> bool:
+def is_excluded(rel: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(Path(rel).name, p) for p in patterns)
 
 
 def find_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
-    """Return the Markdown files under `content_dir`, sorted, skipping dot-files and READMEs."""
+    """Return the Markdown files under `content_dir`, sorted, skipping dot-files, READMEs and `exclude` matches."""
+    return scan_files(content_dir, exclude)[0]
+
+
+def scan_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> tuple[list[Path], list[str]]:
+    """The Markdown files under `content_dir` to read, sorted, and the paths (relative) that `exclude` leaves out."""
     if not content_dir.exists():
         raise SourceError("content folder does not exist", content_dir)
     if not content_dir.is_dir():
         raise SourceError("content path is not a folder; pass the folder that holds your .md files", content_dir)
     found: list[Path] = []
+    left_out: list[str] = []
     seen_dirs: set[tuple[int, int]] = set()
 
     def walk_error(exc: OSError) -> None:
@@ -49,12 +55,15 @@ def find_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
                 continue
             path = Path(root, name)
             rel = path.relative_to(content_dir).as_posix()
-            if not _excluded(rel, exclude):
+            if is_excluded(rel, exclude):
+                left_out.append(rel)
+            else:
                 found.append(path)
     found.sort(key=lambda p: p.relative_to(content_dir).as_posix())
     if not found:
-        raise SourceError("no Markdown files (*.md, *.markdown) found in content folder", content_dir)
-    return found
+        what = "every Markdown file is excluded" if left_out else "no Markdown files (*.md, *.markdown) found"
+        raise SourceError(f"{what} in content folder", content_dir)
+    return found, sorted(left_out)
 
 
 def _looks_utf16(data: bytes) -> bool:

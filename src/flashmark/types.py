@@ -111,9 +111,10 @@ class Note:
     extras: tuple[Section, ...]
     tags: tuple[str, ...]
     deck: str
-    sources: tuple[str, ...]
+    sources: tuple[str, ...]  # file:line of every question in the note, for the report, check and list
     anchor: str | None = None
     media: tuple[MediaFile, ...] = ()
+    files: tuple[str, ...] = ()  # the files it comes from, once each: what the card's Source field names
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,9 +176,21 @@ class Match:
 
 @dataclass(frozen=True, slots=True)
 class Removed:
-    """A note in the last build that is gone now, with an Anki search that finds it."""
+    """A note whose question is gone from the content folder, with an Anki search that finds it."""
 
     key: str
     guid: str
     title: str
     search: str
+    since: int = 0  # when a build first found it gone (seconds since the epoch)
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """A note whose deck changed since the last build: Anki's import leaves its cards where they are."""
+
+    key: str
+    guid: str
+    title: str
+    old_deck: str
+    new_deck: str
