@@ -16,7 +16,19 @@ from flashmark.build import build
 from flashmark.cli import main
 
 SUMMARY_KEYS = {"flashmark", "deck", "output", "report", "seconds", "counts", "filter", "warnings"}
-COUNT_KEYS = {"files", "questions", "notes", "merged", "skipped", "warnings", "left_out"}
+COUNT_KEYS = {
+    "files",
+    "questions",
+    "notes",
+    "merged",
+    "skipped",
+    "warnings",
+    "left_out",
+    "left_out_files",
+    "left_out_notes",
+    "removed",
+    "remembered",
+}
 WORKFLOW_NOTES = 12
 
 
@@ -49,7 +61,7 @@ def clean(tmp_path: Path) -> Path:
 def test_every_command_has_help_with_an_example() -> None:
     top = run("--help")
     assert top.exit_code == 0 and "Example:" in top.output
-    assert set(main.commands) == {"build", "check", "list", "tags", "watch", "preview"}
+    assert set(main.commands) == {"build", "check", "list", "tags", "watch", "preview", "removed"}
     for name in main.commands:
         result = run(name, "--help")
         assert result.exit_code == 0, name
@@ -91,6 +103,10 @@ def test_build_json_summary_shape(workflow: Path, tmp_path: Path) -> None:
         "skipped": 0,
         "warnings": 0,
         "left_out": 0,
+        "left_out_files": 0,
+        "left_out_notes": 0,
+        "removed": 0,
+        "remembered": 0,
     }
     assert data["deck"] == "workflow"
     assert Path(data["output"]) == tmp_path / "out" / "workflow.apkg"
@@ -150,6 +166,7 @@ def test_build_deck_exclude_and_html_options(tmp_path: Path) -> None:
     assert [n["title"] for n in report["notes"]] == ["什么是张量？"]
     from_file = run("build", folder, "-o", tmp_path / "out2", "--no-allow-html", "--json")
     assert json.loads(from_file.stdout)["deck"] == "文件里的名字"
+    assert "moved: '什么是张量？' from deck Interview prep::a to 文件里的名字::a" in from_file.stderr
     assert json.loads(from_file.stdout)["counts"]["files"] == 2
 
 

@@ -95,6 +95,8 @@ def test_watch_command_rebuilds_after_an_edit_and_survives_errors(tmp_path: Path
         assert apkg.read_bytes() == good
 
         note.write_text(FIRST, encoding="utf-8")
+        assert lines.next().startswith("removed: 'What is Adam?'")
+        assert lines.next().startswith("1 note removed since the last build")
         third = lines.next()
         assert " built after optim.md changed: 1 file, 1 question → 1 note " in third, third
         assert proc.poll() is None
@@ -214,3 +216,50 @@ def test_rebuild_line() -> None:
     line = rebuild_line(Rebuild((), result=result), 0)
     assert line.startswith("[") and " built: 1 file, 1 question → 0 notes " in line
     assert os.linesep not in line
+
+
+def test_watch_prints_warnings_matched_and_removed_lines_like_build(tmp_path: Path) -> None:
+    content = tmp_path / "optim"
+    content.mkdir()
+    note = content / "optim.md"
+    note.write_text(SECOND, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flashmark", "watch", str(content), "-o", str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        out, err = Lines(proc.stdout), Lines(proc.stderr)
+        assert " built: 1 file, 2 questions → 2 notes " in out.next()
+        assert err.next().startswith("watching ")
+
+        # Reword one title (its answer stays), drop the other question, add a heading with no answer.
+        note.write_text(
+            "# 优化器\n\n## 动量是什么？\n\n把过去梯度的滑动平均加到每一步更新里，减少震荡、加快收敛。\n\n## 什么是学习率？\n",
+            encoding="utf-8",
+        )
+        assert out.next() == "matched: '什么是动量？' → '动量是什么？' (same answer): the same Anki note, progress kept"
+        assert out.next().startswith("removed: 'What is Adam?'; find it in Anki's browser with: ")
+        assert out.next().startswith("1 note removed since the last build")
+        summary = out.next()
+        assert " built after optim.md changed: 1 file, 2 questions → 1 note " in summary
+        assert "1 removed note remembered" in summary
+        assert err.next() == "warning: optim.md:7: skipped '什么是学习率？': heading has no answer under it"
+
+        # The next rebuild no longer names the removed note, but still counts it.
+        note.write_text(note.read_text(encoding="utf-8") + "\n每一步沿梯度方向走多远。\n", encoding="utf-8")
+        again = out.next()
+        assert (
+            " built after optim.md changed: 1 file, 2 questions → 2 notes " in again
+            and "1 removed note remembered" in again
+        )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()

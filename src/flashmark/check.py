@@ -9,7 +9,8 @@ from typing import Any
 
 from flashmark.build import Corpus, load_corpus
 from flashmark.config import load_config
-from flashmark.errors import FlashmarkError, ParseError, SourceError
+from flashmark.errors import FlashmarkError, LockError, ParseError, SourceError
+from flashmark.lock import LOCK_FILE, read_lock
 from flashmark.types import Question
 
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -110,7 +111,7 @@ def findings(corpus: Corpus) -> list[Finding]:
                 tuple(place(s) for s in g.sources),
             )
         )
-    out.sort(key=lambda f: (f.file or "", f.line or 0, _SEVERITY_ORDER.get(f.severity, 3), f.kind))
+    out.sort(key=_order)
     return out
 
 
@@ -123,12 +124,45 @@ def check(
     """Read every file of a content folder, carrying on past bad files, and report what a build would do."""
     config = load_config(content_dir).override(exclude=exclude, allow_html=allow_html)
     corpus = load_corpus(content_dir, config, keep_going=True)
+    found = findings(corpus) + lock_findings(content_dir / LOCK_FILE, corpus)
+    found.sort(key=_order)
     return CheckResult(
         files=len(corpus.files) + len(corpus.errors),
         questions=len(corpus.questions) + len(corpus.skipped),
         notes=len(corpus.merge.notes),
-        findings=tuple(findings(corpus)),
+        findings=tuple(found),
     )
+
+
+def lock_findings(path: Path, corpus: Corpus) -> list[Finding]:
+    """What a build would say of the lock file: an error where it would refuse it, warnings for pins gone astray."""
+    try:
+        lock = read_lock(path)
+    except LockError as exc:
+        return [Finding(ERROR, "lock", exc.path, exc.line, exc.message)]
+    if lock is None:
+        return []
+    anchors = {note.anchor for note in corpus.merge.notes if note.anchor}
+    left_out = set(corpus.left_out)
+    return [
+        Finding(
+            WARNING,
+            "lock",
+            str(path),
+            None,
+            f"the lock pins {{{entry.key}}} ('{entry.title}') but no question carries that id now; the next build lists "
+            "the note as removed (put the id back on its heading to keep the note)",
+        )
+        for entry in lock.notes
+        if entry.live
+        and entry.key.startswith("#")
+        and entry.key[1:] not in anchors
+        and not any(f in left_out for f in entry.files)
+    ]
+
+
+def _order(f: Finding) -> tuple[str, int, int, str]:
+    return (f.file or "", f.line or 0, _SEVERITY_ORDER.get(f.severity, 3), f.kind)
 
 
 def _plural(n: int, word: str) -> str:

@@ -16,6 +16,7 @@ from flashmark.errors import FlashmarkError, one_line
 # Each command imports the library it calls when it runs, so `flashmark --help` and `--version`
 # load click alone, not the parser, genanki or the file watcher.
 if TYPE_CHECKING:
+    from flashmark.report import BuildResult
     from flashmark.watch import Rebuild
 
 DEFAULT_PREVIEW = Path("build/preview.html")
@@ -102,6 +103,19 @@ def _fail(exc: FlashmarkError) -> click.ClickException:
     return click.ClickException(str(exc))
 
 
+def _show_details(result: BuildResult, json_out: bool = False) -> None:
+    """What a build prints above its summary: warnings on stderr, then matched, moved and removed notes.
+
+    With `json_out` the notes' lines go to stderr too, so stdout holds nothing but the JSON.
+    """
+    from flashmark.report import rebuild_lines, warning_lines
+
+    for line in warning_lines(result):
+        _echo(f"warning: {line}", err=True)
+    for line in rebuild_lines(result):
+        _echo(line, err=json_out)
+
+
 class _ProgressBar:
     """A progress bar on stderr fed by the library's progress(done, total, what) callback."""
 
@@ -177,7 +191,7 @@ def build(
     """
     from flashmark.build import build as run_build
     from flashmark.catalog import to_json
-    from flashmark.report import rebuild_lines, summary, summary_data, warning_lines
+    from flashmark.report import summary, summary_data
 
     bar = _ProgressBar() if not quiet and sys.stderr.isatty() else None
     try:
@@ -198,14 +212,11 @@ def build(
         if bar is not None:
             bar.close()
     if not quiet:
-        for line in warning_lines(result):
-            _echo(f"warning: {line}", err=True)
+        _show_details(result, json_out=as_json)
     if as_json:
         _echo_json(to_json(summary_data(result)))
     elif not quiet:
         _echo(summary(result))
-        for line in rebuild_lines(result):
-            _echo(line)
 
 
 @main.command()
@@ -340,6 +351,8 @@ def watch(
     from flashmark.watch import watch as run_watch
 
     def show(rebuild: Rebuild) -> None:
+        if rebuild.result is not None:
+            _show_details(rebuild.result)
         _echo(rebuild_line(rebuild))
 
     click.echo(f"watching {content_dir} (Ctrl+C to stop)", err=True)
@@ -356,6 +369,51 @@ def watch(
         )
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
+
+
+@main.command()
+@click.argument("content_dir", default="content", type=CONTENT)
+@click.option("--forget", is_flag=True, help="Clear the list (all removed notes, or those named with --key).")
+@click.option(
+    "--key", "keys", multiple=True, metavar="KEY", help="With --forget: only the note with this key. Repeatable."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the removed notes as JSON.")
+def removed(content_dir: Path, forget: bool, keys: tuple[str, ...], as_json: bool) -> None:
+    """List the notes whose questions are gone from CONTENT_DIR.
+
+    Anki keeps a note when its question is deleted from the Markdown; the
+    lock file remembers such notes until the question comes back (it then
+    takes its old Anki note again) or you clear the list with --forget.
+    Each line holds, separated by tabs: when it was removed, its key, its
+    title, and a search that finds it in Anki's browser.
+
+    \b
+    Example:
+      flashmark removed notes/
+      flashmark removed notes/ --forget
+    """
+    from flashmark.catalog import to_json
+    from flashmark.removed import forget as forget_notes
+    from flashmark.removed import removed_line, removed_notes
+
+    if keys and not forget:
+        raise click.UsageError("--key goes with --forget")
+    try:
+        entries = forget_notes(content_dir, keys) if forget else removed_notes(content_dir)
+    except FlashmarkError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        data = [
+            {"key": e.key, "guid": e.guid, "title": e.title, "search": e.search, "since": e.removed} for e in entries
+        ]
+        _echo_json(to_json(data))
+    elif forget:
+        _echo(f"forgot {len(entries)} removed note{'' if len(entries) == 1 else 's'}")
+    else:
+        for entry in entries:
+            _echo(removed_line(entry))
+        if not entries:
+            click.echo("no removed notes", err=True)
 
 
 @main.command()
