@@ -58,6 +58,7 @@ def test_preview_command_writes_the_page_and_warns(fixture_dir: Callable[[str], 
     assert "warning: pictures.md:14: image 'images/nowhere.png' not found" in result.stderr
     page = out.read_text(encoding="utf-8")
     assert page.count('<article class="pv-note"') == 9
+    assert '<span class="pv-src">pictures.md:12</span>' in page  # line numbers in the preview, not on the card
     assert re.findall(r"""src=["']?([a-z]+:)""", page) == ["data:", "https:"]  # the image, and the remote one
 
 

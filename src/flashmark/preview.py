@@ -220,9 +220,10 @@ def _tag_options(tags: Iterable[str]) -> list[str]:
 def _note_html(rn: RenderedNote, uris: Mapping[str, str]) -> str:
     front, back = card_sides(rn, uris)
     tags = "".join(f'<span class="pv-tag">{escape(t)}</span>' for t in rn.tags)
+    sources = f'<span class="pv-src">{escape(" ".join(rn.note.sources))}</span>'
     return (
         f'<article class="pv-note" data-tags="{escape(" ".join(rn.tags))}">\n'
-        f'<header class="pv-meta"><span class="pv-deck">{escape(rn.deck)}</span>{tags}</header>\n'
+        f'<header class="pv-meta"><span class="pv-deck">{escape(rn.deck)}</span>{tags}{sources}</header>\n'
         '<div class="pv-sides">\n'
         f'<section class="pv-side"><h2 class="pv-label">Front</h2><div class="card">{front}</div></section>\n'
         f'<section class="pv-side"><h2 class="pv-label">Back</h2><div class="card">{back}</div></section>\n'
