@@ -38,5 +38,9 @@ BENCH_ARGS ?=
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# Removes the venv and everything generated: whatever is in the deck folder build/ but its tracked .gitkeep
+# (decks, reports, the preview page, the parse cache build/.cache, and the build/lib and build/bdist.* that
+# setuptools-based installs used to leave there), dist/ and *.egg-info.
 clean:
-	rm -rf $(VENV) build/*.apkg build/*.json build/*.html build/.cache
+	rm -rf $(VENV) dist *.egg-info src/*.egg-info
+	find build -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +

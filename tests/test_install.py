@@ -123,3 +123,28 @@ def test_editable_install_runs_from_the_checkout(checkout: Path, tmp_path: Path)
     version = subprocess.run([env / "bin" / "flashmark", "--version"], check=True, capture_output=True, text=True)
     assert version.stdout.strip() == "flashmark, version 0.1.0"
     _check_untouched(checkout, before)
+
+
+def test_make_clean_removes_what_builds_leave_and_keeps_tracked_files(checkout: Path) -> None:
+    tracked = _files(checkout)
+    leftovers = [
+        "build/lib/flashmark/cli.py",
+        "build/bdist.linux-x86_64/wheel/flashmark/cli.py",
+        "build/content.apkg",
+        "build/content.report.json",
+        "build/preview.html",
+        "build/.cache/3f/3f9a.json",
+        "build/.content.apkg.tmp",
+        "dist/flashmark-0.1.0.tar.gz",
+        "src/flashmark.egg-info/PKG-INFO",
+        "flashmark.egg-info/PKG-INFO",
+        ".venv/bin/python",
+    ]
+    for name in leftovers:
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        (checkout / name).write_text("generated", encoding="utf-8")
+    proc = subprocess.run(["make", "clean"], cwd=checkout, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert _files(checkout) == tracked
+    assert sorted(p.name for p in (checkout / "build").iterdir()) == [".gitkeep"]
+    assert not (checkout / "dist").exists() and not (checkout / "src" / "flashmark.egg-info").exists()
