@@ -1,10 +1,10 @@
 # `make deck` builds content/ into build/; `make test` runs the whole suite; `make bench` measures
-# build speed on generated corpora (see BENCHMARKS.md).
+# build speed on generated corpora (see BENCHMARKS.md); `make bench-startup` the command's start-up time.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: deck test lint typecheck bench clean
+.PHONY: deck test lint typecheck bench bench-startup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,5 +38,15 @@ BENCH_ARGS ?=
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# How long `flashmark --help`, `--version` and `build --help` take to start against `import click` alone
+# (target: at most 2x). E.g. `make bench-startup STARTUP_ARGS="--repeat 20 --imports 15"`.
+STARTUP_ARGS ?=
+bench-startup: $(VENV)/.installed
+	$(BIN)/python bench/startup.py $(STARTUP_ARGS)
+
+# Removes the venv and everything generated: whatever is in the deck folder build/ but its tracked .gitkeep
+# (decks, reports, the preview page, the parse cache build/.cache, and the build/lib and build/bdist.* that
+# setuptools-based installs used to leave there), dist/ and *.egg-info.
 clean:
-	rm -rf $(VENV) build/*.apkg build/*.json build/*.html build/.cache
+	rm -rf $(VENV) dist *.egg-info src/*.egg-info
+	find build -mindepth 1 -maxdepth 1 ! -name .gitkeep -exec rm -rf {} +
