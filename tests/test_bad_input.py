@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from ankitools import import_apkg
 from flashmark import sources
 from flashmark.anki import package
 from flashmark.build import CACHE_DIR, build
@@ -85,11 +86,23 @@ def test_utf16_and_utf32_are_named(tmp_path: Path, data: bytes, encoding: str) -
     )
 
 
-def test_nul_bytes(tmp_path: Path) -> None:
-    content = folder(tmp_path, {"bin.md": "# T\n\n## Q\n\na\x00b\n"})
-    assert error_line(run("build", content, "-o", tmp_path / "out")) == (
-        "Error: bin.md:5: file contains NUL bytes; is it a binary file?"
-    )
+def test_nul_and_control_bytes_cost_a_warning_not_the_deck(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"bin.md": "# T\n\n## Q\n\na\x00b\x1fc\x07\n"})
+    assert built(run("build", content, "-o", tmp_path / "out")) == [
+        "warning: bin.md:5: control character \\x00 (and 2 more) replaced by \ufffd: cards cannot hold it"
+    ]
+    anki = import_apkg(tmp_path / "out" / "notes.apkg", tmp_path / "c.anki2")
+    assert anki.by_title("Q").fields["Answer"] == "<p>a\ufffdb\ufffdc\ufffd</p>\n"
+
+
+def test_a_binary_file_named_like_notes_is_refused(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": GOOD})
+    (content / "image.md").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    (content / "blob.md").write_bytes(b"# x\n" + b"\x00\x01" * 64)  # decodes as UTF-8, but is mostly NUL
+    assert error_line(run("build", content, "-o", tmp_path / "out")).startswith("Error: blob.md:")
+    result = run("check", content)
+    assert "blob.md:2: error: file holds many NUL bytes: it is a binary file, not notes" in result.output
+    assert "image.md:1: error: not valid UTF-8 (byte offset 0)" in result.output
 
 
 def test_byte_order_mark_and_old_mac_line_ends_are_fine(tmp_path: Path) -> None:
@@ -207,11 +220,10 @@ def test_a_symlink_loop_in_the_content_folder(tmp_path: Path) -> None:
     (content / "self").symlink_to("self")  # a link to itself
     (content / "loop.md").symlink_to("loop.md")
     result = run("build", content, "-o", tmp_path / "out")
-    # The folder loop is walked once; a *.md link that loops is an error naming it.
-    assert error_line(result) == "Error: loop.md: cannot read file: Too many levels of symbolic links"
-    (content / "loop.md").unlink()
-    result = run("build", content, "-o", tmp_path / "out")
-    assert built(result) == []
+    # The folder loop is walked once; a *.md link that loops is skipped with a warning naming it.
+    assert built(result) == [
+        "warning: loop.md: is a symlink that leads nowhere (its target is missing, or it loops); skipped"
+    ]
     assert result.stdout.startswith("2 files, 2 questions → 2 notes")
 
 
@@ -240,11 +252,10 @@ def test_a_pipe_named_like_a_note_is_refused_without_blocking(tmp_path: Path) ->
 
 def test_a_dangling_symlink(tmp_path: Path) -> None:
     content = folder(tmp_path, {"a.md": GOOD})
-    (content / "gone.md").symlink_to(tmp_path / "nowhere.md")
-    assert (
-        error_line(run("build", content, "-o", tmp_path / "out"))
-        == "Error: gone.md: cannot read file: No such file or directory"
-    )
+    (content / "gone.md").symlink_to(content / "nowhere.md")
+    assert built(run("build", content, "-o", tmp_path / "out")) == [
+        "warning: gone.md: is a symlink that leads nowhere (its target is missing, or it loops); skipped"
+    ]
 
 
 # --- Markdown that used to hang, crash or lose questions -------------------------------------
@@ -296,10 +307,13 @@ def test_raw_html_that_runs_on_warns_about_the_headings_it_hides(tmp_path: Path)
 def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
     content = folder(tmp_path, {"a.md": GOOD + "\n## 清屏\x1b[2J\x1b]0;pwned\x07\n", "b\x1b[31m.md": "\x00"})
     error = error_line(run("build", content, "-o", tmp_path / "out"))
-    assert error == "Error: b\\x1b[31m.md:1: file contains NUL bytes; is it a binary file?"
+    assert error == "Error: b\\x1b[31m.md: cannot be read: its name holds control characters; rename it"
     (content / "b\x1b[31m.md").unlink()
     warnings = built(run("build", content, "-o", tmp_path / "out"))
-    assert warnings == ["warning: a.md:7: skipped '清屏\\x1b[2J\\x1b]0;pwned\\x07': heading has no answer under it"]
+    assert warnings == [
+        "warning: a.md:7: skipped '清屏\ufffd[2J\ufffd]0;pwned\ufffd': heading has no answer under it",
+        "warning: a.md:7: control character \\x1b (and 2 more) replaced by \ufffd: cards cannot hold it",
+    ]
 
 
 def test_image_names_that_are_no_file_names(tmp_path: Path) -> None:

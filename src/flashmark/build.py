@@ -38,6 +38,7 @@ class Corpus:
     merge: MergeResult
     errors: tuple[FlashmarkError, ...] = ()
     left_out: tuple[str, ...] = ()  # Markdown files in the folder that the settings or options excluded
+    scan_notices: tuple[Notice, ...] = ()  # symlinks out of the folder and folders too deep, skipped
 
     @property
     def questions(self) -> tuple[Question, ...]:
@@ -49,7 +50,7 @@ class Corpus:
 
     @property
     def notices(self) -> tuple[Notice, ...]:
-        return tuple(n for f in self.files for n in f.notices)
+        return self.scan_notices + tuple(n for f in self.files for n in f.notices)
 
 
 def deck_name(content_dir: Path, config: Config) -> str:
@@ -79,13 +80,20 @@ def load_corpus(
     parse pool from the cores and the work.
     """
     config = config or load_config(content_dir)
-    paths, left_out = scan_files(content_dir, config.exclude)
+    scan = scan_files(content_dir, config.exclude)
+    if scan.errors and not keep_going:
+        raise scan.errors[0]
     parsed, errors = parse_files(
-        paths, content_dir, config, cache_dir=cache_dir, workers=workers, keep_going=keep_going, progress=progress
+        scan.files, content_dir, config, cache_dir=cache_dir, workers=workers, keep_going=keep_going, progress=progress
     )
     questions = [q for f in parsed for q in f.questions]
     return Corpus(
-        config=config, files=tuple(parsed), merge=merge(questions), errors=tuple(errors), left_out=tuple(left_out)
+        config=config,
+        files=tuple(parsed),
+        merge=merge(questions),
+        errors=(*scan.errors, *errors),
+        left_out=tuple(scan.left_out),
+        scan_notices=tuple(scan.notices),
     )
 
 

@@ -258,7 +258,7 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
     heads = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.level == 0]
     questions: list[Question] = []
     skipped: list[Skipped] = []
-    notices: list[Notice] = []
+    notices: list[Notice] = list(source.notices)
 
     preamble = tokens[: heads[0] if heads else len(tokens)]
     if _has_content(preamble):

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
 import unicodedata
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flashmark.errors import SourceError
-from flashmark.types import Source
+from flashmark.types import Notice, Source
 
 SUFFIXES = (".md", ".markdown")
 SKIP_NAMES = ("readme.md", "readme.markdown")
 MAX_FILE_BYTES = 64 * 1024 * 1024  # far beyond any notes file; a bigger one is a mistake, not notes
+MAX_FOLDER_DEPTH = 32  # folders nested deeper are skipped (Anki's decks go 11 levels deep at most anyway)
+# C0 controls but tab and line feed (carriage returns are line ends, dealt with first), and DEL.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
 _UTF32 = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
 
@@ -22,48 +27,107 @@ def is_excluded(rel: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(Path(rel).name, p) for p in patterns)
 
 
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What a content folder holds: the files to read, those left out, and what was skipped or refused."""
+
+    files: list[Path]
+    left_out: list[str]  # paths (relative) that `exclude` leaves out
+    notices: list[Notice] = field(default_factory=list)  # links out of the folder, folders too deep
+    errors: list[SourceError] = field(default_factory=list)  # files whose names cannot be used
+
+
 def find_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> list[Path]:
     """Return the Markdown files under `content_dir`, sorted, skipping dot-files, READMEs and `exclude` matches."""
-    return scan_files(content_dir, exclude)[0]
+    return scan_files(content_dir, exclude).files
 
 
-def scan_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> tuple[list[Path], list[str]]:
-    """The Markdown files under `content_dir` to read, sorted, and the paths (relative) that `exclude` leaves out."""
+def _bad_name(rel: str) -> str | None:
+    """Why a file or folder name cannot be used in a deck, or None."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not valid UTF-8 (saved by another system's encoding, such as a GBK zip); rename it"
+    if _CONTROL.search(rel):
+        return "its name holds control characters; rename it"
+    return None
+
+
+def _shown(rel: str) -> str:
+    """A path that may hold undecodable bytes, made printable (each such byte written as \\xNN)."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def scan_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> Scan:
+    """Walk `content_dir` (never leaving it through a symlink) for the Markdown files to read, sorted."""
     if not content_dir.exists():
         raise SourceError("content folder does not exist", content_dir)
     if not content_dir.is_dir():
         raise SourceError("content path is not a folder; pass the folder that holds your .md files", content_dir)
-    found: list[Path] = []
-    left_out: list[str] = []
-    seen_dirs: set[tuple[int, int]] = set()
-
-    def walk_error(exc: OSError) -> None:
-        raise SourceError(f"cannot read folder: {exc.strerror}", exc.filename)
-
-    for root, dirs, files in os.walk(content_dir, onerror=walk_error, followlinks=True):
+    root = os.path.realpath(content_dir)
+    scan = Scan([], [])
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[str, str, int]] = [(os.fspath(content_dir), "", 0)]  # (folder, its path relative, depth)
+    while stack:
+        folder, prefix, depth = stack.pop()
         try:
-            st = os.stat(root)
+            info = os.stat(folder)
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
         except OSError as exc:
-            raise SourceError(f"cannot read folder: {exc.strerror}", root) from None
-        if (st.st_dev, st.st_ino) in seen_dirs:  # a symlink loop: do not descend again
-            dirs[:] = []
+            raise SourceError(f"cannot read folder: {exc.strerror}", folder) from None
+        if (info.st_dev, info.st_ino) in seen:  # a symlink loop, or two links to one folder: read it once
             continue
-        seen_dirs.add((st.st_dev, st.st_ino))
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if name.startswith(".") or name.lower() in SKIP_NAMES or not name.lower().endswith(SUFFIXES):
+        seen.add((info.st_dev, info.st_ino))
+        for entry in reversed(entries):
+            name = entry.name
+            if name.startswith("."):
                 continue
-            path = Path(root, name)
-            rel = path.relative_to(content_dir).as_posix()
-            if is_excluded(rel, exclude):
-                left_out.append(rel)
+            rel = prefix + name
+            try:
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir()  # follows a symlink
+            except OSError:
+                is_link, is_dir = True, False
+            is_file = not is_dir and name.lower().endswith(SUFFIXES) and name.lower() not in SKIP_NAMES
+            if not (is_dir or is_file):
+                continue
+            if is_link and not os.path.exists(entry.path):
+                why = "is a symlink that leads nowhere (its target is missing, or it loops); skipped"
+                scan.notices.append(Notice(_shown(rel), None, "outside", why))
+                continue
+            if is_link:
+                target = os.path.realpath(entry.path)
+                if target != root and not target.startswith(root.rstrip(os.sep) + os.sep):
+                    scan.notices.append(
+                        Notice(
+                            _shown(rel), None, "outside", "is a symlink to a place outside the content folder; skipped"
+                        )
+                    )
+                    continue
+            if is_dir:
+                if depth + 1 > MAX_FOLDER_DEPTH:
+                    scan.notices.append(
+                        Notice(
+                            _shown(rel), None, "deep", f"folder is nested more than {MAX_FOLDER_DEPTH} deep; skipped"
+                        )
+                    )
+                else:
+                    stack.append((entry.path, rel + "/", depth + 1))
+                continue
+            why = _bad_name(rel)
+            if why is not None:
+                scan.errors.append(SourceError(f"cannot be read: {why}", _shown(rel)))
+            elif is_excluded(rel, exclude):
+                scan.left_out.append(rel)
             else:
-                found.append(path)
-    found.sort(key=lambda p: p.relative_to(content_dir).as_posix())
-    if not found:
-        what = "every Markdown file is excluded" if left_out else "no Markdown files (*.md, *.markdown) found"
+                scan.files.append(Path(content_dir, rel))
+    scan.files.sort(key=lambda p: p.relative_to(content_dir).as_posix())
+    scan.left_out.sort()
+    if not scan.files and not scan.errors:
+        what = "every Markdown file is excluded" if scan.left_out else "no Markdown files (*.md, *.markdown) found"
         raise SourceError(f"{what} in content folder", content_dir)
-    return found, sorted(left_out)
+    return scan
 
 
 def _looks_utf16(data: bytes) -> bool:
@@ -97,9 +161,26 @@ def decode(data: bytes, path: Path | str) -> str:
     if "\x00" in text:
         if _looks_utf16(data):
             raise SourceError("file is UTF-16; save it as UTF-8", path)
-        line = text.count("\n", 0, text.index("\x00")) + 1
-        raise SourceError("file contains NUL bytes; is it a binary file?", path, line)
+        if text.count("\x00") > max(8, len(text) // 100):
+            line = text.count("\n", 0, text.index("\x00")) + 1
+            raise SourceError("file holds many NUL bytes: it is a binary file, not notes", path, line)
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def control_notices(text: str, rel: str) -> tuple[str, tuple[Notice, ...]]:
+    """Text with NUL and the other control characters Anki cannot keep in a field replaced by U+FFFD, and a warning.
+
+    CommonMark replaces NUL with U+FFFD; the rest (the field separator \\x1f among them) would break the deck.
+    """
+    found = _CONTROL.search(text)
+    if found is None:
+        return text, ()
+    count = len(_CONTROL.findall(text))
+    line = text.count("\n", 0, found.start()) + 1
+    code = ascii(found.group())[1:-1]
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    message = f"control character {code}{more} replaced by \ufffd: cards cannot hold it"
+    return _CONTROL.sub("\ufffd", text), (Notice(rel, line, "control", message),)
 
 
 def read_bytes(path: Path, rel: str) -> bytes:
@@ -128,4 +209,5 @@ def read_bytes(path: Path, rel: str) -> bytes:
 def read_source(path: Path, content_dir: Path, data: bytes | None = None) -> Source:
     """Read and decode one content file (`data`: its bytes, when the caller has read them already)."""
     rel = path.relative_to(content_dir).as_posix()
-    return Source(path=path, rel=rel, text=decode(read_bytes(path, rel) if data is None else data, rel))
+    text, notices = control_notices(decode(read_bytes(path, rel) if data is None else data, rel), rel)
+    return Source(path=path, rel=rel, text=text, notices=notices)

@@ -7,15 +7,6 @@ from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
-class Source:
-    """One content file: where it is and its decoded text."""
-
-    path: Path
-    rel: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class MediaFile:
     """An image to ship in the package: its content-hash name in Anki's media folder and where it is read from."""
 
@@ -83,6 +74,16 @@ class Notice:
     @property
     def where(self) -> str:
         return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One content file: where it is and its decoded text."""
+
+    path: Path
+    rel: str
+    text: str
+    notices: tuple[Notice, ...] = ()  # what decoding changed (control characters replaced)
 
 
 @dataclass(frozen=True, slots=True)
