@@ -216,7 +216,7 @@ def main(environ: Mapping[str, str] | None = None) -> int:
             if found is not None:
                 print(f"browser tests: {found}")
                 return 0
-        return _report(f"apt-get could not install chromium: {WHAT_TO_INSTALL}", in_ci)
+        return _report(f"installing chromium with apt-get gave no usable browser: {WHAT_TO_INSTALL}", in_ci)
     return _report(missing_browser(environ), in_ci)
 
 
