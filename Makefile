@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: deck test lint typecheck bench bench-startup clean
+.PHONY: deck test lint typecheck browser bench bench-startup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,18 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 deck: $(VENV)/.installed
 	$(BIN)/flashmark build content -o build
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/python -m pytest
 
-# ruff's lint rules and formatting (configured in pyproject.toml); `ruff format src tests bench` fixes the latter.
+# The preview page and the card layout are tested in headless Chromium: find one, or install Debian's
+# chromium with apt-get when we may; elsewhere it says what to install (FLASHMARK_CHROMIUM picks one).
+browser: $(VENV)/.installed-dev
+	$(BIN)/python tools/ensure_browser.py
+
+# ruff's lint rules and formatting (configured in pyproject.toml); `ruff format src tests bench tools` fixes the latter.
 lint: $(VENV)/.installed-dev
-	$(BIN)/python -m ruff check src tests bench
-	$(BIN)/python -m ruff format --check src tests bench
+	$(BIN)/python -m ruff check src tests bench tools
+	$(BIN)/python -m ruff format --check src tests bench tools
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/python -m mypy

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from ankitools import AnkiView, import_apkg
+from browser import chromium_or_skip
 from flashmark.build import build
 from flashmark.report import BuildResult
 
@@ -25,6 +26,19 @@ _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_t
 settings.register_profile("ci", derandomize=True, deadline=None, database=None, suppress_health_check=_QUIET)
 settings.register_profile("deep", max_examples=1000, deadline=None, suppress_health_check=_QUIET)
 settings.load_profile(os.environ.get("FLASHMARK_HYPOTHESIS", "ci"))
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    """The Chromium the browser tests drive (see tests/browser.py); the tests that use it skip without one."""
+    return chromium_or_skip()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Skip the browser tests here rather than in a fixture, so that `-ra` sums up every skip in one line."""
+    if "chromium_path" in getattr(item, "fixturenames", ()):
+        chromium_or_skip()
 
 
 @pytest.fixture

@@ -8,20 +8,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
+from browser import headless_chromium
 from flashmark.cli import main
 from flashmark.preview import math_preview, render_template, write_preview
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -73,11 +65,9 @@ def test_preview_command_reports_a_missing_folder(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+def browser(chromium_path: str) -> Iterator[Browser]:
+    with headless_chromium(chromium_path) as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
