@@ -93,8 +93,8 @@ def scan_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> Scan:
             if not (is_dir or is_file):
                 continue
             if is_link and not os.path.exists(entry.path):
-                why = "is a symlink that leads nowhere (its target is missing, or it loops); skipped"
-                scan.notices.append(Notice(_shown(rel), None, "outside", why))
+                nowhere = "is a symlink that leads nowhere (its target is missing, or it loops); skipped"
+                scan.notices.append(Notice(_shown(rel), None, "outside", nowhere))
                 continue
             if is_link:
                 target = os.path.realpath(entry.path)
@@ -115,9 +115,9 @@ def scan_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> Scan:
                 else:
                     stack.append((entry.path, rel + "/", depth + 1))
                 continue
-            why = _bad_name(rel)
-            if why is not None:
-                scan.errors.append(SourceError(f"cannot be read: {why}", _shown(rel)))
+            bad = _bad_name(rel)
+            if bad is not None:
+                scan.errors.append(SourceError(f"cannot be read: {bad}", _shown(rel)))
             elif is_excluded(rel, exclude):
                 scan.left_out.append(rel)
             else:
