@@ -194,16 +194,27 @@ def test_empty_and_front_matter_only_files_warn(tmp_path: Path, text: str, warni
     assert "1 question → 1 note" in result.stdout
 
 
+def test_front_matter_values_stay_text(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": "---\ndeck: 2024-01-01\ntopic: 3.10\ntags: [yes, 1e3]\n---\n" + GOOD})
+    assert built(run("build", content, "-o", tmp_path / "out")) == []
+    anki = import_apkg(tmp_path / "out" / "notes.apkg", tmp_path / "c.anki2")
+    (note,) = anki.notes.values()
+    assert note.decks == ("notes::2024-01-01",) and set(note.tags) >= {"yes", "1e3"}
+
+
 @pytest.mark.parametrize(
     ("front", "message"),
     [
         ("---\ntopic: [unclosed\ntags: a\n---\n", "Error: a.md:3: front matter is not valid YAML"),
-        ("---\n- just\n- a list\n---\n", "Error: a.md:1: front matter must be a mapping"),
-        ("---\ntopic: " + "[" * 5000 + "\n---\n", "Error: a.md:2: front matter is nested too deeply"),
+        ("---\n- just\n- a list\n---\n", "Error: a.md:2: front matter must be a mapping"),
+        ("---\ntopic: " + "[" * 5000 + "\n---\n", "Error: a.md:2: front matter is not valid YAML (exceeded maximum"),
+        ("---\ntopic: x\ndeck: '::::'\n---\n", "Error: a.md:3: front matter 'deck' has no name in it ('::::')"),
+        ("---\ntopic: x\n\ntags: {a: 1}\n---\n", "Error: a.md:4: front matter 'tags' must be a list of words"),
         (
-            "---\ndeck: " + "9" * 5000 + "\n---\n",
-            "Error: a.md:2: front matter is nested too deeply or holds a number too long",
+            "---\na: &a [x, x, x]\nb: [*a, *a, *a]\n---\n",
+            "Error: a.md:2: front matter may not use YAML anchors or aliases",
         ),
+        ("---\nnotes: '" + "x" * 70_000 + "'\n---\n", "Error: a.md:1: front matter is larger than 64 KB"),
     ],
 )
 def test_broken_front_matter_names_file_and_line(tmp_path: Path, front: str, message: str) -> None:

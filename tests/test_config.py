@@ -178,3 +178,11 @@ def test_config_errors_stop_the_build_before_touching_the_deck(tmp_path: Path) -
     with pytest.raises(ConfigError, match="flashmark.toml:1: unknown setting 'colour'"):
         build(folder, tmp_path / "out")
     assert first.output.read_bytes() == good
+
+
+def test_a_settings_path_that_is_no_file_is_an_error(tmp_path: Path) -> None:
+    folder = tmp_path / "notes"
+    (folder / "flashmark.toml").mkdir(parents=True)
+    (folder / "a.md").write_text("# Q\n\nA\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="flashmark.toml: is not a settings file"):
+        build(folder, tmp_path / "out")

@@ -224,6 +224,8 @@ def config_path(content_dir: Path) -> Path | None:
     own = content_dir / CONFIG_FILE
     if own.is_file():
         return own
+    if own.exists() or own.is_symlink():
+        raise ConfigError("is not a settings file (a folder, or a link to nowhere); remove or replace it", own)
     for candidate in _pyproject_candidates(content_dir):
         if candidate.is_file():
             _, data = _read_toml(candidate)

@@ -51,45 +51,86 @@ def _label_roles(config: Config) -> dict[str, str]:
     return roles
 
 
-def _scalar(value: Any, key: str, rel: str) -> str | None:
+MAX_FRONT_MATTER = 64 * 1024  # bytes: front matter holds a few settings, never a data set
+_YAML = getattr(yaml, "CBaseLoader", yaml.BaseLoader)  # libyaml when present; every scalar stays text (no dates)
+
+
+def _key_line(content: str, key: str) -> int:
+    """The file line where front matter sets `key` (front matter starts on line 2), else its first line."""
+    for n, line in enumerate(content.split("\n")):
+        if line.split(":", 1)[0].strip() == key:
+            return n + 2
+    return 2
+
+
+def _scalar(data: dict[str, Any], key: str, rel: str, content: str) -> str | None:
+    value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
-        return str(value).strip()
-    raise ParseError(f"front matter '{key}' must be a single line of text", rel, 1)
+    if isinstance(value, str) and value.strip() and "\n" not in value.strip():
+        return value.strip()
+    raise ParseError(f"front matter '{key}' must be a single line of text", rel, _key_line(content, key))
+
+
+def _deck(value: str | None, rel: str, content: str) -> str | None:
+    """A deck name from front matter: levels split at `::`, blank ones dropped."""
+    if value is None:
+        return None
+    levels = [level.strip() for level in value.split("::") if level.strip()]
+    if not levels:
+        raise ParseError(f"front matter 'deck' has no name in it ({value!r})", rel, _key_line(content, "deck"))
+    return "::".join(levels)
+
+
+def _load_yaml(content: str, rel: str) -> Any:
+    """Parse front matter: plain values only, no anchors or aliases (they can blow up to gigabytes)."""
+    if len(content.encode()) > MAX_FRONT_MATTER:
+        raise ParseError(
+            f"front matter is larger than {MAX_FRONT_MATTER // 1024} KB; keep it to a few settings", rel, 1
+        )
+    try:
+        for event in yaml.parse(content, Loader=_YAML):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                line = event.start_mark.line + 2 if event.start_mark is not None else 2
+                raise ParseError(
+                    "front matter may not use YAML anchors or aliases (& and *); write values out", rel, line
+                )
+        return yaml.load(content, Loader=_YAML)  # BaseLoader builds plain strings, lists and maps, nothing else
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ParseError(f"front matter is not valid YAML ({problem}); fix or remove it", rel, line) from None
+    except (RecursionError, ValueError):  # nested thousands deep
+        raise ParseError("front matter is nested too deeply; simplify it", rel, 2) from None
 
 
 def _front_matter(tokens: list[Token], rel: str) -> FileMeta:
     """Read `deck`, `topic` and `tags` from YAML front matter, if the file has any."""
     if not tokens or tokens[0].type != "front_matter":
         return FileMeta()
-    try:
-        data = yaml.safe_load(tokens[0].content)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ParseError(f"front matter is not valid YAML ({problem}); fix or remove it", rel, line) from None
-    except (RecursionError, ValueError):  # nested thousands deep, or a number thousands of digits long
-        raise ParseError(
-            "front matter is nested too deeply or holds a number too long to read; simplify it", rel, 2
-        ) from None
-    if data is None:
+    content = tokens[0].content
+    data = _load_yaml(content, rel)
+    if data is None or data == "":
         return FileMeta()
     if not isinstance(data, dict):
-        raise ParseError("front matter must be a mapping such as 'topic: ResNet'", rel, 1)
+        raise ParseError("front matter must be a mapping such as 'topic: ResNet'", rel, 2)
     raw_tags = data.get("tags")
     if raw_tags is None:
         tags: list[str] = []
     elif isinstance(raw_tags, str):
         tags = raw_tags.replace(",", " ").split()
-    elif isinstance(raw_tags, list) and all(isinstance(t, (str, int)) and not isinstance(t, bool) for t in raw_tags):
-        tags = [str(t) for t in raw_tags]
+    elif isinstance(raw_tags, list) and all(isinstance(t, str) for t in raw_tags):
+        tags = list(raw_tags)
     else:
-        raise ParseError("front matter 'tags' must be a list of words, e.g. tags: [ResNet, CNN]", rel, 1)
+        raise ParseError(
+            "front matter 'tags' must be a list of words, e.g. tags: [ResNet, CNN]", rel, _key_line(content, "tags")
+        )
     cleaned = tuple(dict.fromkeys(t for t in (user_tag(tag) for tag in tags) if t))
     return FileMeta(
-        deck=_scalar(data.get("deck"), "deck", rel), topic=_scalar(data.get("topic"), "topic", rel), tags=cleaned
+        deck=_deck(_scalar(data, "deck", rel, content), rel, content),
+        topic=_scalar(data, "topic", rel, content),
+        tags=cleaned,
     )
 
 
