@@ -218,7 +218,7 @@ def test_the_fixture_has_what_is_measured(deck: Deck) -> None:
     backs = [s.html for s in deck.sides if s.name.endswith("(back)")]
     assert len(backs) == 2
     assert "<table>" in backs[0] and "<pre" in backs[0]
-    assert 'class="fm-math fm-math-display"' in backs[1] and "<img " in backs[1]
+    assert 'class="fm-math fm-math-display ' in backs[1] and "<img " in backs[1]
 
 
 @pytest.mark.parametrize(("width", "mode"), CASES)
@@ -277,7 +277,7 @@ def test_night_mode_reaches_the_card(measured: dict[Any, Any], width: int, mode:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_typeset_formula_scrolls_instead_of_widening_the_card(page: Page, deck: Deck, width: int) -> None:
-    [side] = [s for s in deck.sides if 'class="fm-math fm-math-display"' in s.html and s.name.endswith("(back)")]
+    [side] = [s for s in deck.sides if 'class="fm-math fm-math-display ' in s.html and s.name.endswith("(back)")]
     show(page, deck, side)
     switch(page, width, "light")
     typeset = page.evaluate(TYPESET)

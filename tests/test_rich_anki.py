@@ -60,7 +60,10 @@ def test_math_and_code_survive_anki_import(
     conv = next(
         n for n in anki.notes.values() if "卷积作用" in n.fields["Question"] and "1\\times1" in n.fields["Question"]
     )
-    assert conv.fields["Question"] == '<span class="fm-math">\\(1\\times1\\)</span>卷积作用？'
+    assert (
+        conv.fields["Question"]
+        == '<span class="fm-math mathjax_process tex2jax_process">\\(1\\times1\\)</span>卷积作用？'
+    )
     assert "\\(C_{in}\\)" in conv.fields["Answer"]
     assert re.search(r"\\\[y_\{i,j\} = \\sum_\{c=1\}\^\{C\}", conv.fields["Answer"])
     code = anki.by_title("How do you read a file line by line?")

@@ -90,6 +90,18 @@ PAYLOADS = [
     "\\\\(\\href{javascript:alert(1)}{click}\\\\)",
     "$$\\class{x}{\\style{background:url(javascript:alert(1))}{y}}$$",
     "\\[\\cssId{a}{b} \\data{c=d}{e} \\require{action}\\]",
+    # MathJax commands a blocklist missed, and HTML that steers MathJax (with allow_html).
+    '$\\mmlToken{mi}[href=javascript:alert(1),style="position:fixed;inset:0;opacity:0"]{x}$',
+    "$\\bbox[position:fixed;inset:0]{x}$ $\\unicode{x41}$ $\\toggle{a}{b}\\endtoggle$ $\\color{red;x:y}{z}$",
+    "$\\newcommand{\\x}{\\href}\\x{javascript:alert(1)}{y}$",
+    "\\(\\hr<wbr>ef{javascript:alert(1)}{click}\\)",
+    '<code class="mathjax_process">\\(\\href{javascript:alert(1)}{x}\\)</code>',
+    '<span class="fm-math">\\(\\href{javascript:alert(1)}{x}\\)</span>',
+    '<span class="fm-math mathjax_process tex2jax_process">\\(\\mmlToken{mi}[href=javascript:alert(1)]{x}\\)</span>',
+    '<div class="mathjax_process">\\[\\href{javascript:alert(1)}{x}\\]</div>',
+    '<div class="fm-math">\\(\\href{javascript:alert(1)}{x}\\)</div>',
+    '<div class="fm-math fm-math-display">\\[\\mmlToken{mi}[href=javascript:alert(1)]{x}\\]</div>',
+    "[sound:../../x.mp3] [latex]\\immediate\\write18{touch /tmp/x}[/latex] [$]x[/$] [$$]y[/$$]",
 ]
 
 DANGEROUS_TAGS = frozenset(
@@ -137,15 +149,24 @@ class Audit(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.dangerous = DANGEROUS_TAGS - allowed
         self.problems: list[str] = []
-        self.code = 0
-        self.text: list[str] = []  # text MathJax reads: outside <pre> and <code>
+        self.stack: list[str] = []  # "code", "math" (an element MathJax typesets) or "" for each open element
+        self.text: list[str] = []  # text outside code and formulas: MathJax must find no formula in it
+        self.math: list[str] = []  # text MathJax typesets
         self.code_text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self.dangerous:
             self.problems.append(f"<{tag}> element")
-        if tag in ("pre", "code"):
-            self.code += 1
+        classes = " ".join(value or "" for name, value in attrs if name == "class").split()
+        if tag not in VOID:
+            kind = (
+                "code"
+                if tag in ("pre", "code")
+                else "math"
+                if {"mathjax_process", "tex2jax_process"} & set(classes)
+                else ""
+            )
+            self.stack.append(kind)
         for name, value in attrs:
             plain = re.sub(r"[\x00-\x20]", "", html.unescape(value or "")).lower()
             if name.startswith("on"):
@@ -161,14 +182,25 @@ class Audit(HTMLParser):
             if name == "style" and any(bad in plain for bad in ("javascript:", "expression(", "url(")):
                 self.problems.append(f"style={value!r} on <{tag}>")
 
-    handle_startendtag = handle_starttag
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID:
+            self.stack.pop()
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("pre", "code") and self.code:
-            self.code -= 1
+        if self.stack and tag not in VOID:
+            self.stack.pop()
 
     def handle_data(self, data: str) -> None:
-        (self.code_text if self.code else self.text).append(data)
+        if "code" in self.stack:
+            self.code_text.append(data)
+        elif "math" in self.stack:
+            self.math.append(data)
+        else:
+            self.text.append(data)
+
+
+VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"})
 
 
 def audit(fragment: str, allowed: frozenset[str] = frozenset()) -> list[str]:
@@ -177,10 +209,18 @@ def audit(fragment: str, allowed: frozenset[str] = frozenset()) -> list[str]:
     parser.feed(fragment)
     parser.close()
     problems = parser.problems
+    math = "".join(parser.math)
+    if MATHJAX_HTML.search(math) or "\\mmlToken" in math or "\\bbox" in math:
+        problems.append(f"a MathJax macro that writes HTML in a formula: {math!r}")
     text = "".join(parser.text)
-    if MATHJAX_OPENER.search(text) and MATHJAX_HTML.search(text):
-        problems.append(f"a MathJax macro that writes HTML in {text!r}")
+    if MATHJAX_OPENER.search(text):
+        problems.append(f"a formula MathJax could find in ordinary text: {text!r}")
+    if ANKI_TAGS.search(fragment):  # Anki looks for these in the field's HTML as stored, entities undecoded
+        problems.append(f"a tag Anki acts on (sound, LaTeX) in {fragment!r}")
     return problems
+
+
+ANKI_TAGS = re.compile(r"\[(?:sound:|/?latex\]|/?\$\$?\])", re.I)
 
 
 def code_text(fragment: str) -> str:
@@ -206,7 +246,11 @@ def test_the_audit_catches_what_it_looks_for() -> None:
         '<a href="data:text/html,x">',
         '<span style="background:url(x)">',
         "<p>\\(\\href{javascript:x}{y}\\)</p>",
-        "<p>\\(\\class{a}{b}\\)</p>",
+        "<p>\\(x\\)</p>",
+        '<span class="fm-math mathjax_process">\\(\\class{a}{b}\\)</span>',
+        '<span class="mathjax_process">\\(\\mmlToken{mi}[href=javascript:x]{x}\\)</span>',
+        "<p>[sound:a.mp3]</p>",
+        "<p>[latex]x[/latex]</p>",
     ]:
         assert audit(unsafe), unsafe
 

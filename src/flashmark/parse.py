@@ -98,7 +98,8 @@ def _load_yaml(content: str, rel: str) -> Any:
         return yaml.load(content, Loader=_YAML)  # BaseLoader builds plain strings, lists and maps, nothing else
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
+        last = content.rstrip("\n").count("\n") + 2  # the front matter's last line: a problem seen at its end is there
+        line = min(mark.line + 2, last) if mark is not None else 1
         problem = getattr(exc, "problem", None) or "syntax error"
         raise ParseError(f"front matter is not valid YAML ({problem}); fix or remove it", rel, line) from None
     except (RecursionError, ValueError):  # nested thousands deep
@@ -293,13 +294,17 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
     file_topic = meta.topic or PurePosixPath(rel).stem
     deck = meta.deck or _file_deck(rel)
     images = ImageFiles(source.path, rel, root if root is not None else source.path.parent)
-    env: dict[str, Any] = {"file": rel, "images": images}
-    allow = config.allow_html
-
-    heads = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.level == 0]
     questions: list[Question] = []
     skipped: list[Skipped] = []
     notices: list[Notice] = list(source.notices)
+
+    def warn(line: int | None, kind: str, message: str) -> None:
+        notices.append(Notice(rel, line, kind, message))
+
+    env: dict[str, Any] = {"file": rel, "images": images, "warn": warn}
+    allow = config.allow_html
+
+    heads = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.level == 0]
 
     preamble = tokens[: heads[0] if heads else len(tokens)]
     if _has_content(preamble):

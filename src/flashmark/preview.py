@@ -19,6 +19,7 @@ from flashmark.anki.package import atomic_write, package_media
 from flashmark.build import deck_name, load_corpus
 from flashmark.config import load_config
 from flashmark.errors import SourceError
+from flashmark.markdown.sanitize import PROCESS_CLASSES
 from flashmark.render import render_notes
 from flashmark.types import MediaFile, Notice, RenderedNote, Skipped
 
@@ -28,7 +29,9 @@ _SECTION = re.compile(r"\{\{([#^])([^{}]+)\}\}(.*?)\{\{/\2\}\}", re.S)
 _FIELD = re.compile(r"\{\{([^#^/{}][^{}]*)\}\}")
 # Anki treats a field holding only whitespace, <br> and empty <div>s as empty.
 _EMPTY_FIELD = re.compile(r"^(?:\s|&nbsp;|</?(?:br|div)\s*/?>)*$", re.I)
-_MATH = re.compile(r'<(span|div) class="fm-math(?: fm-math-display)?">\\([(\[])(.*?)\\[)\]]</\1>', re.S)
+_MATH = re.compile(
+    rf'<(span|div) class="fm-math(?: fm-math-display)? {PROCESS_CLASSES}">\\([(\[])(.*?)\\[)\]]</\1>', re.S
+)
 _MEDIA_SRC = re.compile(r'src="(fm-[0-9a-f]{16}(?:\.[a-z0-9]{1,5})?)"')
 
 MATHML_NS = "{http://www.w3.org/1998/Math/MathML}"

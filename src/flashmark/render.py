@@ -6,7 +6,7 @@ from functools import lru_cache
 from html import escape
 
 from flashmark.identity import note_guid
-from flashmark.markdown.parser import defuse_mathjax
+from flashmark.markdown.sanitize import card_html
 from flashmark.types import Note, RenderedNote
 
 TOPIC_SEPARATOR = " › "
@@ -43,7 +43,7 @@ def extra_html(note: Note) -> str:
 def render_note(note: Note, root_deck: str) -> RenderedNote:
     """Fill the note type's fields for one note."""
     fields = tuple(
-        defuse_mathjax(field)
+        card_html(field)
         for field in (
             note.title_html,
             note.prompt_html,

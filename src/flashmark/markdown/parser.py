@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import lru_cache
-from html.parser import HTMLParser
 from typing import Any, Protocol
 
-import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml, unescapeAll
 from markdown_it.renderer import RendererHTML
@@ -20,105 +17,12 @@ from mdit_py_plugins.front_matter import front_matter_plugin
 
 from flashmark.markdown.highlight import code_block
 from flashmark.markdown.mathsyntax import math_delimiters_plugin
+from flashmark.markdown.sanitize import MATH_CLASS, sanitize
+from flashmark.markdown.texsafe import unsafe_commands
 
-MATH_CLASS = "fm-math"
 MISSING_IMAGE_CLASS = "fm-img-missing"
 INLINE_MATH = ("math_inline",)
 DISPLAY_MATH = ("math_inline_double", "math_block", "math_block_label", "math_block_eqno")
-
-# What may reach a card. Our own output only uses a subset; with `allow_html = true` the
-# user's raw HTML is held to the same list, so scripts, event handlers, `javascript:` URLs,
-# iframes, forms and external style sheets never get through.
-ALLOWED_TAGS = frozenset(
-    {
-        "a",
-        "abbr",
-        "b",
-        "bdi",
-        "bdo",
-        "blockquote",
-        "br",
-        "caption",
-        "cite",
-        "code",
-        "col",
-        "colgroup",
-        "dd",
-        "del",
-        "details",
-        "dfn",
-        "div",
-        "dl",
-        "dt",
-        "em",
-        "figcaption",
-        "figure",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "hr",
-        "i",
-        "img",
-        "ins",
-        "kbd",
-        "li",
-        "mark",
-        "ol",
-        "p",
-        "pre",
-        "q",
-        "rp",
-        "rt",
-        "ruby",
-        "s",
-        "samp",
-        "small",
-        "span",
-        "strike",
-        "strong",
-        "sub",
-        "summary",
-        "sup",
-        "table",
-        "tbody",
-        "td",
-        "tfoot",
-        "th",
-        "thead",
-        "tr",
-        "u",
-        "ul",
-        "var",
-        "wbr",
-    }
-)
-ALLOWED_ATTRIBUTES = {
-    "*": {"class", "title", "lang", "dir", "style"},
-    "a": {"href"},
-    "img": {"src", "alt", "width", "height"},
-    "ol": {"start", "type", "reversed"},
-    "li": {"value"},
-    "td": {"colspan", "rowspan", "align"},
-    "th": {"colspan", "rowspan", "align", "scope"},
-    "col": {"span"},
-    "colgroup": {"span"},
-}
-ALLOWED_STYLE = frozenset(
-    {
-        "color",
-        "background-color",
-        "text-align",
-        "font-weight",
-        "font-style",
-        "text-decoration",
-        "vertical-align",
-    }
-)
-URL_SCHEMES = frozenset({"http", "https", "mailto", "data"})
-_IMAGE_DATA = ("data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp")
 
 
 class ImageResolver(Protocol):
@@ -128,94 +32,14 @@ class ImageResolver(Protocol):
         """The `src` for the card, or None when the image cannot be shown (a warning was recorded)."""
 
 
-def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
-    """Let `data:` URLs through only as inline raster images, never as links."""
-    if value.strip().lower().startswith("data:") and not (
-        tag == "img" and attr == "src" and value.strip().lower().startswith(_IMAGE_DATA)
-    ):
-        return None
-    return value
-
-
-_CLEANER = nh3.Cleaner(
-    tags=set(ALLOWED_TAGS),
-    attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
-    url_schemes=set(URL_SCHEMES),
-    filter_style_properties=set(ALLOWED_STYLE),
-    attribute_filter=_attribute_filter,
-    strip_comments=True,
-)
-
-
-def sanitize(html: str) -> str:
-    """Reduce HTML to the card allowlist: no scripts, event handlers or `javascript:` URLs."""
-    return _CLEANER.clean(html)
-
-
-# MathJax macros that write HTML: a link (`\\href{javascript:…}`), classes, styles, ids, data
-# attributes, extensions. Anki typesets `\\(…\\)` and `\\[…\\]` anywhere in a card's text except
-# inside <pre> and <code>, so these are made plain text there: the backslash becomes `⧵` (U+29F5).
-_MATHJAX_OPENER = re.compile(r"\\[(\[]")
-_MATHJAX_HTML = re.compile(
-    r"\\(?=(?:class|cssId|style|data|require)(?![A-Za-z])|href(?![A-Za-z])(?!\s*\{\s*(?:https?://|mailto:)))"
-)
-SAFE_BACKSLASH = "\u29f5"
-_MATHJAX_SKIPS = frozenset({"pre", "code", "script", "style", "textarea"})
-
-
-class _TextRuns(HTMLParser):
-    """Finds the stretches of an HTML fragment's text MathJax reads: outside <pre> and <code>."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__(convert_charrefs=False)
-        self.starts = [0, *(m.end() for m in re.finditer("\n", html))]  # HTMLParser counts lines by \n alone
-        self.skip = 0
-        self.runs: list[tuple[int, int]] = []
-        self.feed(html)
-        self.close()
-
-    def _offset(self) -> int:
-        line, column = self.getpos()
-        return self.starts[line - 1] + column
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.skip += tag in _MATHJAX_SKIPS
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _MATHJAX_SKIPS and self.skip:
-            self.skip -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            start = self._offset()
-            self.runs.append((start, start + len(data)))
-
-
-def defuse_mathjax(html: str) -> str:
-    """Keep MathJax from writing links, classes or styles into a card: no `\\href{javascript:…}` can run."""
-    if "\\" not in html:
-        return html
-    runs = _TextRuns(html).runs
-    if not any(_MATHJAX_OPENER.search(html, a, b) for a, b in runs):
-        return html
-    parts: list[str] = []
-    done = 0
-    for a, b in runs:
-        parts.append(html[done:a])
-        parts.append(_MATHJAX_HTML.sub(SAFE_BACKSLASH, html[a:b]))
-        done = b
-    parts.append(html[done:])
-    return "".join(parts)
-
-
-def _mark_image_lines(state: StateCore) -> None:
-    """Record on each image token the source line it is on, for warnings that name file:line."""
+def _mark_lines(state: StateCore) -> None:
+    """Record on each image and formula token the source line it is on, for warnings that name file:line."""
     for token in state.tokens:
         if token.type != "inline" or not token.map or not token.children:
             continue
         line = token.map[0] + 1
         for child in token.children:
-            if child.type == "image":
+            if child.type == "image" or child.type in INLINE_MATH + DISPLAY_MATH:
                 child.meta["line"] = line
             if child.type in ("softbreak", "hardbreak"):
                 line += 1
@@ -233,14 +57,29 @@ def math_html(tex: str, display: bool, block: bool = False) -> str:
     return f'<span class="{MATH_CLASS} fm-math-display">\\[{tex}\\]</span>'
 
 
+def _safe_math(tex: str, display: bool, block: bool, token: Token, env: Any) -> str:
+    """A formula for MathJax, or, when it uses a command that could write HTML, its TeX shown as code."""
+    unsafe = unsafe_commands(tex)
+    if not unsafe:
+        return math_html(tex, display, block)
+    warn = env.get("warn") if isinstance(env, dict) else None
+    if warn is not None:
+        line = token.meta.get("line") or (token.map[0] + 1 if token.map else None)
+        shown = ", ".join(unsafe[:3])
+        warn(line, "math", f"formula uses {shown}, which cards may not (MathJax makes HTML of it); shown as text")
+    opener, closer = ("\\[", "\\]") if display else ("\\(", "\\)")
+    code = f'<code class="fm-tex">{escapeHtml(opener + tex.strip() + closer)}</code>'
+    return f'<div class="fm-math-display">{code}</div>\n' if block else code
+
+
 def _render_math(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
     token = tokens[idx]
     tex = token.content
     if token.type == "math_block_eqno" and token.info.strip():
         tex = f"{tex.strip()} \\tag{{{token.info.strip()}}}"
     if token.type in INLINE_MATH:
-        return math_html(tex, display=False)
-    return math_html(tex, display=True, block=token.block)
+        return _safe_math(tex, False, False, token, env)
+    return _safe_math(tex, True, token.block, token, env)
 
 
 def _render_fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
@@ -248,7 +87,7 @@ def _render_fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options
     info = unescapeAll(token.info).strip()
     lang = info.split(maxsplit=1)[0] if info else ""
     if lang.lower() == "math":
-        return math_html(token.content, display=True, block=True)
+        return _safe_math(token.content, True, True, token, env)
     return code_block(token.content, lang)
 
 
@@ -285,7 +124,7 @@ def parser(allow_html: bool = False) -> MarkdownIt:
     # and headings and stay linear on any input; dollarmath's block rule does neither.
     md.block.ruler.disable("math_block")
     md.use(math_delimiters_plugin)
-    md.core.ruler.push("fm_image_lines", _mark_image_lines)
+    md.core.ruler.push("fm_lines", _mark_lines)
     for kind in INLINE_MATH + DISPLAY_MATH:
         md.add_render_rule(kind, _render_math)
     md.add_render_rule("fence", _render_fence)
