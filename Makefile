@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: deck test lint typecheck browser bench bench-startup clean
+.PHONY: deck test lint typecheck browser anki-mathjax bench bench-startup clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,18 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 deck: $(VENV)/.installed
 	$(BIN)/flashmark build content -o build
 
-test: lint typecheck browser
+test: lint typecheck browser anki-mathjax
 	$(BIN)/python -m pytest
 
 # The preview page and the card layout are tested in headless Chromium: find one, or install Debian's
 # chromium with apt-get when we may; elsewhere it says what to install (FLASHMARK_CHROMIUM picks one).
 browser: $(VENV)/.installed-dev
 	$(BIN)/python tools/ensure_browser.py
+
+# Card math is checked for script with the MathJax Anki's reviewer runs, configured as Anki does: taken from
+# the aqt wheel of the installed anki's version (downloaded once, nothing installed).
+anki-mathjax: $(VENV)/.installed-dev
+	$(BIN)/python tools/fetch_anki_mathjax.py
 
 # ruff's lint rules and formatting (configured in pyproject.toml); `ruff format src tests bench tools` fixes the latter.
 lint: $(VENV)/.installed-dev
