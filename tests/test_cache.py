@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from dataclasses import replace
 from pathlib import Path
@@ -228,3 +229,74 @@ def test_encode_decode_round_trip(course: Path) -> None:
 
 def test_content_hash_is_of_the_bytes() -> None:
     assert content_hash(b"a") == content_hash(b"a") != content_hash(b"b")
+
+
+# ---------------------------------------------------------------- poisoning
+
+
+class _Planted:
+    """What a planted pickle would run when unpickled: it leaves a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Path.write_text, (self.marker, "ran"))
+
+
+def _plant(cache: ParseCache, rel: str, body: bytes) -> None:
+    path = cache.entry_path(rel)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+
+
+def test_a_planted_pickle_in_the_cache_is_never_run(course: Path, tmp_path: Path, parses: list[str]) -> None:
+    load(course, tmp_path / "c")  # the build's own, private cache folder
+    marker = tmp_path / "marker"
+    cache = ParseCache.open(tmp_path / "c", course, load_config(course))
+    for rel in ("cnn.md", "nlp/attention.md"):
+        old = cache.entry_path(rel).read_bytes()
+        header = old.split(b"\n", 2)  # magic, header, body: keep the valid header, swap in a pickle
+        _plant(cache, rel, header[0] + b"\n" + header[1] + b"\n" + pickle.dumps(_Planted(marker)))
+    _plant(cache, "cnn.md", pickle.dumps(_Planted(marker)))  # and one that is a pickle from the first byte
+    parses.clear()
+    corpus = load(course, tmp_path / "c")
+    assert not marker.exists()
+    assert sorted(parses) == ["cnn.md", "nlp/attention.md"]  # both were misses, parsed afresh
+    assert len(corpus.merge.notes) == 4
+
+
+def test_a_cache_folder_that_came_with_the_notes_is_ignored_with_a_notice(course: Path, tmp_path: Path) -> None:
+    """A cloned repository may hold build/.cache: its entries would reach the cards unsanitised."""
+    out = tmp_path / "out"
+    good = build(course, out)
+    forged = cache_module.to_json(
+        replace(
+            load(course, tmp_path / "scratch").files[0],
+            questions=tuple(
+                replace(q, answer_html='<script>alert(1)</script><img src=x onerror="alert(2)">')
+                for q in load(course, tmp_path / "scratch").files[0].questions
+            ),
+        )
+    )
+    cache = ParseCache.open(out / CACHE_DIR, course, load_config(course))
+    entry = cache.entry_path("cnn.md")
+    magic, header, _ = entry.read_bytes().split(b"\n", 2)
+    entry.write_bytes(magic + b"\n" + header + b"\n" + forged)
+    for folder in (out / CACHE_DIR, out / CACHE_DIR / "parse", cache.folder):
+        folder.chmod(0o755)  # as git checks a committed folder out
+    result = build(course, out)
+    assert [n.message for n in result.notices if n.kind == "cache"] == [
+        "cache folder others may read or write it (flashmark makes its cache folders for its user alone); "
+        "it is not used (delete it, and flashmark makes its own)"
+    ]
+    assert [rn.fields for rn in result.notes] == [rn.fields for rn in good.notes]
+    assert all("script" not in field for rn in result.notes for field in rn.fields)
+
+
+def test_cache_entries_are_data_and_round_trip(course: Path, tmp_path: Path) -> None:
+    for parsed in load(course, tmp_path / "c").files:
+        blob = cache_module.to_json(parsed)
+        assert cache_module.from_json(blob) == parsed
+        with pytest.raises(ValueError):
+            cache_module.from_json(blob.replace(b'"cnn.md"', b"17", 1) if b'"cnn.md"' in blob else b"[1]")

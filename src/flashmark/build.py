@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flashmark.anki.notetype import notetype_hash
 from flashmark.anki.package import atomic_write, write_package
+from flashmark.cache import trusted_cache
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError
 from flashmark.identity import namespace_for
@@ -81,6 +82,10 @@ def load_corpus(
     """
     config = config or load_config(content_dir)
     scan = scan_files(content_dir, config.exclude)
+    if cache_dir is not None:
+        cache_dir, distrusted = trusted_cache(cache_dir)
+        if distrusted is not None:
+            scan.notices.append(distrusted)
     if scan.errors and not keep_going:
         raise scan.errors[0]
     parsed, errors = parse_files(

@@ -1,14 +1,20 @@
 """The parse cache: each file's ParsedFile, stored under OUT/.cache/parse/ and reused while the file is unchanged.
 
 One entry per source file, named by a hash of its path relative to the content folder, in a
-subfolder named by a hash of the content folder's absolute path. An entry holds a header (cache environment, path, content hash, dependencies) and the pickled
-ParsedFile. It is used only when all of these still match:
+subfolder named by a hash of the content folder's absolute path. An entry is plain JSON data, never
+code: a header line (cache environment, path, content hash, dependencies), then the ParsedFile as
+nested lists, read back field by field with every type checked. Entries are only read from a
+folder the build made and owns alone (mode 0700, the user's own): a cache folder anyone else could
+write to, such as one that came with a cloned repository, is ignored with a notice, since what it
+holds would reach the cards without passing the sanitiser again. An entry is used only when all of
+these still match:
 
 - the file's bytes (BLAKE2 hash of the content, not its modification time);
 - the environment: flashmark's version, a hash of flashmark's own code, the versions of the
   libraries it depends on, the record types' field names and `Config.fingerprint()`;
 - every file the parse read besides the source (`ParsedFile.deps`, such as images), compared
-  by size and modification time.
+  by size, modification time, change time and inode (the change time cannot be set back, so an
+  image replaced by one of the same size and modification time is still noticed).
 
 Anything else (a missing, truncated, corrupt or foreign entry) is a miss: the file is parsed
 again and the entry rewritten. Entries are written atomically, so the folder is safe to delete
@@ -20,12 +26,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import json
 import os
 import pickle
 import re
-import struct
+import stat
 import sys
 import tempfile
+import types as types_module
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -34,12 +44,11 @@ from typing import Any
 
 from flashmark import __version__, types
 from flashmark.config import Config
-from flashmark.types import ParsedFile
+from flashmark.types import Notice, ParsedFile
 
-FORMAT = 1
+FORMAT = 2
 SUFFIX = ".parsed"
-_HEADER = struct.Struct("<4sI")  # magic, header length
-_MAGIC = b"FMP1"
+_MAGIC = b"flashmark-parse 2\n"
 _REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -75,17 +84,111 @@ class _Pickler(pickle.Pickler):
 
 
 def encode(parsed: ParsedFile) -> bytes:
-    """A ParsedFile as bytes, for the cache and for handing results back from worker processes."""
+    """A ParsedFile as bytes for handing results back from this build's own worker processes (pickle)."""
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(parsed)
     return buffer.getvalue()
 
 
 def decode(blob: bytes | memoryview) -> ParsedFile:
-    """The ParsedFile that `encode` wrote."""
+    """The ParsedFile that `encode` wrote, in this build's own worker: never used on data read from disk."""
     parsed = pickle.loads(blob)
     if not isinstance(parsed, ParsedFile):
-        raise TypeError(f"cache entry holds {type(parsed).__name__}, not ParsedFile")
+        raise TypeError(f"worker sent {type(parsed).__name__}, not ParsedFile")
+    return parsed
+
+
+# ---------------------------------------------------------------- data-only entries
+
+
+class _Invalid(Exception):
+    """An entry whose data does not have the shape of a ParsedFile."""
+
+
+Reader = Callable[[Any], Any]
+
+
+def _reader(hint: Any) -> Reader:
+    """A function that checks JSON data against a type from flashmark.types and builds the value."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint in _FIELDS:
+        return _record_reader(hint)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _reader(args[0])
+        if args[0] is str:
+            return _strings
+        return lambda data: tuple([item(x) for x in _list(data)])
+    if origin in (typing.Union, types_module.UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        read = _reader(inner)
+        return lambda data: None if data is None else read(data)
+    if hint in (str, int, bool):
+        return _scalar(hint)
+    raise TypeError(f"no reader for {hint!r}")
+
+
+def _list(data: Any) -> list[Any]:
+    if type(data) is not list:
+        raise _Invalid
+    return data
+
+
+def _strings(data: Any) -> tuple[str, ...]:
+    if type(data) is not list or not all(type(x) is str for x in data):
+        raise _Invalid
+    return tuple(data)
+
+
+def _scalar(kind: type[Any]) -> Reader:
+    def read(data: Any) -> Any:
+        if type(data) is not kind:
+            raise _Invalid
+        return data
+
+    return read
+
+
+_READERS: dict[type[Any], Reader] = {}
+
+
+def _record_reader(cls: type[Any]) -> Reader:
+    if cls in _READERS:
+        return _READERS[cls]
+    hints = typing.get_type_hints(cls)
+    readers: list[Reader] = []
+
+    def read(data: Any) -> Any:
+        if type(data) is not list or len(data) != len(readers):
+            raise _Invalid
+        return cls(*[r(x) for r, x in zip(readers, data)])
+
+    _READERS[cls] = read  # before filling in the fields, for records that hold themselves
+    readers.extend(_reader(hints[name]) for name in _FIELDS[cls])
+    return read
+
+
+def _plain(obj: Any) -> Any:
+    """A record as JSON-ready lists (field order as declared)."""
+    names = _FIELDS.get(type(obj))
+    if names is not None:
+        return [_plain(getattr(obj, name)) for name in names]
+    if isinstance(obj, tuple):
+        return [_plain(x) for x in obj]
+    return obj
+
+
+def to_json(parsed: ParsedFile) -> bytes:
+    """A ParsedFile as JSON: data only, nothing that could run when read back."""
+    return json.dumps(_plain(parsed), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def from_json(blob: bytes | memoryview) -> ParsedFile:
+    """The ParsedFile `to_json` wrote; ValueError when the data does not have its exact shape."""
+    try:
+        parsed = _record_reader(ParsedFile)(json.loads(bytes(blob)))
+    except (_Invalid, RecursionError, TypeError, UnicodeDecodeError) as exc:
+        raise ValueError("not a parsed file") from exc
+    assert isinstance(parsed, ParsedFile)
     return parsed
 
 
@@ -126,12 +229,47 @@ def environment_key(config: Config) -> str:
     return hashlib.blake2b(f"{_code_key()}\0{config.fingerprint()}".encode(), digest_size=20).hexdigest()
 
 
-def _stat_key(path: Path) -> tuple[int, int] | None:
+def _stat_key(path: Path) -> tuple[int, int, int, int] | None:
     try:
         st = path.stat()
     except OSError:
         return None
-    return st.st_size, st.st_mtime_ns
+    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+
+
+def private_folder(folder: Path) -> str | None:
+    """Why `folder` cannot be trusted to hold only what this user's builds wrote, or None when it can.
+
+    It must be a real folder (not a link), owned by this user, that nobody else may write to. Where
+    there are no owners and modes (Windows), any folder will do.
+    """
+    if not hasattr(os, "getuid"):
+        return None
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        return "is not a folder"
+    if info.st_uid != os.getuid():
+        return "belongs to another user"
+    if info.st_mode & 0o077:
+        return "others may read or write it (flashmark makes its cache folders for its user alone)"
+    return None
+
+
+def make_private(folder: Path) -> None:
+    """Create `folder`, and each missing folder above it, for this user alone."""
+    missing = [folder, *folder.parents]
+    missing = missing[: next((n for n, p in enumerate(missing) if p.exists()), len(missing))]
+    for path in reversed(missing):
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+        path.chmod(0o700)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,41 +300,48 @@ class ParseCache:
             data = self.entry_path(rel).read_bytes()
         except OSError:
             return None
+        if not data.startswith(_MAGIC):
+            return None
+        end = data.find(b"\n", len(_MAGIC))
         try:
-            magic, size = _HEADER.unpack_from(data)
-            if magic != _MAGIC:
+            header = json.loads(data[len(_MAGIC) : end])
+            if type(header) is not list or len(header) != 4 or header[:3] != [self.env, rel, digest]:
                 return None
-            env, entry_rel, entry_digest, deps = pickle.loads(memoryview(data)[_HEADER.size : _HEADER.size + size])
-            if (env, entry_rel, entry_digest) != (self.env, rel, digest):
+            deps = header[3]
+            if type(deps) is not list or any(
+                type(dep) is not list
+                or len(dep) != 5
+                or type(dep[0]) is not str
+                or _stat_key(self.content_dir / dep[0]) != tuple(dep[1:])
+                for dep in deps
+            ):
                 return None
-            if any(_stat_key(self.content_dir / dep) != (size_, mtime) for dep, size_, mtime in deps):
-                return None
-            return decode(memoryview(data)[_HEADER.size + size :])
-        except Exception:  # noqa: BLE001 - a damaged entry of any kind is a miss, never an error
+            return from_json(memoryview(data)[end + 1 :])
+        except (ValueError, RecursionError):  # damaged or foreign data of any kind is a miss, never an error
             return None
 
-    def store(self, rel: str, digest: str, parsed: ParsedFile, blob: bytes | None = None) -> None:
+    def store(self, rel: str, digest: str, parsed: ParsedFile) -> None:
         """Write the entry for `rel` atomically; a cache that cannot be written is silently skipped."""
         deps = []
         for dep in parsed.deps:
             key = _stat_key(self.content_dir / dep)
             if key is None:  # a missing dependency: do not cache, so the next build reports it again
                 return
-            deps.append((dep, *key))
-        header = pickle.dumps((self.env, rel, digest, tuple(deps)), protocol=pickle.HIGHEST_PROTOCOL)
-        body = encode(parsed) if blob is None else blob
+            deps.append([dep, *key])
+        header = json.dumps([self.env, rel, digest, deps], ensure_ascii=False).encode()
         target = self.entry_path(rel)
         tmp_name = None
         try:
             try:
                 fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=self.folder)
             except FileNotFoundError:  # the first entry: make the folder (only once writing is known to work)
-                self.folder.mkdir(parents=True, exist_ok=True)
+                make_private(self.folder)
                 fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=self.folder)
             with os.fdopen(fd, "wb") as fh:
-                fh.write(_HEADER.pack(_MAGIC, len(header)))
+                fh.write(_MAGIC)
                 fh.write(header)
-                fh.write(body)
+                fh.write(b"\n")
+                fh.write(to_json(parsed))
             os.replace(tmp_name, target)
             tmp_name = None
         except OSError:
@@ -218,3 +363,13 @@ class ParseCache:
                     (self.folder / name).unlink()
                 except OSError:
                     pass
+
+
+def trusted_cache(cache_dir: Path) -> tuple[Path | None, Notice | None]:
+    """`cache_dir` when every folder of the cache in it is private to this user, else None and a warning."""
+    for folder in (cache_dir, cache_dir / "parse"):
+        why = private_folder(folder)
+        if why is not None:
+            message = f"cache folder {why}; it is not used (delete it, and flashmark makes its own)"
+            return None, Notice(str(folder), None, "cache", message)
+    return cache_dir, None

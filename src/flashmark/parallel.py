@@ -81,7 +81,7 @@ def _parse_in_worker(task: ParseTask) -> bytes | FlashmarkError:
             return exc
         blob = encode(parsed)
         if task.cache is not None:
-            task.cache.store(task.rel, content_hash(data), parsed, blob)
+            task.cache.store(task.rel, content_hash(data), parsed)
     return blob
 
 
