@@ -24,6 +24,7 @@ from flashmark import sources
 from flashmark.anki import package
 from flashmark.build import CACHE_DIR, build
 from flashmark.cli import main
+from pathological import CASES, Case, build_case, write_case
 
 GOOD = "# 主题\n\n## 什么是卷积？\n\n卷积核在输入上滑动。\n"
 
@@ -447,3 +448,20 @@ def test_a_write_that_fails_half_way_keeps_the_last_good_deck(
     assert after == before  # the deck, its report and the lock file are untouched; no temp file is left
     assert list(private_tmp.iterdir()) == []
     assert sorted(p.name for p in content.iterdir()) == ["a.md", "flashmark.lock"]
+
+
+# --- the pathological corpus (bench/pathological.py measures it at 5 MB) -------------------------
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_pathological_input_is_refused_or_built_quickly(case: Case, tmp_path: Path) -> None:
+    """Each input builds, or fails with one line naming file and line, well inside a generous guard."""
+    folder = write_case(case, tmp_path / "notes", 1_000_000)
+    seconds, peak, code, output = build_case(folder, tmp_path / "out", timeout=60)
+    assert "Traceback" not in output
+    outcome = "error" if code else ("warning" if "warning:" in output else "ok")
+    assert outcome == case.expect, output[-500:]
+    assert case.says in output
+    if code:
+        assert code == 1 and [line for line in output.splitlines() if line.startswith("Error: ")] != []
+    assert seconds < 30 and peak < 1024, (seconds, peak)

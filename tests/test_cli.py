@@ -368,7 +368,7 @@ def test_check_options_and_usage_errors(clean: Path, tmp_path: Path) -> None:
     assert config.exit_code == 1
     assert (
         config.stderr
-        == f"Error: {clean / 'flashmark.toml'}:1: unknown setting 'decks' (known: allow_html, deck, exclude, labels, skip_headings); did you mean 'deck'?\n"
+        == f"Error: {clean / 'flashmark.toml'}:1: unknown setting 'decks' (known: allow_html, deck, exclude, labels, max_image_mb, skip_headings); did you mean 'deck'?\n"
     )
 
 

@@ -336,7 +336,9 @@ def test_images_are_never_read_from_outside_the_content_folder(tmp_path: Path, m
         for n in result.notices
         if n.kind == "image" and ("outside the content folder" in n.message or "not a relative path" in n.message)
     ]
-    assert len(refused) == 6, [n.message for n in result.notices]
+    # Six references are refused; two of them ('../secret.png' and '%2e%2e/secret.png') in the same words,
+    # which are said once.
+    assert len(refused) == 5, [n.message for n in result.notices]
     walked = [(n.file, n.message) for n in result.notices if n.kind == "outside"]
     assert walked == [("sub/up", "is a symlink to a place outside the content folder; skipped")]
 
@@ -367,3 +369,24 @@ def test_a_build_never_opens_a_network_connection(tmp_path: Path, monkeypatch: p
     assert calls == []
     assert 'src="https://example.com/a.png"' in result.notes[0].fields[2]  # kept as a link, not fetched
     assert sum("remote URL" in n.message for n in result.notices) == 3
+
+
+def test_only_pictures_are_packed_and_no_link_opens_a_local_file(tmp_path: Path) -> None:
+    content = tmp_path / "notes"
+    content.mkdir()
+    (content / "page.html").write_text("<script>alert(1)</script>", encoding="utf-8")
+    (content / "ok.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16)
+    (content / "big.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * (2 * 1024 * 1024))
+    (content / "flashmark.toml").write_text("max_image_mb = 1\n", encoding="utf-8")
+    (content / "a.md").write_text(
+        "# 图\n\n## 页面\n\n![页](page.html) ![好](ok.png) ![大](big.png) [链接](page.html) [网](https://example.com)\n",
+        encoding="utf-8",
+    )
+    result = build(content, tmp_path / "out")
+    messages = [n.message for n in result.notices]
+    assert "'page.html' is not a picture (.png, .jpg, .svg, …); not included, its alt text is shown" in messages
+    assert "image 'big.png' is 2 MB, over the 1 MB limit (max_image_mb); not included" in messages
+    anki = import_apkg(result.output, tmp_path / "collection.anki2")
+    assert len(anki.media_files) == 1 and anki.media_files[0].endswith(".png")
+    answer = next(iter(anki.notes.values())).fields["Answer"]
+    assert '<a rel="noopener noreferrer">链接</a>' in answer and '<a href="https://example.com"' in answer

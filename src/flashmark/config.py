@@ -66,6 +66,7 @@ class Config:
     skip_headings: tuple[str, ...] = SKIP_HEADINGS
     exclude: tuple[str, ...] = ()
     allow_html: bool = False
+    max_image_mb: float = 20.0  # an image larger than this is not packed (a warning names it)
     source: str | None = field(default=None, compare=False)
 
     def with_deck(self, deck: str | None) -> Config:
@@ -85,10 +86,19 @@ class Config:
 
     def fingerprint(self) -> str:
         """A stable text that changes whenever a setting that affects parsing changes."""
-        return repr((self.prompt_labels, self.answer_labels, self.extra_labels, self.skip_headings, self.allow_html))
+        return repr(
+            (
+                self.prompt_labels,
+                self.answer_labels,
+                self.extra_labels,
+                self.skip_headings,
+                self.allow_html,
+                self.max_image_mb,
+            )
+        )
 
 
-KNOWN_KEYS = ("allow_html", "deck", "exclude", "labels", "skip_headings")
+KNOWN_KEYS = ("allow_html", "deck", "exclude", "labels", "max_image_mb", "skip_headings")
 LABEL_ROLES = ("answer", "extra", "prompt")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
 _TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
@@ -160,6 +170,11 @@ def _from_table(table: dict[str, Any], where: _Where) -> Config:
         if not isinstance(deck, str) or not deck.strip():
             raise where.error("'deck' must be a non-empty string, e.g. deck = \"Interview prep\"", "deck")
         cfg = replace(cfg, deck=deck.strip())
+    if "max_image_mb" in table:
+        limit = table["max_image_mb"]
+        if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 0 < limit <= 1024:
+            raise where.error("'max_image_mb' must be a number of megabytes, from 0 to 1024, e.g. 50", "max_image_mb")
+        cfg = replace(cfg, max_image_mb=float(limit))
     if "allow_html" in table:
         if not isinstance(table["allow_html"], bool):
             raise where.error("'allow_html' must be true or false", "allow_html")

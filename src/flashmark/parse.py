@@ -14,8 +14,17 @@ from markdown_it.token import Token
 
 from flashmark.config import Config
 from flashmark.errors import ParseError
+from flashmark.markdown.highlight import Budget
 from flashmark.markdown.media import ImageFiles
-from flashmark.markdown.parser import blocks_text, copy_token, inline_text, render_blocks, render_inline, tokenize
+from flashmark.markdown.parser import (
+    TooMuch,
+    blocks_text,
+    copy_token,
+    inline_text,
+    render_blocks,
+    render_inline,
+    tokenize,
+)
 from flashmark.text import clean_title, normalise, numbering_prefix, split_anchor, topic_tag, user_tag
 from flashmark.types import Notice, ParsedFile, Question, Section, Skipped, Source
 
@@ -287,13 +296,16 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
     Images may come from anywhere under `root`, the content folder (default: the file's own folder).
     """
     rel = source.rel
-    tokens = tokenize(source.text, config.allow_html)
+    try:
+        tokens = tokenize(source.text, config.allow_html)
+    except TooMuch as exc:
+        raise ParseError(exc.message, rel, exc.line) from None
     meta = _front_matter(tokens, rel)
     roles = _label_roles(config)
     skip_titles = {normalise(t) for t in config.skip_headings}
     file_topic = meta.topic or PurePosixPath(rel).stem
     deck = meta.deck or _file_deck(rel)
-    images = ImageFiles(source.path, rel, root if root is not None else source.path.parent)
+    images = ImageFiles(source.path, rel, root if root is not None else source.path.parent, config.max_image_mb)
     questions: list[Question] = []
     skipped: list[Skipped] = []
     notices: list[Notice] = list(source.notices)
@@ -301,7 +313,8 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
     def warn(line: int | None, kind: str, message: str) -> None:
         notices.append(Notice(rel, line, kind, message))
 
-    env: dict[str, Any] = {"file": rel, "images": images, "warn": warn}
+    budget = Budget()
+    env: dict[str, Any] = {"file": rel, "images": images, "warn": warn, "highlight": budget}
     allow = config.allow_html
 
     heads = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.level == 0]
@@ -382,6 +395,11 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
         )
     notices.extend(_swallowed(tokens, source.text, rel))
     notices.extend(images.notices)
+    if budget.plain:
+        count = len(budget.plain)
+        blocks = "code block is" if count == 1 else f"{count} code blocks are"
+        message = f"{blocks} shown without colours: too big or too slow to highlight (a lexer stuck on odd input)"
+        notices.append(Notice(rel, budget.plain[0], "highlight", message))
     return ParsedFile(
         rel=rel, questions=tuple(questions), skipped=tuple(skipped), notices=tuple(notices), deps=images.looked_at()
     )

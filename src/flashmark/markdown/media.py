@@ -12,6 +12,11 @@ from flashmark.types import MediaFile, Notice
 
 MEDIA_PREFIX = "fm-"
 KIND = "image"
+# Only pictures are packed: anything else (`![x](page.html)`) would put a document in Anki's media folder.
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".bmp", ".avif", ".ico", ".tif", ".tiff", ".apng"}
+)
+MAX_IMAGE_MB = 20
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
 _REMOTE = ("http", "https")
 
@@ -25,19 +30,34 @@ def media_name(data: bytes, suffix: str) -> str:
 class ImageFiles:
     """Resolves the image references of one content file against the content folder."""
 
-    def __init__(self, source: Path, rel: str, root: Path) -> None:
+    def __init__(self, source: Path, rel: str, root: Path, max_mb: float = MAX_IMAGE_MB) -> None:
         self._dir = source.parent
         self._rel = rel
+        self._max_bytes = int(max_mb * 1024 * 1024)
+        self._looked_up: dict[str, MediaFile | str | None] = {}
+        self._warned: dict[str, int] = {}  # message → index in notices, so a repeated warning is said once
         self._root = root.resolve()
         self._resolved: dict[Path, MediaFile | None] = {}
         self._used: dict[str, MediaFile] = {}
         self.notices: list[Notice] = []
 
     def _warn(self, line: int | None, message: str) -> None:
+        if message in self._warned:
+            return  # 300,000 references to one missing image are one warning, at the first of them
+        self._warned[message] = len(self.notices)
         self.notices.append(Notice(self._rel, line, KIND, message))
 
     def resolve(self, src: str, line: int | None) -> str | None:
         """The `src` a card should use for `src`, or None (with a warning) when it cannot be shown."""
+        if src not in self._looked_up:  # a note may name one picture thousands of times: look once
+            self._looked_up[src] = self._lookup(src, line)
+        found = self._looked_up[src]
+        if isinstance(found, MediaFile):
+            self._used.setdefault(found.name, found)
+            return found.name
+        return found
+
+    def _lookup(self, src: str, line: int | None) -> MediaFile | str | None:
         shown = unquote(src)
         parts = urlsplit(src)
         scheme = parts.scheme.lower()
@@ -64,11 +84,7 @@ class ImageFiles:
             return None
         if target not in self._resolved:
             self._resolved[target] = self._read(target, path, line)
-        media = self._resolved[target]
-        if media is None:
-            return None
-        self._used.setdefault(media.name, media)
-        return media.name
+        return self._resolved[target]
 
     def _read(self, target: Path, path: str, line: int | None) -> MediaFile | None:
         try:
@@ -78,6 +94,17 @@ class ImageFiles:
             return None
         if not stat.S_ISREG(info.st_mode):  # a folder, or a pipe or device that reading could block on
             self._warn(line, f"image '{path}' is not a file; its alt text is shown instead")
+            return None
+        if PurePosixPath(path).suffix.lower() not in IMAGE_SUFFIXES:
+            self._warn(line, f"'{path}' is not a picture (.png, .jpg, .svg, …); not included, its alt text is shown")
+            return None
+        if info.st_size > self._max_bytes:
+            size = info.st_size / 1024 / 1024
+            limit = self._max_bytes / 1024 / 1024
+            self._warn(
+                line,
+                f"image '{path}' is {size:.0f} MB, over the {limit:g} MB limit (max_image_mb); not included",
+            )
             return None
         try:
             data = target.read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, Protocol
@@ -9,6 +10,8 @@ from typing import Any, Protocol
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml, unescapeAll
 from markdown_it.renderer import RendererHTML
+from markdown_it.rules_block import StateBlock
+from markdown_it.rules_block.table import table
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import OptionsDict
@@ -23,6 +26,88 @@ from flashmark.markdown.texsafe import unsafe_commands
 MISSING_IMAGE_CLASS = "fm-img-missing"
 INLINE_MATH = ("math_inline",)
 DISPLAY_MATH = ("math_inline_double", "math_block", "math_block_label", "math_block_eqno")
+
+
+# Shapes that make markdown-it-py (or the sanitiser) slow beyond reason, capped per file: a paragraph's
+# link brackets cost the square of their number (20,000 `![` take 1.4 s), tables and raw HTML tags cost
+# time and memory per row and per tag (nested tags: the square of their depth, in the sanitiser). Tables
+# are counted before they are parsed: parsing 60,000 rows alone takes 2 s and 200 MB.
+MAX_LINES_PER_FILE = 150_000  # markdown-it-py spends 10-20 µs on every line, whatever is on it
+MAX_MARKS_PER_FILE = 150_000  # emphasis, code, link, HTML and math marks in text: ~12 µs and several tokens each
+MAX_BRACKETS_PER_PARAGRAPH = 20_000
+MAX_BRACKETS_PER_FILE = 50_000
+MAX_TABLE_ROWS_PER_FILE = 20_000
+MAX_HTML_TAGS_PER_FILE = 20_000
+
+
+class TooMuch(Exception):
+    """A file holds more of some construct than flashmark reads: the message, and the line it starts on."""
+
+    def __init__(self, message: str, line: int | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+_MARKS = re.compile(r"[*_`<\[\\$~=]")
+
+
+def check_size(text: str) -> None:
+    """Refuse a file with more lines than flashmark parses in reasonable time, before parsing it."""
+    lines = text.count("\n")
+    if lines > MAX_LINES_PER_FILE:
+        raise TooMuch(
+            f"{lines:,} lines, more than the {MAX_LINES_PER_FILE:,} flashmark reads in one file; split it", None
+        )
+
+
+def _count_limits(state: StateCore) -> None:
+    """Refuse a file before inline parsing when it would take minutes: too many marks, brackets, rows or tags."""
+    brackets = tags = marks = 0
+    for token in state.tokens:
+        line = token.map[0] + 1 if token.map else None
+        if token.type == "inline":
+            marks += len(_MARKS.findall(token.content))
+            if marks > MAX_MARKS_PER_FILE:
+                raise TooMuch(
+                    f"more than {MAX_MARKS_PER_FILE:,} marks (* _ ` < [ $ and the like) in the text of one file; "
+                    "split the file",
+                    line,
+                )
+            here = token.content.count("[")
+            brackets += here
+            if here > MAX_BRACKETS_PER_PARAGRAPH:
+                raise TooMuch(
+                    f"a paragraph with {here:,} '[' (links, images, brackets); flashmark reads at most "
+                    f"{MAX_BRACKETS_PER_PARAGRAPH:,} in one paragraph: split it, or write \\[ for a bracket",
+                    line,
+                )
+            if brackets > MAX_BRACKETS_PER_FILE:
+                raise TooMuch(
+                    f"more than {MAX_BRACKETS_PER_FILE:,} '[' (links, images, brackets) in one file; split the file",
+                    line,
+                )
+            if "<" in token.content and state.md.options["html"]:
+                tags += token.content.count("<")
+        elif token.type == "html_block":
+            tags += token.content.count("<")
+        if tags > MAX_HTML_TAGS_PER_FILE:
+            raise TooMuch(f"more than {MAX_HTML_TAGS_PER_FILE:,} raw HTML tags in one file; split the file", line)
+
+
+def _table_rule(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """markdown-it's table rule, refusing a file's tables once they pass the row limit, before parsing them."""
+    if not silent and table(state, start, end, True):
+        lines = start
+        while lines < end and state.bMarks[lines] + state.tShift[lines] < state.eMarks[lines]:
+            lines += 1
+        seen: int = state.env.setdefault("fm_table_rows", 0)
+        if seen + lines - start > MAX_TABLE_ROWS_PER_FILE:
+            raise TooMuch(f"more than {MAX_TABLE_ROWS_PER_FILE:,} table rows in one file; split the file", start + 1)
+    found = table(state, start, end, silent)
+    if found and not silent:
+        state.env["fm_table_rows"] += state.line - start
+    return found
 
 
 class ImageResolver(Protocol):
@@ -88,7 +173,8 @@ def _render_fence(self: RendererHTML, tokens: Sequence[Token], idx: int, options
     lang = info.split(maxsplit=1)[0] if info else ""
     if lang.lower() == "math":
         return _safe_math(token.content, True, True, token, env)
-    return code_block(token.content, lang)
+    budget = env.get("highlight") if isinstance(env, dict) else None
+    return code_block(token.content, lang, budget, token.map[0] + 1 if token.map else None)
 
 
 def _render_code_block(self: RendererHTML, tokens: Sequence[Token], idx: int, options: OptionsDict, env: Any) -> str:
@@ -117,6 +203,7 @@ def parser(allow_html: bool = False) -> MarkdownIt:
     """The MarkdownIt instance every stage shares; raw HTML is escaped unless allowed."""
     md = MarkdownIt("commonmark", {"html": allow_html, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
+    md.block.ruler.at("table", _table_rule, {"alt": ["paragraph", "reference"]})
     md.use(front_matter_plugin)
     # `$…$` must hug its content and not touch digits, so prices ("$5 and $10") stay text.
     md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
@@ -124,6 +211,7 @@ def parser(allow_html: bool = False) -> MarkdownIt:
     # and headings and stay linear on any input; dollarmath's block rule does neither.
     md.block.ruler.disable("math_block")
     md.use(math_delimiters_plugin)
+    md.core.ruler.before("inline", "fm_limits", _count_limits)
     md.core.ruler.push("fm_lines", _mark_lines)
     for kind in INLINE_MATH + DISPLAY_MATH:
         md.add_render_rule(kind, _render_math)
@@ -134,7 +222,8 @@ def parser(allow_html: bool = False) -> MarkdownIt:
 
 
 def tokenize(text: str, allow_html: bool = False) -> list[Token]:
-    """Parse a whole file once."""
+    """Parse a whole file once (TooMuch when it is larger than flashmark reads in reasonable time)."""
+    check_size(text)
     return parser(allow_html).parse(text, {})
 
 
