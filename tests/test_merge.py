@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from flashmark.config import Config
 from flashmark.merge import merge, near_titles
 from flashmark.parse import parse_source
@@ -92,3 +94,19 @@ def test_seed_merges_to_nine(seed_dir: Path) -> None:
     assert sum(len(n.sources) for n in result.notes) == 30
     depthwise = note(result, "什么是深度可分离卷积？")
     assert depthwise.sources == ("seed.md:5", "seed.md:95", "seed.md:185", "seed.md:275")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("What is -1?", "What is 1?"),
+        ("1-10", "11-0"),
+        ("a.b", "ab"),
+        ("第 12 层的作用", "第 21 层的作用"),
+        ("ResNet-50 的结构", "ResNet50 的结构"),
+    ],
+)
+def test_titles_that_differ_in_meaning_never_merge(a: str, b: str) -> None:
+    text = "".join(f"# 话题\n\n## {t}\n\n这个答案足够长，两个问题的答案完全一样，只有标题不同。\n\n" for t in (a, b))
+    parsed = parse_source(Source(Path("t.md"), "t.md", text), Config())
+    assert len(merge(parsed.questions).notes) == 2

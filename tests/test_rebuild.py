@@ -199,7 +199,7 @@ def test_cli_prints_matches_and_removals(paths: tuple[Path, Path, Path]) -> None
         "matched: 'What is dropout?' → 'How does dropout prevent overfitting?' (same answer): the same Anki note, progress kept"
         in lines
     )
-    assert any(line.startswith("matched: '模型结构' (模型结构@lenet → 模型结构@lenet5;") for line in lines)
+    assert any(line.startswith("matched: '模型结构' (模型结构@lenet → 模型结构@lenet-5;") for line in lines)
     removed = [line for line in lines if line.startswith("removed:")]
     assert removed == [
         "removed: '什么是 __init__ 方法？'; find it in Anki's browser with: "

@@ -370,7 +370,28 @@ def parse_lock(text: str, path: Path) -> Lock:
         else:
             line = None
         raise LockError(f"{bad.message}; {_HINT}", path, line) from None
+    if version == 1:
+        entries = _rekeyed(entries)
     return Lock(notes=tuple(entries), notetypes=notetypes, namespace=namespace, version=version)
+
+
+def _rekeyed(entries: list[LockEntry]) -> list[LockEntry]:
+    """Version 1 keys with the title normalised as flashmark 0.1 did, which dropped all punctuation.
+
+    Titles now keep the punctuation that carries meaning ("1-10", "a.b"), so such a note's key
+    changes; giving the entry its new key keeps the note without a "matched" line on the upgrade.
+    """
+    keys = {e.key for e in entries}
+    out = []
+    for e in entries:
+        old, new = normalise(e.title, keep_meaning=False), normalise(e.title)
+        if not e.key.startswith("#") and old != new and e.key.startswith(old):
+            key = new + e.key[len(old) :]
+            if key not in keys:
+                keys.add(key)
+                e = replace(e, key=key)
+        out.append(e)
+    return out
 
 
 _decode_at = json.JSONDecoder().raw_decode

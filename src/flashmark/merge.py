@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+import re
 from functools import lru_cache
 
 from rapidfuzz import fuzz
@@ -26,9 +27,12 @@ def _is_subsequence(short: str, long: str) -> bool:
     return all(ch in it for ch in short)
 
 
-def _markers(title: str) -> list[str]:
-    """Digits, `+` and `#`: characters that name a different thing (v2/v3, C/C#, DeepLabv3+)."""
-    return sorted(ch for ch in title if ch.isdigit() or ch in "+#")
+_NUMBER = re.compile(r"[0-9]+")
+
+
+def _markers(title: str) -> tuple[list[str], list[str]]:
+    """The numbers in order, and the `+`, `#`, `-`: what names a different thing (v2/v3, 12/21, C/C#, DeepLabv3+)."""
+    return _NUMBER.findall(title), sorted(ch for ch in title if ch in "+#-")
 
 
 def near_titles(a: str, b: str) -> bool:

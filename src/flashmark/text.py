@@ -46,8 +46,17 @@ def split_anchor(title: str) -> tuple[str, str | None]:
     return title[: m.start()].rstrip(), m.group(1)
 
 
-def _plain(text: str) -> str:
-    return text.casefold().translate(_DROP)
+# Punctuation that carries meaning stays in a normalised title: `-`, `.`, `/`, `,` and `:` between two
+# letters or digits ("1-10" ≠ "11-0", "a.b" ≠ "ab", "1,000", "TCP/IP"), and a minus before a number
+# ("-1" ≠ "1"). Elsewhere punctuation is dropped, as before.
+_MEANING = re.compile(r"((?<=[0-9a-z])[-./,:](?=[0-9a-z])|(?<![0-9a-z])-(?=[0-9]))")
+
+
+def _plain(text: str, keep_meaning: bool = True) -> str:
+    text = text.casefold()
+    if keep_meaning and _MEANING.search(text):
+        return "".join(part if n % 2 else part.translate(_DROP) for n, part in enumerate(_MEANING.split(text)))
+    return text.translate(_DROP)
 
 
 class _DropTable(dict[int, int | None]):
@@ -63,18 +72,21 @@ class _DropTable(dict[int, int | None]):
 _DROP = _DropTable()
 
 
-def normalise(text: str) -> str:
-    """NFKC, case-fold, drop whitespace and punctuation (keeping `+` and `#`); `$TeX$` keeps all but spaces."""
+def normalise(text: str, keep_meaning: bool = True) -> str:
+    """NFKC, case-fold, drop whitespace and punctuation but what carries meaning; `$TeX$` keeps all but spaces.
+
+    `keep_meaning=False` drops that punctuation too, as flashmark 0.1 did (to read its lock files).
+    """
     text = unicodedata.normalize("NFKC", text)
     if "$" not in text:
-        return _plain(text)
+        return _plain(text, keep_meaning)
     parts: list[str] = []
     pos = 0
     for m in _MATH.finditer(text):
-        parts.append(_plain(text[pos : m.start()]))
+        parts.append(_plain(text[pos : m.start()], keep_meaning))
         parts.append("$" + "".join(m.group(1).split()) + "$")
         pos = m.end()
-    parts.append(_plain(text[pos:]))
+    parts.append(_plain(text[pos:], keep_meaning))
     return "".join(parts)
 
 
