@@ -465,3 +465,22 @@ def test_pathological_input_is_refused_or_built_quickly(case: Case, tmp_path: Pa
     if code:
         assert code == 1 and [line for line in output.splitlines() if line.startswith("Error: ")] != []
     assert seconds < 30 and peak < 1024, (seconds, peak)
+
+
+def test_decks_deeper_than_anki_allows_are_joined_with_a_warning(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"/".join(f"l{n}" for n in range(11)) + "/deep.md": GOOD})
+    (content / "front.md").write_text(
+        "---\ndeck: " + "::".join(f"F{n}" for n in range(12)) + "\n---\n" + GOOD.replace("卷积", "池化"),
+        encoding="utf-8",
+    )
+    warnings = built(run("build", content, "-o", tmp_path / "out"))
+    assert [w.split(": deck ")[0] for w in warnings] == [
+        "warning: front.md",
+        "warning: l0/l1/l2/l3/l4/l5/l6/l7/l8/l9/l10/deep.md",
+    ]
+    anki = import_apkg(tmp_path / "out" / "notes.apkg", tmp_path / "c.anki2")  # Anki takes the whole package
+    decks = sorted(d for n in anki.notes.values() for d in n.decks)
+    assert decks == [
+        "notes::F0::F1::F2::F3::F4::F5::F6::F7::F8::F9/F10/F11",
+        "notes::l0::l1::l2::l3::l4::l5::l6::l7::l8::l9/l10/deep",
+    ]

@@ -14,7 +14,7 @@ import pytest
 from ankitools import import_apkg
 from flashmark.anki.notetype import FIELDS, note_type, notetype_hash
 from flashmark.build import build, load_corpus
-from flashmark.errors import LockError
+from flashmark.errors import LockError, ParseError
 from flashmark.identity import NOTETYPE_ID, note_guid, schema_id
 from flashmark.lock import (
     LOCK_FILE,
@@ -496,3 +496,19 @@ def test_the_search_for_a_note_finds_exactly_that_note_in_anki(tmp_path: Path) -
     anki = import_apkg(result.output, tmp_path / "col.anki2", searches=searches)
     for entry in lock.notes:
         assert anki.found[entry.search] == (anki.notes[entry.guid].id,), entry.search
+
+
+def test_one_id_on_two_different_questions_is_an_error_naming_both(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "a.md").write_text("# T\n\n## 什么是池化？ {#pool}\n\n池化降低分辨率。\n", encoding="utf-8")
+    (folder / "b.md").write_text("# T\n\n## 什么是卷积？ {#pool}\n\n卷积提取局部特征。\n", encoding="utf-8")
+    with pytest.raises(ParseError) as info:
+        build(folder, tmp_path / "out")
+    assert str(info.value) == (
+        "a.md:3: id {#pool} is also on b.md:3; give each question an id of its own "
+        "(which note kept the id would depend on file order)"
+    )
+    # The same question twice under one id is one note, and fine.
+    (folder / "b.md").write_text("# T\n\n## 什么是池化？ {#pool}\n\n池化降低分辨率。\n", encoding="utf-8")
+    assert len(build(folder, tmp_path / "out").notes) == 1

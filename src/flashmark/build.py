@@ -12,16 +12,16 @@ from flashmark.anki.notetype import notetype_hash
 from flashmark.anki.package import atomic_write, write_package
 from flashmark.cache import trusted_cache
 from flashmark.config import Config, load_config
-from flashmark.errors import FlashmarkError
+from flashmark.errors import FlashmarkError, ParseError
 from flashmark.identity import namespace_for
 from flashmark.lock import LOCK_FILE, assign_identities, exclusive, read_lock, write_lock
 from flashmark.merge import merge
 from flashmark.parallel import parse_files, paused_gc
-from flashmark.render import render_notes
+from flashmark.render import MAX_DECK_LEVELS, anki_deck, render_notes
 from flashmark.report import BuildResult, write_report_json
 from flashmark.sources import is_excluded, scan_files
 from flashmark.tags import TagFilter, select_notes
-from flashmark.types import MergeResult, Notice, ParsedFile, Question, Skipped
+from flashmark.types import Clash, MergeResult, Notice, ParsedFile, Question, Skipped
 
 _UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\s]+')
 CACHE_DIR = ".cache"  # under the output folder; safe to delete
@@ -92,13 +92,46 @@ def load_corpus(
         scan.files, content_dir, config, cache_dir=cache_dir, workers=workers, keep_going=keep_going, progress=progress
     )
     questions = [q for f in parsed for q in f.questions]
+    scan.notices.extend(_deep_decks(deck_name(content_dir, config), parsed))
+    merged = merge(questions)
+    clashes = tuple(_clash_error(c) for c in merged.clashes)
+    if clashes and not keep_going:
+        raise clashes[0]
     return Corpus(
         config=config,
         files=tuple(parsed),
-        merge=merge(questions),
-        errors=(*scan.errors, *errors),
+        merge=merged,
+        errors=(*scan.errors, *errors, *clashes),
         left_out=tuple(scan.left_out),
         scan_notices=tuple(scan.notices),
+    )
+
+
+def _deep_decks(root: str, files: Iterable[ParsedFile]) -> list[Notice]:
+    """A warning for each file whose deck is nested deeper than Anki allows (its deepest levels get joined)."""
+    notices = []
+    for parsed in files:
+        for deck in dict.fromkeys(q.deck for q in parsed.questions):
+            full = f"{root}::{deck}"
+            if full.count("::") >= MAX_DECK_LEVELS:
+                levels = full.count("::") + 1
+                message = (
+                    f"deck {full!r} would be {levels} levels deep, and Anki allows {MAX_DECK_LEVELS}: "
+                    f"its cards go to {anki_deck(root, deck)!r} (move the file up, or set a shorter deck)"
+                )
+                notices.append(Notice(parsed.rel, None, "deck", message))
+    return notices
+
+
+def _clash_error(clash: Clash) -> ParseError:
+    """One id on questions that are different notes: an error at the first, naming the others."""
+    first, *others = clash.sources
+    file, _, line = first.rpartition(":")
+    return ParseError(
+        f"id {{#{clash.anchor}}} is also on {', '.join(others)}; give each question an id of its own "
+        "(which note kept the id would depend on file order)",
+        file,
+        int(line),
     )
 
 

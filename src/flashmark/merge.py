@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-import re
 from functools import lru_cache
 
 from rapidfuzz import fuzz
 
 from flashmark.text import normalise
-from flashmark.types import Conflict, MergeGroup, MergeResult, Note, Question, Section
+from flashmark.types import Clash, Conflict, MergeGroup, MergeResult, Note, Question, Section
 
 SAME_TOPIC = "same title under the same topic"
 SAME_ANSWER = "same title and same answer under another topic"
@@ -243,7 +243,14 @@ def merge(questions: Sequence[Question]) -> MergeResult:
         for same in by_title_norm.values()
         if len(same) > 1
     )
-    return MergeResult(notes=tuple(notes), groups=merged, conflicts=conflicts)
+    by_anchor: dict[str, list[Note]] = defaultdict(list)
+    for note in notes:
+        if note.anchor:
+            by_anchor[note.anchor].append(note)
+    clashes = tuple(
+        Clash(anchor, tuple(n.sources[0] for n in same)) for anchor, same in by_anchor.items() if len(same) > 1
+    )
+    return MergeResult(notes=tuple(notes), groups=merged, conflicts=conflicts, clashes=clashes)
 
 
 def _anchors_agree(a: list[Question], b: list[Question]) -> bool:

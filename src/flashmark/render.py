@@ -10,6 +10,18 @@ from flashmark.markdown.sanitize import card_html
 from flashmark.types import Note, RenderedNote
 
 TOPIC_SEPARATOR = " › "
+MAX_DECK_LEVELS = 11  # Anki refuses a whole package holding a deck nested deeper ("deck nesting level too deep")
+
+
+def anki_deck(root: str, sub: str) -> str:
+    """A note's full deck name: the root deck, then its own, at most MAX_DECK_LEVELS levels deep.
+
+    Levels beyond the limit are joined into the last one with `/`, as a folder path reads.
+    """
+    levels = [level for level in (*root.split("::"), *sub.split("::")) if level.strip()] or ["flashmark"]
+    if len(levels) > MAX_DECK_LEVELS:
+        levels = [*levels[: MAX_DECK_LEVELS - 1], "/".join(levels[MAX_DECK_LEVELS - 1 :])]
+    return "::".join(levels)
 
 
 def answer_html(answers: tuple[str, ...]) -> str:
@@ -53,7 +65,7 @@ def render_note(note: Note, root_deck: str) -> RenderedNote:
             source_html(note.files),
         )
     )
-    deck = f"{root_deck}::{note.deck}" if note.deck else root_deck
+    deck = anki_deck(root_deck, note.deck)
     return RenderedNote(note=note, guid=note_guid(note.key), deck=deck, fields=fields, tags=note.tags)
 
 

@@ -139,12 +139,21 @@ class Conflict:
 
 
 @dataclass(frozen=True, slots=True)
+class Clash:
+    """One explicit id (`{#id}`) on questions that are different notes: identity would depend on file order."""
+
+    anchor: str
+    sources: tuple[str, ...]  # file:line of the first question of each note carrying it
+
+
+@dataclass(frozen=True, slots=True)
 class MergeResult:
     """The merge stage's output: notes plus what was merged or kept apart."""
 
     notes: tuple[Note, ...]
     groups: tuple[MergeGroup, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
+    clashes: tuple[Clash, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
