@@ -200,10 +200,15 @@ def test_build_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
 # --- progress bar -----------------------------------------------------------
 
 
-def _build_on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
-    """Run `flashmark build` with stderr on a pseudo-terminal; return exit code, stdout, terminal output."""
+def _build_on_a_terminal(args: list[str], cwd: Path, after: str | None = "0") -> tuple[int, str, str]:
+    """Run `flashmark build` with stderr on a pseudo-terminal; return exit code, stdout, terminal output.
+
+    `after`: how long a build runs before its progress bar shows (None: flashmark's own delay).
+    """
     master, slave = pty.openpty()
     env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
+    if after is not None:
+        env["FLASHMARK_PROGRESS_AFTER"] = after
     proc = subprocess.Popen(
         [sys.executable, "-m", "flashmark", "build", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=slave, env=env
     )
@@ -244,7 +249,11 @@ def test_progress_bar_on_a_terminal_only(workflow: Path, tmp_path: Path) -> None
     code, stdout, terminal = _build_on_a_terminal([str(workflow), "-o", str(tmp_path / "out")], tmp_path)
     assert code == 0, terminal
     assert "Building" in terminal and "100%" in terminal and "#" * 10 in terminal
+    assert terminal.endswith("\x1b[1A\r\x1b[2K")  # wiped once the build is done
     assert "12 notes" in stdout and "Building" not in stdout
+    # A quick build, with flashmark's own delay, prints no bar at all.
+    code, stdout, terminal = _build_on_a_terminal([str(workflow), "-o", str(tmp_path / "out")], tmp_path, after=None)
+    assert code == 0 and terminal == "" and "12 notes" in stdout
     code, stdout, terminal = _build_on_a_terminal([str(workflow), "-o", str(tmp_path / "out"), "--quiet"], tmp_path)
     assert code == 0 and terminal == "" and stdout == ""
     piped = subprocess.run(

@@ -512,3 +512,32 @@ def test_one_id_on_two_different_questions_is_an_error_naming_both(tmp_path: Pat
     # The same question twice under one id is one note, and fine.
     (folder / "b.md").write_text("# T\n\n## 什么是池化？ {#pool}\n\n池化降低分辨率。\n", encoding="utf-8")
     assert len(build(folder, tmp_path / "out").notes) == 1
+
+
+def test_a_lock_mod_far_in_the_future_is_refused_with_its_line(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "a.md").write_text("# T\n\n## Q\n\n答案。\n", encoding="utf-8")
+    build(folder, tmp_path / "out")
+    path = folder / LOCK_FILE
+    text = path.read_text(encoding="utf-8")
+    mod = json.loads(text)["notes"][0]["mod"]
+    path.write_text(text.replace(f'"mod": {mod}, "title"', f'"mod": {2**53}, "title"'), encoding="utf-8")
+    with pytest.raises(LockError, match=r"flashmark.lock:6: 'mod' lies in the future \(year far beyond 9999\)"):
+        build(folder, tmp_path / "out")
+    soon = mod + 24 * 3600  # a clock a day ahead is fine, and builds keep going after it
+    path.write_text(text.replace(f'"mod": {mod}, "title"', f'"mod": {soon}, "title"'), encoding="utf-8")
+    (folder / "a.md").write_text("# T\n\n## Q\n\n新答案。\n", encoding="utf-8")
+    for _ in range(3):
+        assert build(folder, tmp_path / "out").notes[0].mod > soon
+
+
+def test_a_symlink_in_place_of_the_build_guard_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "a.md").write_text("# T\n\n## Q\n\n答案。\n", encoding="utf-8")
+    target = tmp_path / "elsewhere"
+    (folder / ".flashmark.lock.lck").symlink_to(target)
+    with pytest.raises(LockError, match="lck: is a symbolic link; remove it"):
+        build(folder, tmp_path / "out")
+    assert not target.exists()

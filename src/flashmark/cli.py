@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -117,19 +119,29 @@ def _show_details(result: BuildResult, json_out: bool = False) -> None:
 
 
 class _ProgressBar:
-    """A progress bar on stderr fed by the library's progress(done, total, what) callback."""
+    """A progress bar on stderr fed by the library's progress(done, total, what) callback.
+
+    It appears only once a build has run for `DELAY` seconds (a quick build prints just its summary),
+    shows file names with their control characters made visible, and is wiped when the build ends.
+    """
+
+    DELAY = 1.0
 
     def __init__(self) -> None:
         self.bar: Any = None
         self.done = 0
+        self.started = time.monotonic()
+        self.delay = float(os.environ.get("FLASHMARK_PROGRESS_AFTER", self.DELAY))  # seconds; tests set 0
 
     def __call__(self, done: int, total: int, what: str) -> None:
         if self.bar is None:
+            if time.monotonic() - self.started < self.delay:
+                return
             self.bar = click.progressbar(
                 length=total,
                 label="Building",
                 file=sys.stderr,
-                item_show_func=lambda item: item,
+                item_show_func=lambda item: one_line(item) if item else item,
                 show_eta=False,
             )
             self.bar.__enter__()
@@ -140,6 +152,8 @@ class _ProgressBar:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
+            sys.stderr.write("\x1b[1A\r\x1b[2K")  # click ended the bar's line: go back up and clear it
+            sys.stderr.flush()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

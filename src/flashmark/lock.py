@@ -13,11 +13,13 @@ rendered fields and tags, and the modification time it was given, so the next bu
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import html
 import json
 import os
 import re
+import time
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -250,7 +252,19 @@ def _time(value: object, what: str, key: object) -> int:
         if type(value) is not int:
             raise _Bad(f"{what} must be a number", key)
         raise _Bad(f"{what} must be a time in seconds, from 0 to {MAX_MOD}", key)
+    if value > _latest():
+        year = time.gmtime(min(value, 2**40)).tm_year if value < 2**40 else "far beyond 9999"
+        raise _Bad(
+            f"{what} lies in the future (year {year}): a clock far off wrote it, or it was edited; "
+            "each build would have to go later still",
+            key,
+        )
     return value
+
+
+def _latest() -> int:
+    """The latest time a lock may hold: a year from now (clocks differ; a lock from the year 2500 is broken)."""
+    return int(time.time()) + 366 * 24 * 3600
 
 
 def _entry(raw: object, n: int) -> LockEntry:
@@ -521,8 +535,10 @@ def exclusive(path: Path | None) -> Iterator[None]:
     guard = path.with_name(f".{path.name}.lck")
     while True:
         try:
-            fd = os.open(guard, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError:
+            fd = os.open(guard, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:  # a symlink in its place: never create or lock a file where it points
+                raise LockError("is a symbolic link; remove it (flashmark makes this file itself)", guard) from None
             yield
             return
         try:
