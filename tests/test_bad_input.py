@@ -389,15 +389,19 @@ def test_an_output_folder_that_refuses_writes(tmp_path: Path, monkeypatch: pytes
     out = tmp_path / "out"
     out.mkdir()
 
-    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
-        raise PermissionError(errno.EACCES, "Permission denied")
+    real_mkdir = Path.mkdir
 
-    monkeypatch.setattr(package.tempfile, "mkstemp", refuse)
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        if self == out:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        real_mkdir(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
     assert (
         error_line(run("build", content, "-o", out))
-        == f"Error: {out}: cannot write to the output folder: Permission denied"
+        == f"Error: {out}: cannot write to the output folder: Permission denied; fix the folder's permissions"
     )
-    assert list(out.iterdir()) == []
+    assert [p.name for p in out.iterdir()] == [".cache"]  # the parse cache, made before the deck is written
 
 
 @pytest.fixture
@@ -420,7 +424,7 @@ def _full_database(*args: object, **kwargs: object) -> None:
 @pytest.mark.parametrize(
     ("target", "name", "broken", "message"),
     [
-        (package.zipfile.ZipFile, "writestr", _half_written_zip, "cannot write: No space left on device"),
+        (package.zipfile.ZipFile, "writestr", _half_written_zip, "cannot write: the disk is full"),
         (package.BulkPackage, "write_to_db", _full_database, "cannot write the deck: database or disk is full"),
     ],
 )

@@ -143,7 +143,7 @@ def test_failed_write_keeps_the_last_good_deck(course: Path, tmp_path: Path, mon
     (course / "cnn.md").write_text("## 新问题\n\n新答案。\n", encoding="utf-8")
     result = CliRunner().invoke(main, ["build", str(course), "-o", str(out)])
     assert result.exit_code == 1
-    assert "No space left on device" in result.output
+    assert "cannot write: the disk is full" in result.output
     assert good.read_bytes() == before
     assert sorted(p.name for p in out.iterdir() if p.name != ".cache") == ["课程笔记.apkg", "课程笔记.report.json"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ankitools import AnkiView, import_apkg
-from flashmark import build as build_module
+from flashmark import outputs
 from flashmark.anki.notetype import FIELDS
 from flashmark.build import CACHE_DIR, build
 from flashmark.lock import LOCK_FILE, content_hash, exclusive, read_lock
@@ -97,22 +97,22 @@ def test_a_second_build_waits_for_the_first(content: Path, tmp_path: Path) -> No
 def test_interleaved_builds_cannot_pair_one_deck_with_the_other_lock(
     content: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Build A stops between writing its deck and its lock; build B, of edited notes, starts meanwhile.
+    """Build A stops after staging its deck and lock, before renaming them; build B, of edited notes, starts meanwhile.
 
-    Unserialised, B would write its deck and lock, and then A its lock: B's deck with A's lock file.
+    Unserialised, B would write its deck and lock, and then A its own: A's deck and lock over B's edits.
     """
     out = tmp_path / "out"
     build(content, out)  # a lock file to start from
     a_wrote_deck, go_on = threading.Event(), threading.Event()
-    real_write_lock = build_module.write_lock
+    real_commit = outputs.Transaction.commit
 
-    def slow_write_lock(path: Path, lock: object) -> bool:
+    def slow_commit(self: outputs.Transaction) -> None:
         if threading.current_thread().name == "A":
             a_wrote_deck.set()
             go_on.wait(10)
-        return real_write_lock(path, lock)  # type: ignore[arg-type]
+        real_commit(self)
 
-    monkeypatch.setattr(build_module, "write_lock", slow_write_lock)
+    monkeypatch.setattr(outputs.Transaction, "commit", slow_commit)
     a = threading.Thread(target=build, args=(content, out), name="A")
     a.start()
     assert a_wrote_deck.wait(30)

@@ -359,7 +359,9 @@ def test_the_streamed_lock_file_has_the_documented_layout_byte_for_byte(tmp_path
 def test_lock_lines_and_content_hashes_are_what_json_dumps_writes_for_any_text(tmp_path: Path) -> None:
     nasty = ['"', "\\", "\n\t\x00\x1f\x7f", "\u2028\u2029", "é中文😀", "</script>", "", 'a\\"b']
     for n, text in enumerate(nasty):
-        entry = LockEntry(f"k{text}", f"g{n}", text, 2**53, text, text[::-1], text * 2, (text, "a.md"), text, text, n)
+        entry = LockEntry(
+            f"k{text}", f"g{n}", text, 1_800_000_000 + n, text, text[::-1], text * 2, (text, "a.md"), text, text, n
+        )
         notetypes = json.dumps({"qa": {"hash": "h", "mod": 7}})
         line = entry_json(entry)
         expected = (

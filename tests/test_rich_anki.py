@@ -11,6 +11,7 @@ import pytest
 
 from flashmark.build import build
 from flashmark.errors import SourceError
+from flashmark.markdown.media import media_name
 
 BARS = Path(__file__).resolve().parent / "fixtures" / "rich" / "images" / "bars.png"
 
@@ -73,7 +74,7 @@ def test_math_and_code_survive_anki_import(
     assert "<script" not in links.fields["Answer"] and "<img" not in links.fields["Answer"]
 
 
-def test_image_changed_during_build_fails_without_touching_the_old_deck(
+def test_an_image_changed_during_a_build_makes_it_start_again_with_the_new_image(
     fixture_dir: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     content = fixture_dir("rich")
@@ -85,11 +86,24 @@ def test_image_changed_during_build_fails_without_touching_the_old_deck(
 
     real_render = build_module.render_notes
 
+    edits: list[int] = []
+
     def render_then_edit(*args: object, **kwargs: object) -> object:
-        (content / "images" / "bars.png").write_bytes(BARS.read_bytes() + b"changed")
+        edits.append(1)
+        (content / "images" / "bars.png").write_bytes(BARS.read_bytes() + b"changed" * len(edits))
         return real_render(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(build_module, "render_notes", render_then_edit)
     with pytest.raises(SourceError, match="changed while the deck was being built"):
-        build(content, out)
-    assert first.output.read_bytes() == before
+        build(content, out)  # it changes every time: after one fresh start the build gives up
+    assert len(edits) == 2 and first.output.read_bytes() == before
+
+    def edit_once(*args: object, **kwargs: object) -> object:
+        edits.append(1)
+        if len(edits) == 3:  # the picture changes once, while the first attempt renders
+            (content / "images" / "bars.png").write_bytes(BARS.read_bytes() + b"once")
+        return real_render(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(build_module, "render_notes", edit_once)
+    packed = {m.name for rn in build(content, out).notes for m in rn.note.media}
+    assert len(edits) == 4 and media_name(BARS.read_bytes() + b"once", ".png") in packed

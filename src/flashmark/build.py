@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -9,13 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flashmark.anki.notetype import notetype_hash
-from flashmark.anki.package import atomic_write, write_package
+from flashmark.anki.package import MediaChanged, apkg_writer
 from flashmark.cache import trusted_cache
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError, ParseError
 from flashmark.identity import namespace_for
-from flashmark.lock import LOCK_FILE, assign_identities, exclusive, read_lock, write_lock
+from flashmark.lock import LOCK_FILE, assign_identities, exclusive, lock_is_written, lock_writer, read_lock
 from flashmark.merge import merge
+from flashmark.outputs import recover, sweep, transaction
 from flashmark.parallel import parse_files, paused_gc
 from flashmark.render import MAX_DECK_LEVELS, anki_deck, render_notes
 from flashmark.report import BuildResult, write_report_json
@@ -135,6 +137,11 @@ def _clash_error(clash: Clash) -> ParseError:
     )
 
 
+def _journal_name(content_dir: Path) -> str:
+    """The journal of one content folder's builds in an output folder (several folders may share one)."""
+    return f".flashmark-commit-{hashlib.blake2b(str(content_dir.resolve()).encode(), digest_size=6).hexdigest()}.json"
+
+
 def build(
     content_dir: Path,
     out_dir: Path,
@@ -152,11 +159,44 @@ def build(
     `tags`/`exclude_tags` keep only the notes with (or without) those tags, as Anki's `tag:`
     search matches them; `deck`, `exclude` and `allow_html` override the settings file.
     With `lock` (the default), `content_dir/flashmark.lock` carries GUIDs and modification
-    times over from the last build, and is updated after the deck is written; builds of one
-    folder then take turns, so the deck and the lock file always come from the same build.
+    times over from the last build, and is written together with the deck and the report;
+    builds of one folder take turns, so the deck and the lock file always come from the same build.
+    An image that changes while the deck is written makes the build start again, once, without
+    the parse cache.
     """
+    for use_cache in (True, False):
+        try:
+            return _build(
+                content_dir, out_dir, deck, tags=tags, exclude_tags=exclude_tags, exclude=exclude,
+                allow_html=allow_html, progress=progress, lock=lock, use_cache=use_cache,
+            )  # fmt: skip
+        except MediaChanged:
+            if not use_cache:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _build(
+    content_dir: Path,
+    out_dir: Path,
+    deck: str | None,
+    *,
+    tags: Iterable[str],
+    exclude_tags: Iterable[str],
+    exclude: tuple[str, ...],
+    allow_html: bool | None,
+    progress: Progress | None,
+    lock: bool,
+    use_cache: bool,
+) -> BuildResult:
+    """One build, as `build` describes it; `use_cache` False parses every file afresh."""
     # The GC pause: a build makes millions of records and no reference cycles, so collecting is pure overhead.
     with exclusive(content_dir / LOCK_FILE if lock else None), paused_gc():
+        # What a build killed earlier left: renames to finish, temporary files to remove.
+        recover(out_dir / _journal_name(content_dir))
+        sweep(out_dir)
+        if lock:
+            sweep(content_dir)
         started = time.perf_counter()
         tag_filter = TagFilter.of(tags, exclude_tags)
         settings = load_config(content_dir)
@@ -167,7 +207,9 @@ def build(
             if progress is not None:
                 progress(done, total + 2, what)
 
-        corpus = load_corpus(content_dir, config, progress=reading, cache_dir=out_dir / CACHE_DIR)
+        corpus = load_corpus(
+            content_dir, config, progress=reading, cache_dir=out_dir / CACHE_DIR if use_cache else None
+        )
         steps = len(corpus.files)
         root = deck_name(content_dir, config)
         selection = select_notes(corpus.merge.notes, tag_filter)
@@ -193,9 +235,6 @@ def build(
         report = out_dir / f"{name}.report.json"
         if progress is not None:
             progress(steps + 1, steps + 2, "writing the deck")
-        write_package(rendered, output, notetype_mod=identified.notetype_mod)
-        if lock_path is not None:
-            write_lock(lock_path, identified.lock)
         result = BuildResult(
             deck=root,
             files=len(corpus.files),
@@ -223,7 +262,13 @@ def build(
         def write_report(tmp: Path) -> None:
             write_report_json(result, tmp)
 
-        atomic_write(report, write_report)
+        # The deck, its report and the lock file change together: all three are written aside first.
+        with transaction(out_dir / _journal_name(content_dir)) as outputs:
+            outputs.stage(output, apkg_writer(rendered, notetype_mod=identified.notetype_mod))
+            outputs.stage(report, write_report)
+            if lock_path is not None and not lock_is_written(lock_path, identified.lock):
+                outputs.stage(lock_path, lock_writer(identified.lock))
+            outputs.commit()
         if progress is not None:
             progress(steps + 2, steps + 2, "done")
         return result

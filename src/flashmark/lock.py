@@ -20,7 +20,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,10 +34,10 @@ except ImportError:  # Windows: builds are not serialised there
     fcntl = None  # type: ignore[assignment]
 
 from flashmark.anki.notetype import FIELDS
-from flashmark.anki.package import atomic_write
 from flashmark.errors import LockError, OutputError
 from flashmark.identity import NOTETYPE_ID, note_guid
 from flashmark.merge import near_titles
+from flashmark.outputs import atomic_write
 from flashmark.text import normalise
 from flashmark.types import Match, Moved, Removed, RenderedNote
 
@@ -501,6 +501,21 @@ def _holds(path: Path, lock: Lock) -> bool:
         return False
 
 
+def lock_writer(lock: Lock) -> Callable[[Path], None]:
+    """A function writing the lock's text to a path, a note at a time (for `atomic_write` or a Transaction)."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.writelines(lock_chunks(lock))
+
+    return write
+
+
+def lock_is_written(path: Path, lock: Lock) -> bool:
+    """Whether the file at `path` already holds exactly this lock (then it need not be written again)."""
+    return _holds(path, lock)
+
+
 def write_lock(path: Path, lock: Lock) -> bool:
     """Write the lock atomically; leave the file untouched (and return False) when nothing changed.
 
@@ -508,17 +523,10 @@ def write_lock(path: Path, lock: Lock) -> bool:
     """
     if _holds(path, lock):
         return False
-
-    def write(tmp: Path) -> None:
-        with open(tmp, "w", encoding="utf-8") as out:
-            out.writelines(lock_chunks(lock))
-
     try:
-        atomic_write(path, write)
+        atomic_write(path, lock_writer(lock))
     except OutputError as exc:
-        raise LockError(
-            f"cannot write the lock file ({exc.message}); fix the folder's permissions or build with --no-lock", path
-        ) from None
+        raise LockError(f"cannot write the lock file ({exc.message}); or build with --no-lock", path) from None
     return True
 
 

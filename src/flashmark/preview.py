@@ -15,11 +15,12 @@ from pathlib import Path
 from latex2mathml.converter import convert as tex_to_mathml
 
 from flashmark.anki.notetype import FIELDS, card_css, template_text
-from flashmark.anki.package import atomic_write, package_media
+from flashmark.anki.package import package_media
 from flashmark.build import deck_name, load_corpus
 from flashmark.config import load_config
 from flashmark.errors import SourceError
 from flashmark.markdown.sanitize import PROCESS_CLASSES
+from flashmark.outputs import atomic_write
 from flashmark.render import render_notes
 from flashmark.types import MediaFile, Notice, RenderedNote, Skipped
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-import os
 import sqlite3
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -22,64 +20,12 @@ from flashmark.anki.notetype import note_type
 from flashmark.errors import OutputError, SourceError
 from flashmark.identity import deck_id
 from flashmark.markdown.media import media_name
+from flashmark.outputs import atomic_write, temp_path
 from flashmark.types import MediaFile, RenderedNote
 
 # genanki's schema, split so the indexes are built after the rows are in (same schema, same order).
 _SCHEMA_TABLES = ";".join(part for part in APKG_SCHEMA.split(";") if "CREATE INDEX" not in part)
 _SCHEMA_INDEXES = ";".join(part for part in APKG_SCHEMA.split(";") if "CREATE INDEX" in part)
-
-
-def _file_mode(path: Path) -> int:
-    """Permissions for a written file: kept when it exists, else the usual ones (not the temp file's 0600)."""
-    try:
-        return path.stat().st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
-    """Call `write` on a temp file beside `target`, then rename it into place."""
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise OutputError(f"cannot write to the output folder: {exc.strerror}", target.parent) from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        tmp.chmod(_file_mode(target))
-        _flush_to_disk(tmp)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise OutputError(f"cannot write: {exc.strerror or exc}", target) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    _flush_to_disk(target.parent)
-
-
-def _flush_to_disk(path: Path) -> None:
-    """fsync a file (so a rename never publishes a file whose data is still in memory) or, best effort, a folder."""
-    if path.is_dir():
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:  # Windows cannot open folders; its renames need no folder sync
-            return
-        try:
-            os.fsync(fd)
-        except OSError:
-            pass
-        finally:
-            os.close(fd)
-        return
-    # Read-only is enough for fsync on POSIX (the lock file may carry a read-only mode by now); Windows needs write.
-    fd = os.open(path, (os.O_RDWR if os.name == "nt" else os.O_RDONLY) | getattr(os, "O_BINARY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class StampedModel(genanki.Model):  # type: ignore[misc]
@@ -115,9 +61,7 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
     with two `executemany` calls (the notes' fed by a generator, so their joined fields never pile up).
     """
 
-    def __init__(
-        self, notes: Sequence[RenderedNote], model: genanki.Model | None = None, media_files: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, notes: Sequence[RenderedNote], model: genanki.Model | None = None) -> None:
         self.model = model if model is not None else note_type()
         size = len(self.model.fields)
         by_deck: dict[str, list[RenderedNote]] = {}
@@ -131,7 +75,7 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
                         raise ValueError(f'Tag "{tag}" contains a space; this is not allowed!')
                 checked.add(rn.tags)
             by_deck.setdefault(rn.deck, []).append(rn)
-        super().__init__([genanki.Deck(deck_id(name), name) for name in by_deck], media_files=list(media_files))
+        super().__init__([genanki.Deck(deck_id(name), name) for name in by_deck])
         self.by_deck = by_deck
         # genanki's card rule (Note._front_back_cards): a template's card exists when all (or any) of its
         # required fields are non-empty.
@@ -225,64 +169,64 @@ def package_media(notes: Sequence[RenderedNote]) -> list[MediaFile]:
     return list({m.name: m for rn in notes for m in rn.note.media}.values())
 
 
-def stage_media(media: Sequence[MediaFile], folder: Path) -> list[str]:
-    """Copy media into `folder` under their package names (genanki names files by their base name)."""
-    staged = []
-    for m in media:
-        try:
-            data = Path(m.path).read_bytes()
-        except OSError as exc:
-            raise SourceError(f"cannot read image: {exc.strerror}", m.path) from None
-        if media_name(data, Path(m.name).suffix) != m.name:
-            raise SourceError("image changed while the deck was being built; build again", m.path)
-        dest = folder / m.name
-        dest.write_bytes(data)
-        staged.append(str(dest))
-    return staged
+class MediaChanged(SourceError):
+    """An image changed between being read for a note and being packed: a fresh build sees the new one."""
 
 
-def make_package(
-    notes: Sequence[RenderedNote], notetype_mod: int = 0, media_files: Sequence[str] = ()
-) -> genanki.Package:
-    """Build the genanki package: one deck per deck name, one note per rendered note with its mod, plus media."""
-    return BulkPackage(notes, StampedModel(note_type(), notetype_mod), media_files)
-
-
-def write_apkg(package: genanki.Package, target: Path, folder: Path, timestamp: float) -> None:
-    """What genanki's Package.write_to_file does, but with its database in `folder` (genanki leaves its own behind)."""
-    database = folder / "collection.anki2"
-    conn = sqlite3.connect(database)
+def media_bytes(media: MediaFile) -> bytes:
+    """An image's bytes as packed, checked against the content hash its media name was made from."""
     try:
-        package.write_to_db(conn.cursor(), timestamp, itertools.count(int(timestamp * 1000)))
-        conn.commit()
+        data = Path(media.path).read_bytes()
+    except OSError as exc:
+        raise SourceError(f"cannot read image: {exc.strerror}", media.path) from None
+    if media_name(data, Path(media.name).suffix) != media.name:
+        raise MediaChanged("image changed while the deck was being built; build again", media.path)
+    return data
+
+
+def make_package(notes: Sequence[RenderedNote], notetype_mod: int = 0) -> genanki.Package:
+    """Build the genanki package: one deck per deck name, one note per rendered note with its mod."""
+    return BulkPackage(notes, StampedModel(note_type(), notetype_mod))
+
+
+def write_apkg(package: genanki.Package, target: Path, timestamp: float, media: Sequence[MediaFile] = ()) -> None:
+    """What genanki's Package.write_to_file does, with its scratch database beside `target` and the
+    media read straight from the content folder (each checked against its content hash) into the zip."""
+    database = temp_path(target.with_name("collection.anki2"))
+    try:
+        conn = sqlite3.connect(database)
+        try:
+            package.write_to_db(conn.cursor(), timestamp, itertools.count(int(timestamp * 1000)))
+            conn.commit()
+        finally:
+            conn.close()
+        with zipfile.ZipFile(target, "w") as out:
+            out.write(database, "collection.anki2")
+            out.writestr("media", json.dumps({str(n): m.name for n, m in enumerate(media)}))
+            for n, m in enumerate(media):
+                out.writestr(str(n), media_bytes(m))
+    except sqlite3.Error as exc:  # "database or disk is full"
+        raise OutputError(f"cannot write the deck: {exc}", target) from None
     finally:
-        conn.close()
-    media = dict(enumerate(package.media_files))
-    with zipfile.ZipFile(target, "w") as out:
-        out.write(database, "collection.anki2")
-        out.writestr("media", json.dumps({n: os.path.basename(path) for n, path in media.items()}))
-        for n, path in media.items():
-            out.write(path, str(n))
+        database.unlink(missing_ok=True)
 
 
-def write_package(
-    notes: Sequence[RenderedNote], target: Path, timestamp: float | None = None, notetype_mod: int = 0
-) -> None:
-    """Write the .apkg to `target` atomically; an earlier deck survives any failure, and no temp file is left.
+def apkg_writer(
+    notes: Sequence[RenderedNote], timestamp: float | None = None, notetype_mod: int = 0
+) -> Callable[[Path], None]:
+    """A function writing the .apkg of `notes` to a path (for `atomic_write` or a Transaction).
 
     Notes and the note type keep the modification times they carry; `timestamp` (default: now)
     is used where they carry none, and for the ids of new cards.
     """
     stamp = time.time() if timestamp is None else timestamp
-    try:
-        with tempfile.TemporaryDirectory(prefix="flashmark-") as name:
-            folder = Path(name)
-            media = stage_media(package_media(notes), folder)
-            package = make_package(notes, notetype_mod, media_files=media)
-            atomic_write(target, lambda tmp: write_apkg(package, tmp, folder, stamp))
-    except sqlite3.Error as exc:  # genanki's database, in the temp folder: "database or disk is full"
-        raise OutputError(f"cannot write the deck: {exc}", target) from None
-    except OSError as exc:  # the temp folder itself (the output folder's errors are OutputErrors already)
-        raise OutputError(
-            f"cannot write the deck's temporary files: {exc.strerror or exc}", tempfile.gettempdir()
-        ) from None
+    package = make_package(notes, notetype_mod)
+    media = package_media(notes)
+    return lambda tmp: write_apkg(package, tmp, stamp, media)
+
+
+def write_package(
+    notes: Sequence[RenderedNote], target: Path, timestamp: float | None = None, notetype_mod: int = 0
+) -> None:
+    """Write the .apkg to `target` atomically; an earlier deck survives any failure, and no temp file is left."""
+    atomic_write(target, apkg_writer(notes, timestamp, notetype_mod))
