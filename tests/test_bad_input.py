@@ -488,3 +488,23 @@ def test_decks_deeper_than_anki_allows_are_joined_with_a_warning(tmp_path: Path)
         "notes::F0::F1::F2::F3::F4::F5::F6::F7::F8::F9/F10/F11",
         "notes::l0::l1::l2::l3::l4::l5::l6::l7::l8::l9/l10/deep",
     ]
+
+
+def test_keep_going_builds_the_good_files_and_keeps_the_broken_ones_notes(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": GOOD, "b.md": GOOD.replace("卷积", "池化"), "c.md": "# 杂\n\n## 问\n\n答。\n"})
+    first = build(content, tmp_path / "out")
+    (content / "b.md").write_bytes("# 标题\n\n答案\n".encode("gbk"))
+    (content / "c.md").write_text("# Q\n\n" + "[" * 30_000 + "\n", encoding="utf-8")
+    assert error_line(run("build", content, "-o", tmp_path / "out")).startswith("Error: b.md:1: not valid UTF-8")
+    result = run("build", content, "-o", tmp_path / "out", "--keep-going")
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert [e.split(":")[1] for e in errors] == [" b.md", " c.md"]
+    assert (
+        "3 files, 1 question → 1 note" in result.stdout
+        and "2 errors" in result.stdout
+        and "removed" not in result.stdout
+    )
+    anki = import_apkg(tmp_path / "out" / "notes.apkg", tmp_path / "c.anki2")
+    assert [n.guid for n in anki.notes.values()] == [rn.guid for rn in first.notes if rn.note.files == ("a.md",)]
+    assert build(content.parent / "notes", tmp_path / "out2", keep_going=True).removed == ()

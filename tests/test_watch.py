@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -256,6 +257,43 @@ def test_watch_prints_warnings_matched_and_removed_lines_like_build(tmp_path: Pa
             " built after optim.md changed: 1 file, 2 questions → 2 notes " in again
             and "1 removed note remembered" in again
         )
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def test_watch_picks_up_again_when_its_folder_comes_back(tmp_path: Path) -> None:
+    content = tmp_path / "optim"
+    content.mkdir()
+    (content / "optim.md").write_text(FIRST, encoding="utf-8")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flashmark", "watch", str(content), "-o", str(tmp_path / "out"), "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    try:
+        lines = Lines(proc.stdout)
+        assert " built: 1 file, 1 question → 1 note " in lines.next()
+        shutil.rmtree(content)  # a `git checkout` of another branch, or a folder moved away and back
+        time.sleep(1.0)
+        content.mkdir()
+        (content / "optim.md").write_text(SECOND, encoding="utf-8")
+        back = lines.next()
+        while "questions" not in back:  # a build may start while the folder is still empty
+            back = lines.next()
+        assert "2 questions → 2 notes" in back, back
+        (content / "optim.md").write_text(FIRST, encoding="utf-8")
+        again = lines.next()
+        while "1 question → 1 note" not in again and "changed" in again:
+            again = lines.next()
+        assert " built after optim.md changed: 1 file, 1 question → 1 note " in again, again
     finally:
         proc.send_signal(signal.SIGINT)
         try:

@@ -153,6 +153,7 @@ def build(
     allow_html: bool | None = None,
     progress: Progress | None = None,
     lock: bool = True,
+    keep_going: bool = False,
 ) -> BuildResult:
     """Build `content_dir` into `out_dir/<deck>.apkg` and `<deck>.report.json`.
 
@@ -162,13 +163,14 @@ def build(
     times over from the last build, and is written together with the deck and the report;
     builds of one folder take turns, so the deck and the lock file always come from the same build.
     An image that changes while the deck is written makes the build start again, once, without
-    the parse cache.
+    the parse cache. With `keep_going`, a file that cannot be read or parsed is left out (its notes
+    keep their lock entries) and listed in `BuildResult.errors`, and the deck holds the rest.
     """
     for use_cache in (True, False):
         try:
             return _build(
                 content_dir, out_dir, deck, tags=tags, exclude_tags=exclude_tags, exclude=exclude,
-                allow_html=allow_html, progress=progress, lock=lock, use_cache=use_cache,
+                allow_html=allow_html, progress=progress, lock=lock, use_cache=use_cache, keep_going=keep_going,
             )  # fmt: skip
         except MediaChanged:
             if not use_cache:
@@ -188,6 +190,7 @@ def _build(
     progress: Progress | None,
     lock: bool,
     use_cache: bool,
+    keep_going: bool,
 ) -> BuildResult:
     """One build, as `build` describes it; `use_cache` False parses every file afresh."""
     # The GC pause: a build makes millions of records and no reference cycles, so collecting is pure overhead.
@@ -208,8 +211,14 @@ def _build(
                 progress(done, total + 2, what)
 
         corpus = load_corpus(
-            content_dir, config, progress=reading, cache_dir=out_dir / CACHE_DIR if use_cache else None
+            content_dir,
+            config,
+            progress=reading,
+            cache_dir=out_dir / CACHE_DIR if use_cache else None,
+            keep_going=keep_going,
         )
+        # Files that could not be read count as left out this once: their notes are not "removed".
+        failed = {str(e.path) for e in corpus.errors if e.path} - {f.rel for f in corpus.files}
         steps = len(corpus.files)
         root = deck_name(content_dir, config)
         selection = select_notes(corpus.merge.notes, tag_filter)
@@ -218,14 +227,14 @@ def _build(
         # Identities cover every note, so a filtered build keeps the lock entries of the notes it leaves out.
         lock_path = content_dir / LOCK_FILE if lock else None
         previous = read_lock(lock_path) if lock_path is not None else None
-        one_off = frozenset(rel for rel in corpus.left_out if not is_excluded(rel, settings.exclude))
+        one_off = frozenset(rel for rel in corpus.left_out if not is_excluded(rel, settings.exclude)) | failed
         identified = assign_identities(
             render_notes(corpus.merge.notes, root),
             previous,
             notetype_hash(),
             time.time(),
             namespace=namespace_for(root),
-            excluded=frozenset(corpus.left_out),
+            excluded=frozenset(corpus.left_out) | failed,
             one_off=one_off,
         )
         chosen = {note.key for note in selection.notes}
@@ -237,7 +246,7 @@ def _build(
             progress(steps + 1, steps + 2, "writing the deck")
         result = BuildResult(
             deck=root,
-            files=len(corpus.files),
+            files=len(corpus.files) + len(failed),
             questions=len(corpus.questions) + len(corpus.skipped),
             notes=rendered,
             merge=corpus.merge,
@@ -257,6 +266,7 @@ def _build(
             moved=identified.moved,
             left_out_files=len(corpus.left_out),
             left_out_notes=identified.left_out,
+            errors=corpus.errors,
         )
 
         def write_report(tmp: Path) -> None:

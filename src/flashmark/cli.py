@@ -176,6 +176,11 @@ def main() -> None:
 )
 @_tag_options
 @_content_options
+@click.option(
+    "--keep-going",
+    is_flag=True,
+    help="Leave out files that cannot be read or parsed (listed as errors; exit status 1) and build the rest.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON on stdout (for scripts).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, warnings or summary; only errors (and --json).")
 def build(
@@ -189,6 +194,7 @@ def build(
     as_json: bool,
     quiet: bool,
     no_lock: bool,
+    keep_going: bool,
 ) -> None:
     """Build CONTENT_DIR (default: content/) into one .apkg.
 
@@ -219,6 +225,7 @@ def build(
             allow_html=allow_html,
             progress=bar,
             lock=not no_lock,
+            keep_going=keep_going,
         )
     except FlashmarkError as exc:
         raise _fail(exc) from None
@@ -227,10 +234,14 @@ def build(
             bar.close()
     if not quiet:
         _show_details(result, json_out=as_json)
+    for error in result.errors:
+        _echo(f"Error: {error}", err=True)
     if as_json:
         _echo_json(to_json(summary_data(result)))
     elif not quiet:
         _echo(summary(result))
+    if result.errors:
+        sys.exit(1)
 
 
 @main.command()
@@ -340,47 +351,54 @@ def tags(content_dir: Path, fmt: str, exclude: tuple[str, ...], allow_html: bool
 @main.command()
 @click.argument("content_dir", default="content", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @_output_options
+@click.option("--no-lock", is_flag=True, help="Neither read nor write CONTENT_DIR/flashmark.lock.")
 @_tag_options
 @_content_options
+@click.option("--keep-going", is_flag=True, help="Leave out files that cannot be read or parsed, and build the rest.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the one line per build: no warnings, matches or removals.")
 def watch(
     content_dir: Path,
     out_dir: Path,
     deck: str | None,
+    no_lock: bool,
     tags: tuple[str, ...],
     exclude_tags: tuple[str, ...],
     exclude: tuple[str, ...],
     allow_html: bool | None,
+    keep_going: bool,
+    quiet: bool,
 ) -> None:
     """Build CONTENT_DIR, then rebuild it whenever a file in it changes.
 
-    Prints one line per build; a failed build prints its error and waits for
-    the next change. Takes the same options as `build`. Stop with Ctrl+C.
+    Each build prints what `flashmark build` prints (warnings, matched,
+    moved and removed notes), then one line; a failed build prints its
+    error and waits for the next change. Takes these options of `build`:
+    -o, --deck, --no-lock, --tag, --exclude-tag, --exclude, --allow-html,
+    --keep-going, -q. If the folder is deleted, watching waits for it to
+    come back. Stop with Ctrl+C.
 
     \b
     Example:
       flashmark watch notes/ -o build/
+      flashmark watch notes/ --tag 深度学习 --keep-going
     """
-
     from flashmark.watch import rebuild_line
     from flashmark.watch import watch as run_watch
 
     def show(rebuild: Rebuild) -> None:
-        if rebuild.result is not None:
+        if rebuild.result is not None and not quiet:
             _show_details(rebuild.result)
+        if rebuild.result is not None:
+            for error in rebuild.result.errors:
+                _echo(f"Error: {error}", err=True)
         _echo(rebuild_line(rebuild))
 
     click.echo(f"watching {content_dir} (Ctrl+C to stop)", err=True)
     try:
         run_watch(
-            content_dir,
-            out_dir,
-            show,
-            deck=deck,
-            tags=tags,
-            exclude_tags=exclude_tags,
-            exclude=exclude,
-            allow_html=allow_html,
-        )
+            content_dir, out_dir, show, deck=deck, tags=tags, exclude_tags=exclude_tags, exclude=exclude,
+            allow_html=allow_html, lock=not no_lock, keep_going=keep_going,
+        )  # fmt: skip
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
 

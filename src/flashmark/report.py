@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flashmark import __version__
+from flashmark.errors import FlashmarkError
 from flashmark.types import Match, MergeResult, Moved, Notice, Removed, RenderedNote, Skipped
 
 
@@ -38,6 +39,7 @@ class BuildResult:
     moved: tuple[Moved, ...] = ()
     left_out_files: int = 0  # Markdown files the settings or --exclude left out
     left_out_notes: int = 0  # lock entries kept for the notes of those files
+    errors: tuple[FlashmarkError, ...] = ()  # files left out because they could not be read (with keep_going)
 
     @property
     def merged(self) -> int:
@@ -68,6 +70,8 @@ def summary(result: BuildResult) -> str:
         parts.append(f"{_plural(result.left_out_files, 'file')} left out{kept}")
     if result.remembered:
         parts.append(f"{_plural(len(result.remembered), 'removed note')} remembered")
+    if result.errors:
+        parts.append(f"{_plural(len(result.errors), 'error')}")
     parts.append(_plural(result.warnings, "warning"))
     return (
         f"{_plural(result.files, 'file')}, {_plural(result.questions, 'question')} → "
@@ -153,6 +157,7 @@ def report_data(result: BuildResult) -> dict[str, Any]:
         "conflicts": [{"title": c.title, "sources": list(c.sources), "reason": c.reason} for c in m.conflicts],
         "skipped": [{"file": s.file, "line": s.line, "title": s.title, "reason": s.reason} for s in result.skipped],
         "warnings": [{"file": n.file, "line": n.line, "kind": n.kind, "message": n.message} for n in result.notices],
+        "errors": [{"file": e.path, "line": e.line, "message": e.message} for e in result.errors],
         "lock": str(result.lock) if result.lock is not None else None,
         "matched": [
             {

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import stat
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import watchfiles
 
@@ -81,49 +82,65 @@ def _display(path: str, content_dir: Path) -> str:
     return Path(os.path.relpath(real, root)).as_posix() if _inside(real, root) else path
 
 
+def _folder_id(folder: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(folder)
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
+
+
 def watch(
     content_dir: Path,
     out_dir: Path,
     on_rebuild: Callable[[Rebuild], None],
     *,
-    deck: str | None = None,
-    tags: Iterable[str] = (),
-    exclude_tags: Iterable[str] = (),
-    exclude: tuple[str, ...] = (),
-    allow_html: bool | None = None,
     stop_event: StopEvent | None = None,
+    **options: Any,
 ) -> None:
     """Build once, then again after every change, until interrupted or `stop_event` is set.
 
-    A failed build is passed to `on_rebuild` as its error, and watching goes on.
+    `options` are passed on to `build` (deck, tags, exclude_tags, exclude, allow_html, lock,
+    keep_going). A failed build is passed to `on_rebuild` as its error, and watching goes on; when
+    the content folder is deleted, watching waits for it to come back and builds it again then.
     """
-    tags, exclude_tags = tuple(tags), tuple(exclude_tags)
 
     def rebuild(changed: tuple[str, ...]) -> None:
         try:
-            result = build(
-                content_dir, out_dir, deck, tags=tags, exclude_tags=exclude_tags, exclude=exclude, allow_html=allow_html
-            )
+            result = build(content_dir, out_dir, **options)
         except FlashmarkError as exc:
             on_rebuild(Rebuild(changed, error=exc))
         else:
             on_rebuild(Rebuild(changed, result=result))
 
-    # The first (empty) batch arrives once the watcher is running: building then, not before,
-    # means an edit made during the first build is not missed.
-    started = False
-    for changes in watchfiles.watch(
-        *watched_paths(content_dir),
-        watch_filter=change_filter(content_dir, out_dir),
-        stop_event=stop_event,
-        rust_timeout=WAKE_MS,
-        yield_on_timeout=True,
-    ):
-        if not started:
-            started = True
-            rebuild(())
-        if changes:
-            rebuild(tuple(sorted({_display(path, content_dir) for _, path in changes})))
+    def stopped() -> bool:
+        return stop_event is not None and stop_event.is_set()
+
+    first = True
+    while not stopped():
+        folder = _folder_id(content_dir)
+        if folder is None:  # gone (or not yet there): look again until it is back
+            time.sleep(WAKE_MS / 1000)
+            continue
+        # The first (empty) batch arrives once the watcher is running: building then, not before,
+        # means an edit made during the build is not missed.
+        started = False
+        for changes in watchfiles.watch(
+            *watched_paths(content_dir),
+            watch_filter=change_filter(content_dir, out_dir),
+            stop_event=stop_event,
+            rust_timeout=WAKE_MS,
+            yield_on_timeout=True,
+            raise_interrupt=True,
+        ):
+            if not started:
+                started = True
+                rebuild(() if first else ("(the folder is back)",))
+                first = False
+            if _folder_id(content_dir) != folder:
+                break  # deleted or replaced: the watcher sees nothing more of it; start over
+            if changes:
+                rebuild(tuple(sorted({_display(path, content_dir) for _, path in changes})))
 
 
 def rebuild_line(rebuild: Rebuild, clock: float | None = None) -> str:
