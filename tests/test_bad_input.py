@@ -508,3 +508,25 @@ def test_keep_going_builds_the_good_files_and_keeps_the_broken_ones_notes(tmp_pa
     anki = import_apkg(tmp_path / "out" / "notes.apkg", tmp_path / "c.anki2")
     assert [n.guid for n in anki.notes.values()] == [rn.guid for rn in first.notes if rn.note.files == ("a.md",)]
     assert build(content.parent / "notes", tmp_path / "out2", keep_going=True).removed == ()
+
+
+def test_a_file_name_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": GOOD})
+    name = "笔记.md".encode("gbk")  # as a zip made on a Chinese Windows stores it
+    with open(os.path.join(os.fsencode(content), name), "wb") as f:
+        f.write(GOOD.encode())
+    line = error_line(run("build", content, "-o", tmp_path / "out"))
+    assert line.startswith("Error: \\xb1")  # the undecodable bytes shown as codes
+    assert line.endswith(
+        ".md: cannot be read: its name is not valid UTF-8 (saved by another system's encoding, such as a GBK zip); rename it"
+    )
+
+
+def test_a_symlink_to_a_device_is_skipped(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": GOOD})
+    (content / "zero.md").symlink_to("/dev/zero")
+    (content / "tty").symlink_to("/dev")
+    assert built(run("build", content, "-o", tmp_path / "out")) == [
+        "warning: tty: is a symlink to a place outside the content folder; skipped",
+        "warning: zero.md: is a symlink to a place outside the content folder; skipped",
+    ]

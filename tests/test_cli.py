@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pty
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -490,3 +492,26 @@ def test_help_and_version_load_click_alone(argv: list[str]) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_ctrl_c_at_any_moment_prints_no_traceback(workflow: Path, tmp_path: Path) -> None:
+    for delay in (0.01, 0.03, 0.06, 0.12, 0.25):
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "from flashmark.__main__ import run; run()",
+                "build",
+                str(workflow),
+                "-o",
+                str(tmp_path / "out"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in out + err, (delay, err)

@@ -543,3 +543,19 @@ def test_a_symlink_in_place_of_the_build_guard_is_refused(tmp_path: Path) -> Non
     with pytest.raises(LockError, match="lck: is a symbolic link; remove it"):
         build(folder, tmp_path / "out")
     assert not target.exists()
+
+
+def test_two_decks_with_the_same_titles_keep_both_notes_in_one_collection(tmp_path: Path) -> None:
+    """GUIDs are specific to each deck: a JavaScript deck's 'What is a closure?' never overwrites Python's."""
+    collection = tmp_path / "collection.anki2"
+    for name, answer in (
+        ("python", "A function with the variables it closed over."),
+        ("javascript", "函数和它捕获的词法环境。"),
+    ):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "a.md").write_text(f"# Basics\n\n## What is a closure?\n\n{answer}\n", encoding="utf-8")
+        view = import_apkg(build(folder, tmp_path / f"out-{name}").output, collection)
+    assert view.imported == {"new": 1, "updated": 0, "duplicate": 0, "conflicting": 0}
+    answers = sorted(n.fields["Answer"] for n in view.notes.values())
+    assert answers == ["<p>A function with the variables it closed over.</p>\n", "<p>函数和它捕获的词法环境。</p>\n"]

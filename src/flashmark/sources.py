@@ -124,6 +124,7 @@ def scan_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> Scan:
                 scan.files.append(Path(content_dir, rel))
     scan.files.sort(key=lambda p: p.relative_to(content_dir).as_posix())
     scan.left_out.sort()
+    scan.notices.sort(key=lambda n: n.file)
     if not scan.files and not scan.errors:
         what = "every Markdown file is excluded" if scan.left_out else "no Markdown files (*.md, *.markdown) found"
         raise SourceError(f"{what} in content folder", content_dir)
