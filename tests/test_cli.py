@@ -494,18 +494,23 @@ def test_help_and_version_load_click_alone(argv: list[str]) -> None:
     assert out.strip().splitlines()[-1] == "[]"
 
 
-def test_ctrl_c_at_any_moment_prints_no_traceback(workflow: Path, tmp_path: Path) -> None:
-    for delay in (0.01, 0.03, 0.06, 0.12, 0.25):
+def test_ctrl_c_while_the_command_starts_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Ctrl+C while flashmark's modules load (before click has anything to catch) exits 130, no traceback."""
+    import flashmark.__main__ as entry
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("flashmark.cli.main", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        entry.run()
+    assert exit_info.value.code == 130 and capsys.readouterr().err == "\ninterrupted\n"
+
+
+def test_ctrl_c_during_a_build_prints_no_traceback(workflow: Path, tmp_path: Path) -> None:
+    for delay in (0.1, 0.2, 0.3):
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from flashmark.__main__ import run; run()",
-                "build",
-                str(workflow),
-                "-o",
-                str(tmp_path / "out"),
-            ],
+            [sys.executable, "-m", "flashmark", "build", str(workflow), "-o", str(tmp_path / "out")],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
