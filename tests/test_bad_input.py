@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -33,6 +34,25 @@ def run(*args: str | Path) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
 
 
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from the test's folder, so diagnostics name files as `notes/a.md`, the way a user would see them."""
+    monkeypatch.chdir(tmp_path)
+
+
+# GNU style: PATH:LINE: level: message [code]; the path as opened from the current folder.
+DIAGNOSTIC = re.compile(r"^(?:(?P<where>.+?): )?(?P<level>error|warning): (?P<message>.*) \[(?P<code>[a-z]+)\]$")
+
+
+def _old_shape(line: str, level: str) -> str:
+    """A diagnostic line, checked for its GNU shape, in the words these tests compare: `Error: a.md:3: …`."""
+    m = DIAGNOSTIC.match(line)
+    assert m is not None and m.group("level") == level, line
+    where = (m.group("where") or "").removeprefix("notes/")
+    head = "Error" if level == "error" else "warning"
+    return f"{head}: {where}: {m.group('message')}" if where else f"{head}: {m.group('message')}"
+
+
 def folder(tmp_path: Path, files: dict[str, str | bytes], name: str = "notes") -> Path:
     content = tmp_path / name
     content.mkdir()
@@ -44,20 +64,19 @@ def folder(tmp_path: Path, files: dict[str, str | bytes], name: str = "notes") -
 
 
 def error_line(result: Result) -> str:
-    """The one line a failed command prints: exit 1, `Error: …`, nothing else, no traceback."""
+    """The one line a failed command prints (`PATH:LINE: error: … [code]`): exit 1, nothing else, no traceback."""
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: ")
-    return lines[0]
+    return _old_shape(lines[0], "error")
 
 
 def built(result: Result) -> list[str]:
-    """A build that succeeded: exit 0; returns its warning lines."""
+    """A build that succeeded: exit 0; returns its warning lines (each `PATH:LINE: warning: … [code]`)."""
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
-    return [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    return [_old_shape(line, "warning") for line in result.stderr.splitlines() if ": warning: " in line]
 
 
 # --- encodings and bytes -----------------------------------------------------------------
@@ -176,7 +195,7 @@ def test_six_levels_of_headings_and_a_seventh_that_is_not_one(tmp_path: Path) ->
 def test_a_heading_of_only_punctuation_is_skipped_with_a_reason(tmp_path: Path) -> None:
     content = folder(tmp_path, {"a.md": GOOD + "\n## ？！……\n\n有答案。\n"})
     assert built(run("build", content, "-o", tmp_path / "out")) == [
-        "warning: a.md:7: skipped '？！……': heading has no words, only punctuation or numbering; give it a title"
+        "warning: a.md:7: '？！……' skipped: heading has no words, only punctuation or numbering; give it a title"
     ]
 
 
@@ -243,7 +262,7 @@ def test_a_content_path_that_is_a_file(tmp_path: Path) -> None:
     file = tmp_path / "notes.md"
     file.write_text(GOOD, encoding="utf-8")
     assert error_line(run("build", file, "-o", tmp_path / "out")) == (
-        f"Error: {file}: content path is not a folder; pass the folder that holds your .md files"
+        "Error: notes.md: content path is not a folder; pass the folder that holds your .md files"
     )
 
 
@@ -255,11 +274,16 @@ def test_a_pipe_named_like_a_note_is_refused_without_blocking(tmp_path: Path) ->
     command = [sys.executable, "-m", "flashmark", "build", str(content), "-o", str(tmp_path / "out")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)  # a blocking read would time out
     assert done.returncode == 1
-    assert done.stderr == "Error: pipe.md: not a regular file (a pipe, socket or device); remove it or rename it\n"
+    assert (
+        done.stderr
+        == "notes/pipe.md: error: not a regular file (a pipe, socket or device); remove it or rename it [unreadable]\n"
+    )
     (content / "pipe.md").unlink()
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0
-    assert "warning: b.md:5: image 'picture.png' is not a file; its alt text is shown instead" in done.stderr
+    assert (
+        "notes/b.md:5: warning: image 'picture.png' is not a file; its alt text is shown instead [image]" in done.stderr
+    )
 
 
 def test_a_dangling_symlink(tmp_path: Path) -> None:
@@ -323,8 +347,8 @@ def test_control_characters_never_reach_the_terminal(tmp_path: Path) -> None:
     (content / "b\x1b[31m.md").unlink()
     warnings = built(run("build", content, "-o", tmp_path / "out"))
     assert warnings == [
-        "warning: a.md:7: skipped '清屏\ufffd[2J\ufffd]0;pwned\ufffd': heading has no answer under it",
         "warning: a.md:7: control character \\x1b (and 2 more) replaced by \ufffd: cards cannot hold it",
+        "warning: a.md:7: '清屏\ufffd[2J\ufffd]0;pwned\ufffd' skipped: heading has no answer under it",
     ]
 
 
@@ -377,7 +401,7 @@ def test_an_output_folder_inside_a_file(tmp_path: Path) -> None:
     out = tmp_path / "plain" / "out"
     assert (
         error_line(run("build", content, "-o", out))
-        == f"Error: {out}: cannot write to the output folder: Not a directory"
+        == "Error: plain/out: cannot write to the output folder: Not a directory"
     )
     usage = run("build", content, "-o", tmp_path / "plain")
     assert usage.exit_code == 2 and "is a file" in usage.stderr
@@ -399,7 +423,7 @@ def test_an_output_folder_that_refuses_writes(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setattr(Path, "mkdir", refuse)
     assert (
         error_line(run("build", content, "-o", out))
-        == f"Error: {out}: cannot write to the output folder: Permission denied; fix the folder's permissions"
+        == "Error: out: cannot write to the output folder: Permission denied; fix the folder's permissions"
     )
     assert [p.name for p in out.iterdir()] == [".cache"]  # the parse cache, made before the deck is written
 
@@ -447,7 +471,7 @@ def test_a_write_that_fails_half_way_keeps_the_last_good_deck(
     (content / "a.md").write_text(GOOD + "\n## 新问题\n\n新答案。\n", encoding="utf-8")
     monkeypatch.setattr(target, name, broken)
     line = error_line(run("build", content, "-o", out))
-    assert line == f"Error: {deck}: {message}"
+    assert line == f"Error: out/notes.apkg: {message}"
     after = {p.name: p.read_bytes() for p in [*out.iterdir(), content / "flashmark.lock"] if p.name != CACHE_DIR}
     assert after == before  # the deck, its report and the lock file are untouched; no temp file is left
     assert list(private_tmp.iterdir()) == []
@@ -467,7 +491,7 @@ def test_pathological_input_is_refused_or_built_quickly(case: Case, tmp_path: Pa
     assert outcome == case.expect, output[-500:]
     assert case.says in output
     if code:
-        assert code == 1 and [line for line in output.splitlines() if line.startswith("Error: ")] != []
+        assert code == 1 and [line for line in output.splitlines() if DIAGNOSTIC.match(line)] != []
     assert seconds < 30 and peak < 1024, (seconds, peak)
 
 
@@ -498,8 +522,8 @@ def test_keep_going_builds_the_good_files_and_keeps_the_broken_ones_notes(tmp_pa
     assert error_line(run("build", content, "-o", tmp_path / "out")).startswith("Error: b.md:1: not valid UTF-8")
     result = run("build", content, "-o", tmp_path / "out", "--keep-going")
     assert result.exit_code == 1
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
-    assert [e.split(":")[1] for e in errors] == [" b.md", " c.md"]
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert [e.split(":")[0] for e in errors] == ["notes/b.md", "notes/c.md"]
     assert (
         "3 files, 1 question → 1 note" in result.stdout
         and "2 errors" in result.stdout

@@ -16,6 +16,7 @@ from flashmark.anki import package
 from flashmark.anki.notetype import FIELDS
 from flashmark.build import build
 from flashmark.cli import main
+from flashmark.diagnostics import shown_path
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -154,7 +155,8 @@ class TestCli:
         assert result.exit_code == 0, result.output
         assert "2 files, 5 questions → 4 notes (0 repeats merged, 1 skipped, 1 warning)" in result.output
         assert str(tmp_path / "out" / "课程笔记.apkg") in result.output
-        assert "warning: cnn.md:15: skipped '什么是感受野？': heading has no answer under it" in result.output
+        cnn = shown_path(course / "cnn.md")
+        assert f"{cnn}:15: warning: '什么是感受野？' skipped: heading has no answer under it [skipped]" in result.output
         assert result.output.rstrip().endswith(" s")
 
     def test_seed_summary(self, seed_dir: Path, tmp_path: Path) -> None:

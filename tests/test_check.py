@@ -32,18 +32,18 @@ def test_every_notice_is_reported_with_its_kind() -> None:
         Notice("a.md", None, "something-new", "a kind check has never seen"),
     )
     corpus = Corpus(Config(), (ParsedFile("a.md", (), (), notices),), merge([]))
-    found = findings(corpus)
-    assert [(f.severity, f.kind, f.where, f.message) for f in found] == [
-        (WARNING, "something-new", "a.md", "a kind check has never seen"),
-        (WARNING, "image", "a.md:7", "image 'plot.png' not found"),
+    found = findings(corpus, Path("notes"))
+    assert [str(f.diagnostic) for f in found] == [
+        "notes/a.md: warning: a kind check has never seen [something-new]",
+        "notes/a.md:7: warning: image 'plot.png' not found [image]",
     ]
 
 
 def test_findings_are_sorted_by_file_and_line_and_classified(fixture_dir) -> None:
     result = check(fixture_dir("messy"))
-    places = [(f.file, f.line) for f in result.findings]
+    places = [(f.diagnostic.file, f.diagnostic.line) for f in result.findings]
     assert places == sorted(places)
-    assert {(f.kind, f.severity) for f in result.findings} == {
+    assert {(f.code, f.level) for f in result.findings} == {
         ("outside", WARNING),
         ("skipped", WARNING),
         ("conflict", WARNING),

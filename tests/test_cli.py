@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from flashmark.build import build
 from flashmark.cli import main
 
-SUMMARY_KEYS = {"flashmark", "deck", "output", "report", "seconds", "counts", "filter", "warnings"}
+SUMMARY_KEYS = {"flashmark", "deck", "output", "report", "seconds", "counts", "filter", "diagnostics"}
 COUNT_KEYS = {
     "files",
     "questions",
@@ -36,6 +36,12 @@ WORKFLOW_NOTES = 12
 
 def run(*args: str | Path) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run from the test's folder: diagnostics name files as a user sees them there (`content/messy/notes.md`)."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
@@ -114,7 +120,7 @@ def test_build_json_summary_shape(workflow: Path, tmp_path: Path) -> None:
     assert Path(data["output"]) == tmp_path / "out" / "workflow.apkg"
     assert Path(data["report"]) == tmp_path / "out" / "workflow.report.json"
     assert data["filter"] == {"tags": [], "exclude_tags": []}
-    assert data["warnings"] == [] and isinstance(data["seconds"], float)
+    assert data["diagnostics"] == [] and isinstance(data["seconds"], float)
 
 
 def test_build_with_tags_says_how_many_were_left_out(workflow: Path, tmp_path: Path) -> None:
@@ -136,7 +142,7 @@ def test_build_with_tags_says_how_many_were_left_out(workflow: Path, tmp_path: P
 def test_build_tag_errors(workflow: Path, tmp_path: Path) -> None:
     nothing = run("build", workflow, "-o", tmp_path / "out", "--tag", "no-such-topic")
     assert nothing.exit_code == 1
-    assert nothing.stderr.startswith("Error: no note matches --tag no-such-topic; top-level tags here: ")
+    assert nothing.stderr.startswith("error: no note matches --tag no-such-topic; top-level tags here: ")
     assert len(nothing.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "workflow.apkg").exists()
     empty = run("build", workflow, "-o", tmp_path / "out", "--exclude-tag", " ")
@@ -177,26 +183,37 @@ def test_build_warnings_go_to_stderr_unless_quiet(fixture_dir, tmp_path: Path) -
     result = run("build", messy, "-o", tmp_path / "out")
     assert result.exit_code == 0
     warnings = result.stderr.splitlines()
-    assert "warning: notes.md:5: skipped '什么是梯度消失？': heading has no answer under it" in warnings
-    assert any(w.startswith("warning: notes.md:1: text before the first heading") for w in warnings)
+    assert (
+        "content/messy/notes.md:5: warning: '什么是梯度消失？' skipped: heading has no answer under it [skipped]"
+        in warnings
+    )
+    assert any(w.startswith("content/messy/notes.md:1: warning: text before the first heading") for w in warnings)
     assert "3 warnings" in result.stdout
     quiet = run("build", messy, "-o", tmp_path / "out", "--quiet")
     assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
     quiet_json = run("build", messy, "-o", tmp_path / "out", "-q", "--json")
     assert quiet_json.stderr == ""
-    assert len(json.loads(quiet_json.stdout)["warnings"]) == 3
+    diagnostics = json.loads(quiet_json.stdout)["diagnostics"]
+    assert len(diagnostics) == 3
+    assert diagnostics[0] == {
+        "file": "content/messy/notes.md",
+        "line": 1,
+        "level": "warning",
+        "code": "outside",
+        "message": "text before the first heading is not part of any question; give it a heading",
+    }
 
 
 def test_build_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
     missing = run("build", tmp_path / "nowhere", "-o", tmp_path / "out")
     assert missing.exit_code == 1
-    assert missing.stderr == f"Error: {tmp_path / 'nowhere'}: content folder does not exist\n"
+    assert missing.stderr == "nowhere: error: content folder does not exist [unreadable]\n"
     folder = tmp_path / "bad"
     folder.mkdir()
     (folder / "a.md").write_bytes("# 标题\n\n答案\n".encode("gbk"))
     bad = run("build", folder, "-o", tmp_path / "out")
     assert bad.exit_code == 1
-    assert bad.stderr.startswith("Error: a.md:1: not valid UTF-8") and bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith("bad/a.md:1: error: not valid UTF-8") and bad.stderr.count("\n") == 1
 
 
 # --- progress bar -----------------------------------------------------------
@@ -283,23 +300,28 @@ def test_check_reports_each_finding_with_file_and_line(fixture_dir) -> None:
     lines = result.stdout.splitlines()
     assert (
         lines[0]
-        == "notes.md:1: warning: text before the first heading is not part of any question; give it a heading [outside]"
+        == "content/messy/notes.md:1: warning: text before the first heading is not part of any question; give it a heading [outside]"
     )
-    assert "notes.md:5: warning: '什么是梯度消失？' skipped: heading has no answer under it [skipped]" in lines
-    assert any(line.startswith("notes.md:11: warning: 'What is a tensor?' skipped:") for line in lines)
+    assert (
+        "content/messy/notes.md:5: warning: '什么是梯度消失？' skipped: heading has no answer under it [skipped]"
+        in lines
+    )
+    assert any(line.startswith("content/messy/notes.md:11: warning: 'What is a tensor?' skipped:") for line in lines)
     merged = lines.index(
-        "repeats.md:3: info: 2 questions merged into one note '什么是深度学习中的深度可分离卷积？' (similar title with the same answer) [merged]"
+        "content/messy/repeats.md:3: info: 2 questions merged into one note '什么是深度学习中的深度可分离卷积？' (similar title with the same answer) [merged]"
     )
     assert lines[merged + 1 : merged + 3] == [
-        "    repeats.md:3  什么是深度学习中的深度可分离卷积？",
-        "    repeats.md:7  什么是深度可分离卷积？",
+        "    content/messy/repeats.md:3  什么是深度学习中的深度可分离卷积？",
+        "    content/messy/repeats.md:7  什么是深度可分离卷积？",
     ]
     conflict = next(
-        i for i, line in enumerate(lines) if line.startswith("repeats.md:13: warning: '模型结构' has different answers")
+        i
+        for i, line in enumerate(lines)
+        if line.startswith("content/messy/repeats.md:13: warning: '模型结构' has different answers")
     )
     assert lines[conflict + 1 : conflict + 3] == [
-        "    repeats.md:13  模型结构  (LeNet)",
-        "    repeats.md:19  模型结构  (AlexNet)",
+        "    content/messy/repeats.md:13  模型结构  (LeNet)",
+        "    content/messy/repeats.md:19  模型结构  (AlexNet)",
     ]
     assert lines[-1] == "2 files, 7 questions → 4 notes: 0 errors, 4 warnings, 1 merged group"
     assert run("check", messy, "--strict").exit_code == 1
@@ -314,13 +336,15 @@ def test_check_keeps_going_past_unreadable_files(clean: Path) -> None:
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     assert any(
-        line.startswith("front.md:2: error: front matter is not valid YAML") and line.endswith("[invalid]")
+        line.startswith("clean/front.md:2: error: front matter is not valid YAML") and line.endswith("[invalid]")
         for line in lines
     )
-    assert any(line.startswith("gbk.md:1: error: not valid UTF-8") and line.endswith("[unreadable]") for line in lines)
-    assert "utf16.md: error: file is UTF-16; save it as UTF-8 [unreadable]" in lines
+    assert any(
+        line.startswith("clean/gbk.md:1: error: not valid UTF-8") and line.endswith("[unreadable]") for line in lines
+    )
+    assert "clean/utf16.md: error: file is UTF-16; save it as UTF-8 [unreadable]" in lines
     assert (
-        "gone.md: warning: is a symlink that leads nowhere (its target is missing, or it loops); skipped [outside]"
+        "clean/gone.md: warning: is a symlink that leads nowhere (its target is missing, or it loops); skipped [outside]"
         in lines
     )
     assert lines[-1] == "5 files, 2 questions → 2 notes: 3 errors, 1 warning, 0 merged groups"
@@ -343,14 +367,14 @@ def test_check_json_shape(fixture_dir, clean: Path) -> None:
         "conflicts": 1,
     }
     for f in data["findings"]:
-        assert set(f) == {"severity", "kind", "file", "line", "message", "places"}
-        assert f["severity"] in ("error", "warning", "info") and isinstance(f["line"], int)
-    kinds = sorted(f["kind"] for f in data["findings"])
+        assert set(f) == {"level", "code", "file", "line", "message", "places"}
+        assert f["level"] in ("error", "warning", "info") and isinstance(f["line"], int)
+    kinds = sorted(f["code"] for f in data["findings"])
     assert kinds == ["conflict", "merged", "outside", "skipped", "skipped"]
-    conflict = next(f for f in data["findings"] if f["kind"] == "conflict")
+    conflict = next(f for f in data["findings"] if f["code"] == "conflict")
     assert conflict["places"] == [
-        {"where": "repeats.md:13", "title": "模型结构", "topic": ["LeNet"]},
-        {"where": "repeats.md:19", "title": "模型结构", "topic": ["AlexNet"]},
+        {"where": "content/messy/repeats.md:13", "title": "模型结构", "topic": ["LeNet"]},
+        {"where": "content/messy/repeats.md:19", "title": "模型结构", "topic": ["AlexNet"]},
     ]
     strict = run("check", messy, "--format", "json", "--strict")
     assert strict.exit_code == 1 and json.loads(strict.stdout)["ok"] is False
@@ -358,9 +382,9 @@ def test_check_json_shape(fixture_dir, clean: Path) -> None:
     broken = json.loads(run("check", clean, "--format", "json").stdout)
     assert broken["ok"] is False and broken["counts"]["errors"] == 1
     assert broken["findings"][0] | {"message": ""} == {
-        "severity": "error",
-        "kind": "unreadable",
-        "file": "bad.md",
+        "level": "error",
+        "code": "unreadable",
+        "file": "clean/bad.md",
         "line": 3,
         "message": "",
         "places": [],
@@ -379,7 +403,7 @@ def test_check_options_and_usage_errors(clean: Path, tmp_path: Path) -> None:
     assert config.exit_code == 1
     assert (
         config.stderr
-        == f"Error: {clean / 'flashmark.toml'}:1: unknown setting 'decks' (known: allow_html, deck, exclude, labels, max_image_mb, skip_headings); did you mean 'deck'?\n"
+        == "clean/flashmark.toml:1: error: unknown setting 'decks' (known: allow_html, deck, exclude, labels, max_image_mb, skip_headings); did you mean 'deck'? [config]\n"
     )
 
 
@@ -520,3 +544,25 @@ def test_ctrl_c_during_a_build_prints_no_traceback(workflow: Path, tmp_path: Pat
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=60)
         assert "Traceback" not in out + err, (delay, err)
+
+
+def test_every_command_reports_a_finding_in_the_same_words(tmp_path: Path) -> None:
+    notes = tmp_path / "dl"
+    (notes / "cnn").mkdir(parents=True)
+    (notes / "cnn" / "pool.md").write_text(
+        "# 卷积\n\n## 什么是池化？\n\n![图](pool.png)\n\n## 什么是步幅？\n", encoding="utf-8"
+    )
+    expected = [
+        "dl/cnn/pool.md:5: warning: image 'pool.png' not found; its alt text is shown instead [image]",
+        "dl/cnn/pool.md:7: warning: '什么是步幅？' skipped: heading has no answer under it [skipped]",
+    ]
+    build = run("build", "dl", "-o", "out")
+    check = run("check", "dl")
+    preview = run("preview", "dl", "-o", "out/preview.html")
+    assert build.stderr.splitlines() == expected
+    assert check.stdout.splitlines()[:-1] == expected
+    assert preview.stderr.splitlines() == expected
+    # The same from another folder: the path is what opens the file from there.
+    inner = notes / "cnn"
+    os.chdir(inner)
+    assert run("check", "..").stdout.splitlines()[:-1] == [line.replace("dl/cnn/", "") for line in expected]

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from ankitools import answer_cards, edit_field, import_apkg, open_view
 from flashmark.build import build
 from flashmark.check import check
+from flashmark.diagnostics import shown_path
 from flashmark.cli import main
 from flashmark.lock import LOCK_FILE, read_lock
 
@@ -246,8 +247,8 @@ def lock_of(notes: Path, tmp_path: Path) -> tuple[Path, list[str]]:
 
 def lock_finding(notes: Path) -> tuple[str, str | None, int | None, str]:
     result = check(notes)
-    (finding,) = [f for f in result.findings if f.kind == "lock"]
-    return finding.severity, finding.file, finding.line, finding.message
+    (finding,) = [f.diagnostic for f in result.findings if f.code == "lock"]
+    return finding.level, finding.file, finding.line, finding.message
 
 
 def test_check_reports_a_conflicted_lock_at_its_marker(notes: Path, tmp_path: Path) -> None:
@@ -255,16 +256,16 @@ def test_check_reports_a_conflicted_lock_at_its_marker(notes: Path, tmp_path: Pa
     lines[7:7] = ["<<<<<<< HEAD", lines[7], "=======", lines[7].replace('"mod": ', '"mod": 1'), ">>>>>>> other"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     severity, file, line, message = lock_finding(notes)
-    assert (severity, file, line) == ("error", str(path), 8) and "unresolved merge conflict" in message
+    assert (severity, file, line) == ("error", shown_path(path), 8) and "unresolved merge conflict" in message
     output = CliRunner().invoke(main, ["check", str(notes)])
-    assert output.exit_code == 1 and f"{path}:8: error: unresolved merge conflict" in output.output
+    assert output.exit_code == 1 and f"{shown_path(path)}:8: error: unresolved merge conflict" in output.output
 
 
 def test_check_reports_a_truncated_lock(notes: Path, tmp_path: Path) -> None:
     path, lines = lock_of(notes, tmp_path)
     path.write_text("\n".join(lines[:8]) + '\n    {"key": "abc", "gu', encoding="utf-8")
     severity, file, line, message = lock_finding(notes)
-    assert (severity, file, line) == ("error", str(path), 9) and "not valid JSON" in message
+    assert (severity, file, line) == ("error", shown_path(path), 9) and "not valid JSON" in message
 
 
 def test_check_reports_colliding_guids_and_stray_pins(notes: Path, tmp_path: Path) -> None:
@@ -272,10 +273,10 @@ def test_check_reports_colliding_guids_and_stray_pins(notes: Path, tmp_path: Pat
     guids = [json.loads(line.strip().rstrip(","))["guid"] for line in lines[5:7]]
     path.write_text("\n".join(lines).replace(guids[1], guids[0]) + "\n", encoding="utf-8")
     severity, file, line, message = lock_finding(notes)
-    assert (severity, file, line) == ("error", str(path), 7) and f"GUID {guids[0]!r} appears twice" in message
+    assert (severity, file, line) == ("error", shown_path(path), 7) and f"GUID {guids[0]!r} appears twice" in message
 
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     edit(notes / "cnn.md", lambda t: t.replace(" {#residual}", ""))
     severity, file, line, message = lock_finding(notes)
-    assert severity == "warning" and file == str(path)
+    assert severity == "warning" and file == shown_path(path)
     assert "pins {#residual} ('什么是残差连接？') but no question carries that id now" in message

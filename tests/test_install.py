@@ -59,7 +59,7 @@ def _check_wheel(wheel: Path, checkout: Path) -> None:
     assert {f"flashmark/templates/{name}" for name in TEMPLATES} | {"flashmark/py.typed"} <= package
     assert {"flashmark/markdown/parser.py", "flashmark/anki/package.py", "flashmark/cli.py"} <= package
     assert package == {f"flashmark/{name}" for name in _files(checkout / "src" / "flashmark")}
-    assert "flashmark = flashmark.cli:main" in entry_points
+    assert "flashmark = flashmark.__main__:run" in entry_points
 
 
 def _check_untouched(checkout: Path, before: set[str]) -> None:

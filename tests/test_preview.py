@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page
 
 from browser import headless_chromium
 from flashmark.cli import main
+from flashmark.diagnostics import shown_path
 from flashmark.preview import math_preview, render_template, write_preview
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -44,10 +45,12 @@ def test_math_preview_cannot_smuggle_html() -> None:
 
 def test_preview_command_writes_the_page_and_warns(fixture_dir: Callable[[str], Path], tmp_path: Path) -> None:
     out = tmp_path / "site" / "preview.html"
-    result = CliRunner().invoke(main, ["preview", str(fixture_dir("rich")), "-o", str(out)])
+    rich = fixture_dir("rich")
+    result = CliRunner().invoke(main, ["preview", str(rich), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert f"9 cards → {out}" in result.stdout
-    assert "warning: pictures.md:14: image 'images/nowhere.png' not found" in result.stderr
+    pictures = shown_path(rich / "pictures.md")
+    assert f"{pictures}:14: warning: image 'images/nowhere.png' not found" in result.stderr
     page = out.read_text(encoding="utf-8")
     assert page.count('<article class="pv-note"') == 9
     assert '<span class="pv-src">pictures.md:12</span>' in page  # line numbers in the preview, not on the card

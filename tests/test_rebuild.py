@@ -14,6 +14,7 @@ from ankitools import answer_cards, edit_field, import_apkg, open_view
 from flashmark.anki import notetype
 from flashmark.build import build
 from flashmark.cli import main
+from flashmark.diagnostics import shown_path
 from flashmark.identity import namespace_for, note_guid
 from flashmark.lock import LOCK_FILE
 
@@ -240,6 +241,6 @@ def test_broken_lock_is_a_one_line_error_and_keeps_the_last_deck(paths: tuple[Pa
     result = CliRunner().invoke(main, ["build", str(use("rebuild_v2", content)), "-o", str(out)])
     assert result.exit_code == 1
     message = result.output.strip()
-    assert message.startswith(f"Error: {lock}:6: unresolved merge conflict") and "\n" not in message
+    assert message.startswith(f"{shown_path(lock)}:6: error: unresolved merge conflict") and "\n" not in message
     assert "delete it" in message
     assert good.output.read_bytes() == deck

@@ -91,8 +91,7 @@ def test_watch_command_rebuilds_after_an_edit_and_survives_errors(tmp_path: Path
         good = apkg.read_bytes()
         note.write_bytes(SECOND.encode("gbk", errors="replace"))
         failed = lines.next()
-        assert " build failed after optim.md changed: optim.md:1: not valid UTF-8" in failed, failed
-        assert failed.endswith("(waiting for changes)")
+        assert failed.endswith(" build failed after optim.md changed (waiting for changes)"), failed
         assert apkg.read_bytes() == good
 
         note.write_text(FIRST, encoding="utf-8")
@@ -112,6 +111,7 @@ def test_watch_command_rebuilds_after_an_edit_and_survives_errors(tmp_path: Path
     assert proc.stderr is not None
     err = proc.stderr.read()
     assert f"watching {content} (Ctrl+C to stop)" in err and "stopped" in err and "Traceback" not in err
+    assert "optim/optim.md:1: error: not valid UTF-8 (byte offset" in err  # the failed build's diagnostic
 
 
 def run_watch_thread(
@@ -208,8 +208,11 @@ def test_settings_above_the_folder_are_watched_too(tmp_path: Path) -> None:
 
 def test_rebuild_line() -> None:
     error = Rebuild(("a.md",), error=SourceError("not valid UTF-8", "a.md", 3))
-    assert rebuild_line(error, 0).endswith(
-        " build failed after a.md changed: a.md:3: not valid UTF-8 (waiting for changes)"
+    assert (
+        rebuild_line(error, 0)
+        == "["
+        + time.strftime("%H:%M:%S", time.localtime(0))
+        + "] build failed after a.md changed (waiting for changes)"
     )
     many = Rebuild(("a.md", "b.md", "c.md", "d.md", "e.md"), error=SourceError("x"))
     assert "after a.md, b.md, c.md and 2 more changed" in rebuild_line(many, 0)
@@ -248,7 +251,10 @@ def test_watch_prints_warnings_matched_and_removed_lines_like_build(tmp_path: Pa
         summary = out.next()
         assert " built after optim.md changed: 1 file, 2 questions → 1 note " in summary
         assert "1 removed note remembered" in summary
-        assert err.next() == "warning: optim.md:7: skipped '什么是学习率？': heading has no answer under it"
+        assert (
+            err.next()
+            == "optim/optim.md:7: warning: '什么是学习率？' skipped: heading has no answer under it [skipped]"
+        )
 
         # The next rebuild no longer names the removed note, but still counts it.
         note.write_text(note.read_text(encoding="utf-8") + "\n每一步沿梯度方向走多远。\n", encoding="utf-8")

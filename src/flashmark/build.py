@@ -134,6 +134,7 @@ def _clash_error(clash: Clash) -> ParseError:
         "(which note kept the id would depend on file order)",
         file,
         int(line),
+        in_content=True,
     )
 
 

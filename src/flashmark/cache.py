@@ -371,5 +371,5 @@ def trusted_cache(cache_dir: Path) -> tuple[Path | None, Notice | None]:
         why = private_folder(folder)
         if why is not None:
             message = f"cache folder {why}; it is not used (delete it, and flashmark makes its own)"
-            return None, Notice(str(folder), None, "cache", message)
+            return None, Notice(str(folder.absolute()), None, "cache", message)
     return cache_dir, None

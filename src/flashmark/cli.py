@@ -101,19 +101,33 @@ def _echo_json(text: str) -> None:
     click.echo(re.sub("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]", lambda m: f"\\u{ord(m.group()):04x}", text))
 
 
-def _fail(exc: FlashmarkError) -> click.ClickException:
-    return click.ClickException(str(exc))
+class _Failed(click.ClickException):
+    """A FlashmarkError shown as its one diagnostic line (`PATH:LINE: error: …`), exit status 1."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+    def show(self, file: Any = None) -> None:
+        click.echo(self.line, err=True)
 
 
-def _show_details(result: BuildResult, json_out: bool = False) -> None:
-    """What a build prints above its summary: warnings on stderr, then matched, moved and removed notes.
+def _fail(exc: FlashmarkError, content_dir: Path | None = None) -> click.ClickException:
+    """The one line a failed command prints: the error as a diagnostic, its path as openable from here."""
+    from flashmark.diagnostics import from_error
+
+    return _Failed(str(from_error(exc, content_dir)))
+
+
+def _show_details(result: BuildResult, content_dir: Path, json_out: bool = False) -> None:
+    """What a build prints above its summary: errors and warnings on stderr, then matched, moved and removed notes.
 
     With `json_out` the notes' lines go to stderr too, so stdout holds nothing but the JSON.
     """
-    from flashmark.report import rebuild_lines, warning_lines
+    from flashmark.report import diagnostics, rebuild_lines
 
-    for line in warning_lines(result):
-        _echo(f"warning: {line}", err=True)
+    for diagnostic in diagnostics(result, content_dir):
+        _echo(str(diagnostic), err=True)
     for line in rebuild_lines(result):
         _echo(line, err=json_out)
 
@@ -211,6 +225,7 @@ def build(
     """
     from flashmark.build import build as run_build
     from flashmark.catalog import to_json
+    from flashmark.diagnostics import from_error
     from flashmark.report import summary, summary_data
 
     bar = _ProgressBar() if not quiet and sys.stderr.isatty() else None
@@ -228,16 +243,17 @@ def build(
             keep_going=keep_going,
         )
     except FlashmarkError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, content_dir) from None
     finally:
         if bar is not None:
             bar.close()
     if not quiet:
-        _show_details(result, json_out=as_json)
-    for error in result.errors:
-        _echo(f"Error: {error}", err=True)
+        _show_details(result, content_dir, json_out=as_json)
+    else:
+        for error in result.errors:
+            _echo(str(from_error(error, content_dir)), err=True)
     if as_json:
-        _echo_json(to_json(summary_data(result)))
+        _echo_json(to_json(summary_data(result, content_dir)))
     elif not quiet:
         _echo(summary(result))
     if result.errors:
@@ -272,7 +288,7 @@ def check(content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], a
     try:
         result = run_check(content_dir, exclude=exclude, allow_html=allow_html)
     except FlashmarkError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, content_dir) from None
     if fmt == "json":
         _echo_json(check_json(result, strict))
     else:
@@ -311,7 +327,7 @@ def list_command(
     try:
         notes = list_notes(content_dir, tags=tags, exclude_tags=exclude_tags, exclude=exclude, allow_html=allow_html)
     except FlashmarkError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, content_dir) from None
     if fmt == "json":
         _echo_json(to_json(notes_data(notes)))
     else:
@@ -340,7 +356,7 @@ def tags(content_dir: Path, fmt: str, exclude: tuple[str, ...], allow_html: bool
     try:
         tree = folder_tags(content_dir, exclude=exclude, allow_html=allow_html)
     except FlashmarkError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, content_dir) from None
     if fmt == "json":
         _echo_json(to_json(tree_data(tree)))
     else:
@@ -382,15 +398,18 @@ def watch(
       flashmark watch notes/ -o build/
       flashmark watch notes/ --tag 深度学习 --keep-going
     """
+    from flashmark.diagnostics import from_error
     from flashmark.watch import rebuild_line
     from flashmark.watch import watch as run_watch
 
     def show(rebuild: Rebuild) -> None:
         if rebuild.result is not None and not quiet:
-            _show_details(rebuild.result)
-        if rebuild.result is not None:
+            _show_details(rebuild.result, content_dir)
+        elif rebuild.result is not None:
             for error in rebuild.result.errors:
-                _echo(f"Error: {error}", err=True)
+                _echo(str(from_error(error, content_dir)), err=True)
+        if rebuild.error is not None:
+            _echo(str(from_error(rebuild.error, content_dir)), err=True)
         _echo(rebuild_line(rebuild))
 
     click.echo(f"watching {content_dir} (Ctrl+C to stop)", err=True)
@@ -433,7 +452,7 @@ def removed(content_dir: Path, forget: bool, keys: tuple[str, ...], as_json: boo
     try:
         entries = forget_notes(content_dir, keys) if forget else removed_notes(content_dir)
     except FlashmarkError as exc:
-        raise _fail(exc) from None
+        raise _fail(exc, content_dir) from None
     if as_json:
         data = [
             {"key": e.key, "guid": e.guid, "title": e.title, "search": e.search, "since": e.removed} for e in entries
@@ -478,7 +497,9 @@ def preview(
     try:
         result = write_preview(content_dir, output, deck=deck, exclude=exclude, allow_html=allow_html)
     except FlashmarkError as exc:
-        raise _fail(exc) from None
-    for line in result.warning_lines():
-        _echo(f"warning: {line}", err=True)
+        raise _fail(exc, content_dir) from None
+    from flashmark.diagnostics import warnings_of
+
+    for diagnostic in warnings_of(result.notices, result.skipped, content_dir):
+        _echo(str(diagnostic), err=True)
     _echo(f"{result.notes} cards → {result.output}")

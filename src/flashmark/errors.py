@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 # Characters a terminal acts on instead of showing: control codes (escape sequences, line breaks;
 # the tab is kept), line and paragraph separators, and the bidirectional overrides.
@@ -18,15 +19,19 @@ def one_line(text: str) -> str:
 class FlashmarkError(Exception):
     """A problem with the user's input or environment, shown as one line."""
 
-    def __init__(self, message: str, path: Path | str | None = None, line: int | None = None) -> None:
+    def __init__(
+        self, message: str, path: Path | str | None = None, line: int | None = None, *, in_content: bool = False
+    ) -> None:
         self.message = message
         self.path = str(path) if path is not None else None
         self.line = line
+        # Whether `path` is relative to the content folder (a note file), not to where the command runs.
+        self.in_content = in_content
         super().__init__(self.__str__())
 
-    def __reduce__(self) -> tuple[type[FlashmarkError], tuple[str, str | None, int | None]]:
+    def __reduce__(self) -> tuple[Any, ...]:
         """Pickle with file and line intact, so an error raised in a worker process reads the same."""
-        return (type(self), (self.message, self.path, self.line))
+        return (_rebuild, (type(self), self.message, self.path, self.line, self.in_content))
 
     def __str__(self) -> str:
         where = ""
@@ -34,6 +39,12 @@ class FlashmarkError(Exception):
             where = self.path if self.line is None else f"{self.path}:{self.line}"
             where += ": "
         return one_line(f"{where}{self.message}")
+
+
+def _rebuild(
+    cls: type[FlashmarkError], message: str, path: str | None, line: int | None, in_content: bool
+) -> FlashmarkError:
+    return cls(message, path, line, in_content=in_content)
 
 
 class SourceError(FlashmarkError):

@@ -132,6 +132,8 @@ class _Done:
         self.reported = 0
 
     def file(self, i: int, result: ParsedFile | FlashmarkError) -> None:
+        if isinstance(result, FlashmarkError) and result.path == self.rels[i]:
+            result.in_content = True  # it names the note file by its path in the content folder
         if isinstance(result, FlashmarkError) and not self.keep_going:
             raise result
         self.results[i] = result

@@ -119,11 +119,6 @@ class PreviewResult:
     skipped: tuple[Skipped, ...]
     notices: tuple[Notice, ...]
 
-    def warning_lines(self) -> list[str]:
-        """One line per skipped question or input warning, each with file:line."""
-        lines = [f"{s.where}: skipped '{s.title}': {s.reason}" for s in self.skipped]
-        return lines + [f"{n.where}: {n.message}" for n in self.notices]
-
 
 def _is_empty(value: str) -> bool:
     return _EMPTY_FIELD.match(value) is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from flashmark import __version__
+from flashmark.diagnostics import Diagnostic, from_error, ordered, warnings_of
 from flashmark.errors import FlashmarkError
 from flashmark.types import Match, MergeResult, Moved, Notice, Removed, RenderedNote, Skipped
 
@@ -79,11 +80,14 @@ def summary(result: BuildResult) -> str:
     )
 
 
-def warning_lines(result: BuildResult) -> list[str]:
-    """One line per skipped question or input warning, each with file:line."""
-    lines = [f"{s.where}: skipped '{s.title}': {s.reason}" for s in result.skipped]
-    lines += [f"{n.where}: {n.message}" for n in result.notices]
-    return lines
+def diagnostics(result: BuildResult, content_dir: Path) -> list[Diagnostic]:
+    """The build's errors (files left out with keep_going) and warnings, sorted by file and line."""
+    return ordered(
+        [
+            *(from_error(e, content_dir) for e in result.errors),
+            *warnings_of(result.notices, result.skipped, content_dir),
+        ]
+    )
 
 
 def _day(stamp: int) -> str:
@@ -184,14 +188,14 @@ def _removed_data(r: Removed) -> dict[str, Any]:
     return {"key": r.key, "guid": r.guid, "title": r.title, "search": r.search, "since": r.since}
 
 
-def summary_data(result: BuildResult) -> dict[str, Any]:
-    """The short build summary `flashmark build --json` prints: counts, paths, filter, warnings."""
+def summary_data(result: BuildResult, content_dir: Path) -> dict[str, Any]:
+    """The short build summary `flashmark build --json` prints: counts, paths, filter, diagnostics."""
     full = report_data(result)
     keys = ("flashmark", "deck", "output", "seconds", "counts", "filter")
     return {
         **{k: full[k] for k in keys},
         "report": str(result.report),
-        "warnings": warning_lines(result),
+        "diagnostics": [d.data() for d in diagnostics(result, content_dir)],
     }
 
 

@@ -117,7 +117,7 @@ def scan_files(content_dir: Path, exclude: tuple[str, ...] = ()) -> Scan:
                 continue
             bad = _bad_name(rel)
             if bad is not None:
-                scan.errors.append(SourceError(f"cannot be read: {bad}", _shown(rel)))
+                scan.errors.append(SourceError(f"cannot be read: {bad}", _shown(rel), in_content=True))
             elif is_excluded(rel, exclude):
                 scan.left_out.append(rel)
             else:

@@ -152,6 +152,6 @@ def rebuild_line(rebuild: Rebuild, clock: float | None = None) -> str:
         more = len(rebuild.changed) - 3
         changed = f" after {shown}{f' and {more} more' if more > 0 else ''} changed"
     if rebuild.error is not None:
-        return f"[{stamp}] build failed{changed}: {rebuild.error} (waiting for changes)"
+        return f"[{stamp}] build failed{changed} (waiting for changes)"
     assert rebuild.result is not None
     return f"[{stamp}] built{changed}: {summary(rebuild.result)}"
