@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: deck test lint typecheck browser anki-mathjax bench bench-startup clean
+.PHONY: deck test lint typecheck browser anki-mathjax bench bench-startup bench-commands bench-pathological clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,14 @@ bench: $(VENV)/.installed
 STARTUP_ARGS ?=
 bench-startup: $(VENV)/.installed
 	$(BIN)/python bench/startup.py $(STARTUP_ARGS)
+
+# check, list, tags and preview beside a warm build on 30,000 questions, and the preview page opening in Chromium.
+bench-commands: $(VENV)/.installed-dev
+	$(BIN)/python bench/commands.py
+
+# Inputs under 5 MB that used to take minutes or gigabytes, each built in a fresh process (target: 5 s, 1 GB).
+bench-pathological: $(VENV)/.installed
+	$(BIN)/python bench/pathological.py
 
 # Removes the venv and everything generated: whatever is in the deck folder build/ but its tracked .gitkeep
 # (decks, reports, the preview page, the parse cache build/.cache, and the build/lib and build/bdist.* that

@@ -566,3 +566,30 @@ def test_every_command_reports_a_finding_in_the_same_words(tmp_path: Path) -> No
     inner = notes / "cnn"
     os.chdir(inner)
     assert run("check", "..").stdout.splitlines()[:-1] == [line.replace("dl/cnn/", "") for line in expected]
+
+
+def test_out_ending_in_apkg_names_the_deck_file(workflow: Path, tmp_path: Path) -> None:
+    result = run("build", workflow, "-o", "decks/interview.apkg")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "decks").iterdir()) == [
+        ".cache",
+        "interview.apkg",
+        "interview.report.json",
+    ]
+    assert "→ decks/interview.apkg in " in result.stdout
+    assert json.loads((tmp_path / "decks" / "interview.report.json").read_text(encoding="utf-8"))["deck"] == "workflow"
+
+
+def test_read_only_commands_reuse_the_builds_parse_cache(workflow: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from flashmark import parallel
+
+    assert run("build", workflow, "-o", "out").exit_code == 0
+    parsed: list[str] = []
+    real = parallel.parse_source
+    monkeypatch.setattr(parallel, "parse_source", lambda source, *a: (parsed.append(source.rel), real(source, *a))[1])
+    for command in (["check", workflow], ["list", workflow], ["tags", workflow]):
+        assert run(*command, "-o", "out").exit_code == 0
+    assert run("preview", workflow, "-o", "out/preview.html").exit_code == 0
+    assert parsed == []  # everything came from out/.cache
+    assert run("check", workflow).exit_code == 0  # the default output folder, build/, has no cache yet
+    assert len(parsed) == 6

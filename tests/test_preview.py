@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -52,9 +53,20 @@ def test_preview_command_writes_the_page_and_warns(fixture_dir: Callable[[str], 
     pictures = shown_path(rich / "pictures.md")
     assert f"{pictures}:14: warning: image 'images/nowhere.png' not found" in result.stderr
     page = out.read_text(encoding="utf-8")
-    assert page.count('<article class="pv-note"') == 9
-    assert '<span class="pv-src">pictures.md:12</span>' in page  # line numbers in the preview, not on the card
-    assert re.findall(r"""src=["']?([a-z]+:)""", page) == ["data:", "https:"]  # the image, and the remote one
+    data = json.loads(page.split('<script type="application/json" id="pv-data">', 1)[1].split("</script>", 1)[0])
+    assert len(data["cards"]) == 9
+    assert "pictures.md:12" in [card["src"] for card in data["cards"]]  # line numbers in the preview, not on the card
+    assert [uri[:15] for uri in data["media"].values()] == ["data:image/png;"]  # each picture once, inline
+    assert re.findall(r"""src=\\?["']?([a-z]+:)""", page) == ["https:"]  # the remote image stays a link
+
+
+def test_a_preview_folder_or_file_as_output(fixture_dir: Callable[[str], Path], tmp_path: Path) -> None:
+    rich = fixture_dir("rich")
+    folder = CliRunner().invoke(main, ["preview", str(rich), "-o", str(tmp_path / "site")])
+    assert folder.exit_code == 0 and (tmp_path / "site" / "preview.html").is_file()
+    named = CliRunner().invoke(main, ["preview", str(rich), "-o", str(tmp_path / "site" / "cards.HTML")])
+    assert named.exit_code == 0 and (tmp_path / "site" / "cards.HTML").is_file()
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == [".cache", "cards.HTML", "preview.html"]
 
 
 def test_preview_command_reports_a_missing_folder(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import html
+import json
 import io
 import os
 import re
@@ -213,57 +214,44 @@ def test_payloads_in_code_blocks_stay_exactly_as_written(hostile: Path, tmp_path
 def test_the_preview_page_holds_no_script_but_its_own(hostile: Path, tmp_path: Path, allow_html: bool) -> None:
     page = write_preview(hostile, tmp_path / "preview.html", allow_html=allow_html).output.read_text(encoding="utf-8")
 
-    class Cards(HTMLParser):
-        """Collects the HTML inside each `<div class="card">` and every <script> of the page."""
+    class Scripts(HTMLParser):
+        """Every <script> of the page: its attributes and its text."""
 
         def __init__(self) -> None:
             super().__init__(convert_charrefs=False)
-            self.depth = 0
-            self.cards: list[str] = []
-            self.scripts: list[str] = []
+            self.scripts: list[tuple[dict[str, str | None], str]] = []
             self.in_script = False
 
         def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-            if self.depth:
-                self.depth += tag not in ("img", "br", "hr", "wbr", "col")
-                self.cards[-1] += self.get_starttag_text() or ""
-            elif tag == "div" and ("class", "card") in attrs:
-                self.depth = 1
-                self.cards.append("")
             self.in_script = tag == "script"
             if tag == "script":
-                self.scripts.append("")
+                self.scripts.append((dict(attrs), ""))
 
         def handle_endtag(self, tag: str) -> None:
-            if self.depth:
-                self.depth -= 1
-                if self.depth:
-                    self.cards[-1] += f"</{tag}>"
             self.in_script = False
 
         def handle_data(self, data: str) -> None:
-            if self.depth:
-                self.cards[-1] += data
             if self.in_script:
-                self.scripts[-1] += data
+                attrs, text = self.scripts[-1]
+                self.scripts[-1] = (attrs, text + data)
 
-        def handle_entityref(self, name: str) -> None:
-            self.handle_data(f"&{name};")
-
-        def handle_charref(self, name: str) -> None:
-            self.handle_data(f"&#{name};")
-
-    parsed = Cards()
+    parsed = Scripts()
     parsed.feed(page)
-    assert len(parsed.cards) == 2 * len(build(hostile, tmp_path / "out", allow_html=allow_html, lock=False).notes)
+    # Two scripts: the cards as data (a type browsers never run), and the page's own script.
+    [(data_attrs, data_text), (code_attrs, code_text)] = parsed.scripts
+    assert data_attrs == {"type": "application/json", "id": "pv-data"} and code_attrs == {}
+    assert code_text == template_text("preview.js")
+    assert "<" not in data_text  # nothing in the data can close its <script> or open a comment
+    cards = json.loads(data_text)["cards"]
+    assert len(cards) == len(build(hostile, tmp_path / "out", allow_html=allow_html, lock=False).notes)
     # The page draws math as MathML (through its own allowlist) and has no MathJax: <math> is expected there.
     problems = {
         i: found
-        for i, card in enumerate(parsed.cards)
-        if (found := [p for p in audit(card, frozenset({"math"})) if "MathJax" not in p])
+        for i, card in enumerate(cards)
+        for side in ("front", "back")
+        if (found := [p for p in audit(card[side], frozenset({"math"})) if "MathJax" not in p])
     }
     assert problems == {}
-    assert parsed.scripts == [template_text("preview.js")]  # the page's own script, and nothing else
 
     class Handlers(HTMLParser):
         def __init__(self) -> None:

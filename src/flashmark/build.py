@@ -138,6 +138,20 @@ def _clash_error(clash: Clash) -> ParseError:
     )
 
 
+def output_folder(out: Path) -> Path:
+    """Where a build writes: `out` itself, or the folder of `out` when it names the deck file (`*.apkg`)."""
+    return out.parent if out.suffix.lower() == ".apkg" else out
+
+
+def output_files(out: Path, root_deck: str) -> tuple[Path, Path]:
+    """The deck and its report: `out` itself and `<name>.report.json` beside it when `out` ends in `.apkg`,
+    else `<deck>.apkg` and `<deck>.report.json` in the folder `out`."""
+    if out.suffix.lower() == ".apkg":
+        return out, out.with_name(f"{out.stem}.report.json")
+    name = output_name(root_deck)
+    return out / f"{name}.apkg", out / f"{name}.report.json"
+
+
 def _journal_name(content_dir: Path) -> str:
     """The journal of one content folder's builds in an output folder (several folders may share one)."""
     return f".flashmark-commit-{hashlib.blake2b(str(content_dir.resolve()).encode(), digest_size=6).hexdigest()}.json"
@@ -156,7 +170,8 @@ def build(
     lock: bool = True,
     keep_going: bool = False,
 ) -> BuildResult:
-    """Build `content_dir` into `out_dir/<deck>.apkg` and `<deck>.report.json`.
+    """Build `content_dir` into `out_dir/<deck>.apkg` and `<deck>.report.json` (or into `out_dir` itself and
+    the report beside it, when `out_dir` ends in `.apkg`).
 
     `tags`/`exclude_tags` keep only the notes with (or without) those tags, as Anki's `tag:`
     search matches them; `deck`, `exclude` and `allow_html` override the settings file.
@@ -197,8 +212,9 @@ def _build(
     # The GC pause: a build makes millions of records and no reference cycles, so collecting is pure overhead.
     with exclusive(content_dir / LOCK_FILE if lock else None), paused_gc():
         # What a build killed earlier left: renames to finish, temporary files to remove.
-        recover(out_dir / _journal_name(content_dir))
-        sweep(out_dir)
+        folder = output_folder(out_dir)
+        recover(folder / _journal_name(content_dir))
+        sweep(folder)
         if lock:
             sweep(content_dir)
         started = time.perf_counter()
@@ -215,7 +231,7 @@ def _build(
             content_dir,
             config,
             progress=reading,
-            cache_dir=out_dir / CACHE_DIR if use_cache else None,
+            cache_dir=folder / CACHE_DIR if use_cache else None,
             keep_going=keep_going,
         )
         # Files that could not be read count as left out this once: their notes are not "removed".
@@ -240,9 +256,7 @@ def _build(
         )
         chosen = {note.key for note in selection.notes}
         rendered = tuple(n for n in identified.notes if n.key in chosen)
-        name = output_name(root)
-        output = out_dir / f"{name}.apkg"
-        report = out_dir / f"{name}.report.json"
+        output, report = output_files(out_dir, root)
         if progress is not None:
             progress(steps + 1, steps + 2, "writing the deck")
         result = BuildResult(
@@ -274,7 +288,7 @@ def _build(
             write_report_json(result, tmp)
 
         # The deck, its report and the lock file change together: all three are written aside first.
-        with transaction(out_dir / _journal_name(content_dir)) as outputs:
+        with transaction(folder / _journal_name(content_dir)) as outputs:
             outputs.stage(output, apkg_writer(rendered, notetype_mod=identified.notetype_mod))
             outputs.stage(report, write_report)
             if lock_path is not None and not lock_is_written(lock_path, identified.lock):

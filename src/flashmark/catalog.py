@@ -20,11 +20,15 @@ def list_notes(
     exclude_tags: Iterable[str] = (),
     exclude: tuple[str, ...] = (),
     allow_html: bool | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[Note, ...]:
-    """The merged notes of a content folder, in build order, keeping those a tag filter selects."""
+    """The merged notes of a content folder, in build order, keeping those a tag filter selects.
+
+    `cache_dir` is a build's parse cache, to reuse the parses of files that did not change.
+    """
     tag_filter = TagFilter.of(tags, exclude_tags)
     config = load_config(content_dir).override(exclude=exclude, allow_html=allow_html)
-    corpus = load_corpus(content_dir, config)
+    corpus = load_corpus(content_dir, config, cache_dir=cache_dir)
     return select_notes(corpus.merge.notes, tag_filter, require_some=False).notes
 
 
@@ -33,9 +37,10 @@ def folder_tags(
     *,
     exclude: tuple[str, ...] = (),
     allow_html: bool | None = None,
+    cache_dir: Path | None = None,
 ) -> tuple[TagNode, ...]:
     """The tag tree of a content folder's notes with note counts."""
-    return tag_tree(list_notes(content_dir, exclude=exclude, allow_html=allow_html))
+    return tag_tree(list_notes(content_dir, exclude=exclude, allow_html=allow_html, cache_dir=cache_dir))
 
 
 def note_line(note: Note) -> str:

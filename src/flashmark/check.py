@@ -115,10 +115,14 @@ def check(
     *,
     exclude: tuple[str, ...] = (),
     allow_html: bool | None = None,
+    cache_dir: Path | None = None,
 ) -> CheckResult:
-    """Read every file of a content folder, carrying on past bad files, and report what a build would do."""
+    """Read every file of a content folder, carrying on past bad files, and report what a build would do.
+
+    `cache_dir` is a build's parse cache, to reuse the parses of files that did not change.
+    """
     config = load_config(content_dir).override(exclude=exclude, allow_html=allow_html)
-    corpus = load_corpus(content_dir, config, keep_going=True)
+    corpus = load_corpus(content_dir, config, keep_going=True, cache_dir=cache_dir)
     found = _sorted(findings(corpus, content_dir) + lock_findings(content_dir / LOCK_FILE, corpus))
     return CheckResult(
         files=len(corpus.files) + len(corpus.errors),

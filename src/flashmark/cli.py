@@ -27,6 +27,25 @@ CONTENT = click.Path(path_type=Path, file_okay=True, dir_okay=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _cache_option(command: F) -> F:
+    """-o/--out for the read-only commands: the builds' output folder, whose parse cache they share."""
+    return click.option(
+        "-o",
+        "--out",
+        "out_dir",
+        default="build",
+        type=click.Path(path_type=Path),
+        show_default=True,
+        help="Your builds' output folder (or deck file): files unchanged since they were parsed there are not parsed again.",
+    )(command)
+
+
+def _cache_dir(out_dir: Path) -> Path:
+    from flashmark.build import CACHE_DIR, output_folder
+
+    return output_folder(out_dir) / CACHE_DIR
+
+
 def _content_options(command: F) -> F:
     """Options that override flashmark.toml for reading the content folder."""
     command = click.option(
@@ -54,9 +73,9 @@ def _output_options(command: F) -> F:
         "--out",
         "out_dir",
         default="build",
-        type=click.Path(path_type=Path, file_okay=False),
+        type=click.Path(path_type=Path),
         show_default=True,
-        help="Folder for the .apkg and its report.",
+        help="Folder for the .apkg and its report; or, ending in .apkg, the deck file itself (report beside it).",
     )(command)
     return command
 
@@ -267,7 +286,10 @@ def build(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
 )
 @_content_options
-def check(content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], allow_html: bool | None) -> None:
+@_cache_option
+def check(
+    content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], allow_html: bool | None, out_dir: Path
+) -> None:
     """Report problems in CONTENT_DIR without building anything.
 
     Lists, each with file:line: files that cannot be read or are not UTF-8,
@@ -286,7 +308,7 @@ def check(content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], a
     from flashmark.check import check_json, check_lines
 
     try:
-        result = run_check(content_dir, exclude=exclude, allow_html=allow_html)
+        result = run_check(content_dir, exclude=exclude, allow_html=allow_html, cache_dir=_cache_dir(out_dir))
     except FlashmarkError as exc:
         raise _fail(exc, content_dir) from None
     if fmt == "json":
@@ -304,6 +326,7 @@ def check(content_dir: Path, strict: bool, fmt: str, exclude: tuple[str, ...], a
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
 )
 @_content_options
+@_cache_option
 def list_command(
     content_dir: Path,
     tags: tuple[str, ...],
@@ -311,6 +334,7 @@ def list_command(
     fmt: str,
     exclude: tuple[str, ...],
     allow_html: bool | None,
+    out_dir: Path,
 ) -> None:
     """List the notes CONTENT_DIR makes, one per line.
 
@@ -325,7 +349,10 @@ def list_command(
     from flashmark.catalog import list_notes, note_line, notes_data, to_json
 
     try:
-        notes = list_notes(content_dir, tags=tags, exclude_tags=exclude_tags, exclude=exclude, allow_html=allow_html)
+        notes = list_notes(
+            content_dir, tags=tags, exclude_tags=exclude_tags, exclude=exclude, allow_html=allow_html,
+            cache_dir=_cache_dir(out_dir),
+        )  # fmt: skip
     except FlashmarkError as exc:
         raise _fail(exc, content_dir) from None
     if fmt == "json":
@@ -341,7 +368,8 @@ def list_command(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
 )
 @_content_options
-def tags(content_dir: Path, fmt: str, exclude: tuple[str, ...], allow_html: bool | None) -> None:
+@_cache_option
+def tags(content_dir: Path, fmt: str, exclude: tuple[str, ...], allow_html: bool | None, out_dir: Path) -> None:
     """Show the tag tree of CONTENT_DIR with how many notes carry each tag.
 
     A parent tag counts every note tagged with it or with a tag below it,
@@ -354,7 +382,7 @@ def tags(content_dir: Path, fmt: str, exclude: tuple[str, ...], allow_html: bool
     from flashmark.catalog import folder_tags, to_json, tree_data, tree_lines
 
     try:
-        tree = folder_tags(content_dir, exclude=exclude, allow_html=allow_html)
+        tree = folder_tags(content_dir, exclude=exclude, allow_html=allow_html, cache_dir=_cache_dir(out_dir))
     except FlashmarkError as exc:
         raise _fail(exc, content_dir) from None
     if fmt == "json":
@@ -474,9 +502,9 @@ def removed(content_dir: Path, forget: bool, keys: tuple[str, ...], as_json: boo
     "--out",
     "output",
     default=str(DEFAULT_PREVIEW),
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     show_default=True,
-    help="The HTML file to write.",
+    help="The page to write: a file ending in .html, or a folder (the page is preview.html in it).",
 )
 @click.option("--deck", help="Root deck name (default: flashmark.toml's deck, else the folder's name).")
 @_content_options
@@ -502,4 +530,4 @@ def preview(
 
     for diagnostic in warnings_of(result.notices, result.skipped, content_dir):
         _echo(str(diagnostic), err=True)
-    _echo(f"{result.notes} cards → {result.output}")
+    _echo(f"{result.notes} card{'' if result.notes == 1 else 's'} → {result.output}")

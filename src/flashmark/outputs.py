@@ -79,6 +79,11 @@ def _write_temp(target: Path, write: Callable[[Path], None]) -> Path:
     """Write `target`'s new content to a temporary file beside it, flushed; the caller renames or removes it."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise OutputError(
+            "cannot write to the output folder: a file is in its way; give a folder, or a file name ending in .apkg",
+            target.parent,
+        ) from None
     except OSError as exc:
         raise OutputError(f"cannot write to the output folder: {_why(exc)}", target.parent) from None
     tmp = temp_path(target)

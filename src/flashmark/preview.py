@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import mimetypes
 import re
 import xml.etree.ElementTree as ET
@@ -11,12 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape, unescape
 from pathlib import Path
+from typing import Any
 
 from latex2mathml.converter import convert as tex_to_mathml
 
 from flashmark.anki.notetype import FIELDS, card_css, template_text
 from flashmark.anki.package import package_media
-from flashmark.build import deck_name, load_corpus
+from flashmark.build import CACHE_DIR, deck_name, load_corpus
 from flashmark.config import load_config
 from flashmark.errors import SourceError
 from flashmark.markdown.sanitize import PROCESS_CLASSES
@@ -34,6 +36,7 @@ _MATH = re.compile(
     rf'<(span|div) class="fm-math(?: fm-math-display)? {PROCESS_CLASSES}">\\([(\[])(.*?)\\[)\]]</\1>', re.S
 )
 _MEDIA_SRC = re.compile(r'src="(fm-[0-9a-f]{16}(?:\.[a-z0-9]{1,5})?)"')
+_TAGS = re.compile(r"<[^>]*>")
 
 MATHML_NS = "{http://www.w3.org/1998/Math/MathML}"
 MATHML_TAGS = frozenset(
@@ -216,24 +219,33 @@ def _tag_options(tags: Iterable[str]) -> list[str]:
     return sorted(options.values(), key=lambda t: t.casefold())
 
 
-def _note_html(rn: RenderedNote, uris: Mapping[str, str]) -> str:
-    front, back = card_sides(rn, uris)
-    tags = "".join(f'<span class="pv-tag">{escape(t)}</span>' for t in rn.tags)
-    sources = f'<span class="pv-src">{escape(" ".join(rn.note.sources))}</span>'
-    return (
-        f'<article class="pv-note" data-tags="{escape(" ".join(rn.tags))}">\n'
-        f'<header class="pv-meta"><span class="pv-deck">{escape(rn.deck)}</span>{tags}{sources}</header>\n'
-        '<div class="pv-sides">\n'
-        f'<section class="pv-side"><h2 class="pv-label">Front</h2><div class="card">{front}</div></section>\n'
-        f'<section class="pv-side"><h2 class="pv-label">Back</h2><div class="card">{back}</div></section>\n'
-        "</div>\n</article>\n"
-    )
+def _card_data(rn: RenderedNote) -> dict[str, Any]:
+    """One card for the page's data: where it is, its tags, its two sides, and its text for searching."""
+    front, back = card_sides(rn, {})
+    return {
+        "deck": rn.deck,
+        "tags": list(rn.tags),
+        "src": " ".join(rn.note.sources),
+        "front": front,
+        "back": back,
+        "text": unescape(_TAGS.sub(" ", back)).lower(),
+    }
+
+
+def _script_json(data: Any) -> str:
+    """JSON to put inside a <script> element: nothing in it can close the element or open a comment."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
 def preview_html(notes: Sequence[RenderedNote], title: str, media: Sequence[MediaFile] | None = None) -> str:
-    """One HTML page with every note's card, a tag filter, a search box and a light/dark switch."""
+    """One HTML page with every note's card, a tag filter, a search box and a light/dark switch.
+
+    The cards travel as data and are drawn a batch at a time as the page scrolls, so a deck of
+    30,000 notes opens as quickly as one of thirty; each picture is in the page once.
+    """
     files = package_media(notes) if media is None else list(media)
-    uris = {m.name: _data_uri(m.path) for m in files}
+    data = {"media": {m.name: _data_uri(m.path) for m in files}, "cards": [_card_data(rn) for rn in notes]}
     script = template_text("preview.js")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     csp = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{digest}'"
@@ -241,7 +253,6 @@ def preview_html(notes: Sequence[RenderedNote], title: str, media: Sequence[Medi
         f'<option value="{escape(t)}">{_INDENT * t.count("::")}{escape(t.rsplit("::", 1)[-1])}</option>'
         for t in _tag_options(t for rn in notes for t in rn.tags)
     )
-    body = "".join(_note_html(rn, uris) for rn in notes)
     count = len(notes)
     return f"""<!DOCTYPE html>
 <html lang="zh">
@@ -267,14 +278,20 @@ def preview_html(notes: Sequence[RenderedNote], title: str, media: Sequence[Medi
 <span class="pv-count"><span id="pv-shown">{count}</span> of {count} cards</span>
 </div>
 </header>
-<main id="pv-notes">
-{body}<p id="pv-none" class="pv-none" hidden>No cards match.</p>
-</main>
+<main id="pv-notes"></main>
+<p id="pv-none" class="pv-none" hidden>No cards match.</p>
+<div id="pv-more" class="pv-more" aria-hidden="true"></div>
 <footer class="pv-foot">Offline preview: math is drawn by the browser (MathML) where Anki uses MathJax; remote images are not loaded.</footer>
+<script type="application/json" id="pv-data">{_script_json(data)}</script>
 <script>{script}</script>
 </body>
 </html>
 """
+
+
+def preview_file(output: Path) -> Path:
+    """The page to write: `output` when it ends in .html, else `preview.html` in the folder `output`."""
+    return output if output.suffix.lower() in (".html", ".htm") else output / "preview.html"
 
 
 def write_preview(
@@ -285,9 +302,13 @@ def write_preview(
     exclude: tuple[str, ...] = (),
     allow_html: bool | None = None,
 ) -> PreviewResult:
-    """Read, parse, merge and render `content_dir`, and write its preview page to `output`."""
+    """Read, parse, merge and render `content_dir`, and write its preview page to `output` (a file or a folder).
+
+    Files parsed by earlier builds into the same folder come from its parse cache (`.cache`).
+    """
+    target = preview_file(output)
     config = load_config(content_dir).override(deck=deck, exclude=exclude, allow_html=allow_html)
-    corpus = load_corpus(content_dir, config)
+    corpus = load_corpus(content_dir, config, cache_dir=target.parent / CACHE_DIR)
     root = deck_name(content_dir, config)
     rendered = render_notes(corpus.merge.notes, root)
     page = preview_html(rendered, root)
@@ -295,5 +316,5 @@ def write_preview(
     def write(tmp: Path) -> None:
         tmp.write_text(page, encoding="utf-8")
 
-    atomic_write(output, write)
-    return PreviewResult(deck=root, output=output, notes=len(rendered), skipped=corpus.skipped, notices=corpus.notices)
+    atomic_write(target, write)
+    return PreviewResult(deck=root, output=target, notes=len(rendered), skipped=corpus.skipped, notices=corpus.notices)

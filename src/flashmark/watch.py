@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import watchfiles
 
-from flashmark.build import build
+from flashmark.build import build, output_folder
 from flashmark.config import config_path
 from flashmark.errors import FlashmarkError
 from flashmark.report import BuildResult, summary
@@ -127,7 +127,7 @@ def watch(
         started = False
         for changes in watchfiles.watch(
             *watched_paths(content_dir),
-            watch_filter=change_filter(content_dir, out_dir),
+            watch_filter=change_filter(content_dir, output_folder(out_dir)),
             stop_event=stop_event,
             rust_timeout=WAKE_MS,
             yield_on_timeout=True,
