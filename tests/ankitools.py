@@ -41,7 +41,7 @@ class AnkiView:
 
     def by_title(self, title: str) -> AnkiNote:
         """The one note whose Question field is `title` (fails if none or several)."""
-        matches = [n for n in self.notes.values() if n.fields["Question"] == title]
+        matches = [n for n in self.notes.values() if n.fields.get("Question") == title]
         assert len(matches) == 1, (
             f"{len(matches)} notes titled {title!r}: {[n.fields['Question'] for n in self.notes.values()]}"
         )

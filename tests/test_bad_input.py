@@ -463,7 +463,6 @@ def test_a_write_that_fails_half_way_keeps_the_last_good_deck(
     content = folder(tmp_path, {"a.md": GOOD})
     out = tmp_path / "out"
     assert built(run("build", content, "-o", out)) == []
-    deck = out / "notes.apkg"
     before = {p.name: p.read_bytes() for p in [*out.iterdir(), content / "flashmark.lock"] if p.name != CACHE_DIR}
     assert list(private_tmp.iterdir()) == []  # a good build leaves nothing behind either
 

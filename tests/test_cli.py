@@ -69,7 +69,7 @@ def clean(tmp_path: Path) -> Path:
 def test_every_command_has_help_with_an_example() -> None:
     top = run("--help")
     assert top.exit_code == 0 and "Example:" in top.output
-    assert set(main.commands) == {"build", "check", "list", "tags", "watch", "preview", "removed"}
+    assert set(main.commands) == {"build", "check", "list", "tags", "watch", "preview", "removed", "sync"}
     for name in main.commands:
         result = run(name, "--help")
         assert result.exit_code == 0, name

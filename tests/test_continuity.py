@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from ankitools import answer_cards, edit_field, import_apkg, open_view
 from flashmark.build import build
 from flashmark.check import check
-from flashmark.diagnostics import shown_path
 from flashmark.cli import main
+from flashmark.diagnostics import shown_path
 from flashmark.lock import LOCK_FILE, read_lock
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import builtins
 import html
-import json
 import io
+import json
 import os
 import re
 import socket

@@ -15,7 +15,7 @@ from flashmark.cache import trusted_cache
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError, ParseError
 from flashmark.identity import namespace_for
-from flashmark.lock import LOCK_FILE, assign_identities, exclusive, lock_is_written, lock_writer, read_lock
+from flashmark.lock import LOCK_FILE, Lock, assign_identities, exclusive, lock_is_written, lock_writer, read_lock
 from flashmark.merge import merge
 from flashmark.outputs import recover, sweep, transaction
 from flashmark.parallel import parse_files, paused_gc
@@ -23,7 +23,7 @@ from flashmark.render import MAX_DECK_LEVELS, anki_deck, render_notes
 from flashmark.report import BuildResult, write_report_json
 from flashmark.sources import is_excluded, scan_files
 from flashmark.tags import TagFilter, select_notes
-from flashmark.types import Clash, MergeResult, Notice, ParsedFile, Question, Skipped
+from flashmark.types import Clash, MergeResult, Notice, ParsedFile, Question, RenderedNote, Skipped
 
 _UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\s]+')
 CACHE_DIR = ".cache"  # under the output folder; safe to delete
@@ -138,6 +138,17 @@ def _clash_error(clash: Clash) -> ParseError:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Built:
+    """A build before anything is written: what `build`'s `apply` hook (sync) works from."""
+
+    result: BuildResult
+    notes: tuple[RenderedNote, ...]  # every note of the content, the ones a tag filter left out included
+    lock: Lock  # what the lock file is about to hold
+    previous: Lock | None  # what it held
+    write_apkg: Callable[[Path], None]  # writes the deck to a path
+
+
 def output_folder(out: Path) -> Path:
     """Where a build writes: `out` itself, or the folder of `out` when it names the deck file (`*.apkg`)."""
     return out.parent if out.suffix.lower() == ".apkg" else out
@@ -169,6 +180,8 @@ def build(
     progress: Progress | None = None,
     lock: bool = True,
     keep_going: bool = False,
+    apply: Callable[[Built], Lock] | None = None,
+    write: bool = True,
 ) -> BuildResult:
     """Build `content_dir` into `out_dir/<deck>.apkg` and `<deck>.report.json` (or into `out_dir` itself and
     the report beside it, when `out_dir` ends in `.apkg`).
@@ -181,12 +194,17 @@ def build(
     An image that changes while the deck is written makes the build start again, once, without
     the parse cache. With `keep_going`, a file that cannot be read or parsed is left out (its notes
     keep their lock entries) and listed in `BuildResult.errors`, and the deck holds the rest.
+
+    `apply`, when given, is called with the build before anything is written (while builds of the
+    folder still take turns) and returns the lock to write; if it raises, nothing is written.
+    `write=False` writes nothing at all (what `sync --dry-run` needs).
     """
     for use_cache in (True, False):
         try:
             return _build(
                 content_dir, out_dir, deck, tags=tags, exclude_tags=exclude_tags, exclude=exclude,
                 allow_html=allow_html, progress=progress, lock=lock, use_cache=use_cache, keep_going=keep_going,
+                apply=apply, write=write,
             )  # fmt: skip
         except MediaChanged:
             if not use_cache:
@@ -207,16 +225,19 @@ def _build(
     lock: bool,
     use_cache: bool,
     keep_going: bool,
+    apply: Callable[[Built], Lock] | None,
+    write: bool,
 ) -> BuildResult:
     """One build, as `build` describes it; `use_cache` False parses every file afresh."""
     # The GC pause: a build makes millions of records and no reference cycles, so collecting is pure overhead.
     with exclusive(content_dir / LOCK_FILE if lock else None), paused_gc():
         # What a build killed earlier left: renames to finish, temporary files to remove.
         folder = output_folder(out_dir)
-        recover(folder / _journal_name(content_dir))
-        sweep(folder)
-        if lock:
-            sweep(content_dir)
+        if write:
+            recover(folder / _journal_name(content_dir))
+            sweep(folder)
+            if lock:
+                sweep(content_dir)
         started = time.perf_counter()
         tag_filter = TagFilter.of(tags, exclude_tags)
         settings = load_config(content_dir)
@@ -231,7 +252,7 @@ def _build(
             content_dir,
             config,
             progress=reading,
-            cache_dir=folder / CACHE_DIR if use_cache else None,
+            cache_dir=folder / CACHE_DIR if use_cache and write else None,
             keep_going=keep_going,
         )
         # Files that could not be read count as left out this once: their notes are not "removed".
@@ -287,12 +308,18 @@ def _build(
         def write_report(tmp: Path) -> None:
             write_report_json(result, tmp)
 
+        new_lock = identified.lock
+        write_deck = apkg_writer(rendered, notetype_mod=identified.notetype_mod)
+        if apply is not None:
+            new_lock = apply(Built(result, identified.notes, new_lock, previous, write_deck))
+        if not write:
+            return result
         # The deck, its report and the lock file change together: all three are written aside first.
         with transaction(folder / _journal_name(content_dir)) as outputs:
-            outputs.stage(output, apkg_writer(rendered, notetype_mod=identified.notetype_mod))
+            outputs.stage(output, write_deck)
             outputs.stage(report, write_report)
-            if lock_path is not None and not lock_is_written(lock_path, identified.lock):
-                outputs.stage(lock_path, lock_writer(identified.lock))
+            if lock_path is not None and not lock_is_written(lock_path, new_lock):
+                outputs.stage(lock_path, lock_writer(new_lock))
             outputs.commit()
         if progress is not None:
             progress(steps + 2, steps + 2, "done")

@@ -138,16 +138,17 @@ def _fail(exc: FlashmarkError, content_dir: Path | None = None) -> click.ClickEx
     return _Failed(str(from_error(exc, content_dir)))
 
 
-def _show_details(result: BuildResult, content_dir: Path, json_out: bool = False) -> None:
+def _show_details(result: BuildResult, content_dir: Path, json_out: bool = False, syncing: bool = False) -> None:
     """What a build prints above its summary: errors and warnings on stderr, then matched, moved and removed notes.
 
-    With `json_out` the notes' lines go to stderr too, so stdout holds nothing but the JSON.
+    With `json_out` the notes' lines go to stderr too, so stdout holds nothing but the JSON. When
+    `syncing`, the lines about what importing cannot do (move cards, delete notes) are left out: sync does it.
     """
     from flashmark.report import diagnostics, rebuild_lines
 
     for diagnostic in diagnostics(result, content_dir):
         _echo(str(diagnostic), err=True)
-    for line in rebuild_lines(result):
+    for line in rebuild_lines(result, for_import=not syncing):
         _echo(line, err=json_out)
 
 
@@ -400,6 +401,11 @@ def tags(content_dir: Path, fmt: str, exclude: tuple[str, ...], allow_html: bool
 @_content_options
 @click.option("--keep-going", is_flag=True, help="Leave out files that cannot be read or parsed, and build the rest.")
 @click.option("-q", "--quiet", is_flag=True, help="Only the one line per build: no warnings, matches or removals.")
+@click.option(
+    "--sync", "do_sync", is_flag=True, help="Sync each build into your Anki collection (see `flashmark sync`)."
+)
+@click.option("--collection", type=click.Path(path_type=Path, dir_okay=False), help="With --sync: the collection file.")
+@click.option("--profile", help="With --sync: the Anki profile whose collection to sync.")
 def watch(
     content_dir: Path,
     out_dir: Path,
@@ -411,6 +417,9 @@ def watch(
     allow_html: bool | None,
     keep_going: bool,
     quiet: bool,
+    do_sync: bool,
+    collection: Path | None,
+    profile: str | None,
 ) -> None:
     """Build CONTENT_DIR, then rebuild it whenever a file in it changes.
 
@@ -419,16 +428,25 @@ def watch(
     error and waits for the next change. Takes these options of `build`:
     -o, --deck, --no-lock, --tag, --exclude-tag, --exclude, --allow-html,
     --keep-going, -q. If the folder is deleted, watching waits for it to
-    come back. Stop with Ctrl+C.
+    come back. With --sync (and --collection or --profile), each build is
+    also synced into your Anki collection; while Anki has it open, only the
+    deck is built, and the next change tries again. Stop with Ctrl+C.
 
     \b
     Example:
       flashmark watch notes/ -o build/
       flashmark watch notes/ --tag 深度学习 --keep-going
+      flashmark watch notes/ --sync --profile "User 1"
     """
     from flashmark.diagnostics import from_error
     from flashmark.watch import rebuild_line
     from flashmark.watch import watch as run_watch
+
+    if (collection is not None or profile is not None) and not do_sync:
+        raise click.UsageError("--collection and --profile go with --sync")
+    if do_sync and no_lock:
+        raise click.UsageError("--sync needs the lock file: leave out --no-lock")
+    sync_options = {"collection": collection, "profile": profile} if do_sync else None
 
     def show(rebuild: Rebuild) -> None:
         if rebuild.result is not None and not quiet:
@@ -438,16 +456,122 @@ def watch(
                 _echo(str(from_error(error, content_dir)), err=True)
         if rebuild.error is not None:
             _echo(str(from_error(rebuild.error, content_dir)), err=True)
+        if rebuild.synced is not None and not quiet:
+            from flashmark.anki.sync_report import step_lines
+
+            for line in step_lines(rebuild.synced):
+                _echo(line)
         _echo(rebuild_line(rebuild))
+        if rebuild.synced is not None:
+            from flashmark.anki.sync_report import sync_summary
+
+            _echo(sync_summary(rebuild.synced))
+        if rebuild.sync_error is not None:
+            _echo(f"{from_error(rebuild.sync_error, content_dir)} (not synced; the next change tries again)", err=True)
 
     click.echo(f"watching {content_dir} (Ctrl+C to stop)", err=True)
     try:
         run_watch(
             content_dir, out_dir, show, deck=deck, tags=tags, exclude_tags=exclude_tags, exclude=exclude,
-            allow_html=allow_html, lock=not no_lock, keep_going=keep_going,
+            allow_html=allow_html, lock=not no_lock, keep_going=keep_going, sync=sync_options,
         )  # fmt: skip
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
+
+
+@main.command()
+@click.argument("content_dir", default="content", type=CONTENT)
+@click.option(
+    "--collection", type=click.Path(path_type=Path, dir_okay=False), help="The Anki collection file (collection.anki2)."
+)
+@click.option("--profile", help="An Anki profile, whose collection is in Anki's data folder (default: User 1).")
+@click.option("--dry-run", is_flag=True, help="Print what would change, and change and write nothing.")
+@click.option(
+    "--delete-removed", is_flag=True, help="Delete the notes whose questions are gone (default: suspend them)."
+)
+@click.option(
+    "--prefer",
+    type=click.Choice(["anki", "source"]),
+    default="anki",
+    show_default=True,
+    help="Which side wins when a note changed both in Anki and in the sources.",
+)
+@click.option(
+    "--allow-schema-change",
+    is_flag=True,
+    help="Let sync change the note type's fields (AnkiWeb then needs a full sync).",
+)
+@_output_options
+@_tag_options
+@_content_options
+@click.option("--keep-going", is_flag=True, help="Leave out files that cannot be read or parsed, and sync the rest.")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and what was done, per note, as JSON.")
+@click.option("-q", "--quiet", is_flag=True, help="Only the summary line (and errors).")
+def sync(
+    content_dir: Path,
+    collection: Path | None,
+    profile: str | None,
+    dry_run: bool,
+    delete_removed: bool,
+    prefer: str,
+    allow_schema_change: bool,
+    out_dir: Path,
+    deck: str | None,
+    tags: tuple[str, ...],
+    exclude_tags: tuple[str, ...],
+    exclude: tuple[str, ...],
+    allow_html: bool | None,
+    keep_going: bool,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Apply CONTENT_DIR straight to your Anki collection: add, update, move, retire.
+
+    Builds as `flashmark build` does (the .apkg and report are written
+    too), then changes the collection note by note: new notes are added,
+    notes changed in the sources are updated unless you edited them in
+    Anki (then your edit stays: a conflict, unless --prefer source),
+    cards follow their question to its new deck, and notes whose question
+    is gone are tagged flashmark::removed and suspended (deleted with
+    --delete-removed). Close Anki first; a backup is made before anything
+    changes. The collection: --collection, --profile, or
+    FLASHMARK_COLLECTION (a path or a profile name); default: User 1.
+
+    \b
+    Example:
+      flashmark sync notes/ --dry-run
+      flashmark sync notes/ --profile "User 1"
+      flashmark sync notes/ --collection ~/anki/collection.anki2 --prefer source
+    """
+    from flashmark.anki.sync import sync as run_sync
+    from flashmark.anki.sync_report import step_lines, sync_data, sync_summary
+    from flashmark.catalog import to_json
+    from flashmark.diagnostics import from_error
+    from flashmark.report import summary_data
+
+    if collection is not None and profile is not None:
+        raise click.UsageError("give --collection or --profile, not both")
+    try:
+        result = run_sync(
+            content_dir, out_dir, collection=collection, profile=profile, dry_run=dry_run,
+            delete_removed=delete_removed, prefer=prefer, allow_schema_change=allow_schema_change, deck=deck,
+            tags=tags, exclude_tags=exclude_tags, exclude=exclude, allow_html=allow_html, keep_going=keep_going,
+        )  # fmt: skip
+    except FlashmarkError as exc:
+        raise _fail(exc, content_dir) from None
+    if not quiet:
+        _show_details(result.build, content_dir, json_out=as_json, syncing=True)
+        for line in step_lines(result):
+            _echo(line, err=as_json)
+    else:
+        for error in result.build.errors:
+            _echo(str(from_error(error, content_dir)), err=True)
+    if as_json:
+        _echo_json(to_json({**sync_data(result), "build": summary_data(result.build, content_dir)}))
+    else:
+        _echo(sync_summary(result))
+    if result.build.errors:
+        sys.exit(1)
 
 
 @main.command()

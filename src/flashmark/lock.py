@@ -68,6 +68,17 @@ _quote = json.encoder.encode_basestring  # json's own string encoder (its C one 
 
 
 @dataclass(frozen=True, slots=True)
+class SyncMark:
+    """What `flashmark sync` last put in the Anki collection for a note, to tell later edits made in Anki."""
+
+    mod: int  # the note's modification time in Anki right after the sync wrote it
+    fields: str  # a hash of the fields it wrote
+    deck: str  # the deck it put the cards in
+    tags: tuple[str, ...] = ()  # the tags it gave the note (the user's own tags are left alone)
+    retired: bool = False  # tagged flashmark::removed and suspended, its question being gone
+
+
+@dataclass(frozen=True, slots=True)
 class LockEntry:
     """One note as the lock file records it: a note of the last build, or one whose question is gone."""
 
@@ -82,6 +93,7 @@ class LockEntry:
     deck: str = ""  # its full deck name at the last build
     kind: str = QA  # which of flashmark's note types it uses
     removed: int = 0  # 0 while its question is in the content; else when a build first found it gone
+    sync: SyncMark | None = None  # what the last `flashmark sync` wrote into the collection
 
     @property
     def live(self) -> bool:
@@ -105,6 +117,7 @@ class Lock:
     notetypes: tuple[NoteTypeMark, ...] = ()
     namespace: str = ""  # GUIDs of new notes derive from it; empty: a lock from flashmark 0.1 (not yet upgraded)
     version: int = LOCK_VERSION  # the version the file was written in; older ones are upgraded on the next write
+    collection: str = ""  # the Anki collection the sync marks speak of (its creation time); "" before any sync
 
     @property
     def max_mod(self) -> int:
@@ -197,10 +210,19 @@ def _entry_json(e: LockEntry) -> str:
     """What json.dumps(entry as a dict, ensure_ascii=False) writes, without building the dict and an encoder per note."""
     files = ", ".join(map(_quote, e.files))
     removed = f', "removed": {int.__repr__(e.removed)}' if e.removed else ""
+    sync = ""
+    if e.sync is not None:
+        m = e.sync
+        tags = ", ".join(map(_quote, m.tags))
+        retired = ', "retired": true' if m.retired else ""
+        sync = (
+            f', "sync": {{"mod": {int.__repr__(m.mod)}, "fields": {_quote(m.fields)}, "deck": {_quote(m.deck)}, '
+            f'"tags": [{tags}]{retired}}}'
+        )
     return (
         f'{{"key": {_quote(e.key)}, "guid": {_quote(e.guid)}, "kind": {_quote(e.kind)}, "hash": {_quote(e.hash)}, '
         f'"mod": {int.__repr__(e.mod)}, "title": {_quote(e.title)}, "answer": {_quote(e.answer)}, '
-        f'"search": {_quote(e.search)}, "files": [{files}], "deck": {_quote(e.deck)}{removed}}}'
+        f'"search": {_quote(e.search)}, "files": [{files}], "deck": {_quote(e.deck)}{removed}{sync}}}'
     )
 
 
@@ -209,9 +231,10 @@ def lock_chunks(lock: Lock) -> Iterator[str]:
     notetypes = json.dumps(
         {m.kind: {"hash": m.hash, "mod": m.mod} for m in sorted(lock.notetypes, key=lambda m: m.kind)}
     )
+    collection = f'  "collection": {_quote(lock.collection)},\n' if lock.collection else ""
     yield (
         f'{{\n  "flashmark_lock": {LOCK_VERSION},\n  "namespace": {_quote(lock.namespace)},\n'
-        f'  "notetypes": {notetypes},\n  "notes": '
+        f'  "notetypes": {notetypes},\n{collection}  "notes": '
     )
     if not lock.notes:
         yield "[]\n}\n"
@@ -267,6 +290,26 @@ def _latest() -> int:
     return int(time.time()) + 366 * 24 * 3600
 
 
+def _sync_mark(raw: object, key: str) -> SyncMark | None:
+    if raw is None:
+        return None
+    if type(raw) is not dict:
+        raise _Bad("'sync' must be an object", key)
+    tags = raw.get("tags", [])
+    if type(tags) is not list or any(type(t) is not str for t in tags):
+        raise _Bad("'sync.tags' must be a list of tags", key)
+    retired = raw.get("retired", False)
+    if type(retired) is not bool:
+        raise _Bad("'sync.retired' must be true or false", key)
+    return SyncMark(
+        _time(raw.get("mod"), "'sync.mod'", key),
+        _text(raw.get("fields"), "'sync.fields'", key),
+        _text(raw.get("deck"), "'sync.deck'", key),
+        tuple(tags),
+        retired,
+    )
+
+
 def _entry(raw: object, n: int) -> LockEntry:
     """One lock entry from its parsed JSON object, checked field by field."""
     if type(raw) is not dict:
@@ -287,6 +330,7 @@ def _entry(raw: object, n: int) -> LockEntry:
         deck=_text(raw.get("deck", ""), "'deck'", key),
         kind=_text(raw.get("kind", QA), "'kind'", key),
         removed=_time(raw.get("removed", 0), "'removed'", key),
+        sync=_sync_mark(raw.get("sync"), key),
     )
     if not entry.guid:
         raise _Bad("'guid' is empty", key)
@@ -373,11 +417,12 @@ def parse_lock(text: str, path: Path) -> Lock:
     try:
         notetypes = _notetypes(data, version)
         namespace = _text(data.get("namespace", ""), "'namespace'", "namespace")
+        collection = _text(data.get("collection", ""), "'collection'", "collection")
         if not isinstance(raw_notes, list):
             raise _Bad("'notes' must be a list", "notes")
         entries = _entries(raw_notes)
     except _Bad as bad:
-        if bad.key in ("notetype", "notetypes", "notes", "namespace"):
+        if bad.key in ("notetype", "notetypes", "notes", "namespace", "collection"):
             line = _line_with(text, f'"{bad.key}"')
         elif isinstance(bad.key, str):
             line = _line_with(text, f'"key": {json.dumps(bad.key, ensure_ascii=False)}')
@@ -386,7 +431,7 @@ def parse_lock(text: str, path: Path) -> Lock:
         raise LockError(f"{bad.message}; {_HINT}", path, line) from None
     if version == 1:
         entries = _rekeyed(entries)
-    return Lock(notes=tuple(entries), notetypes=notetypes, namespace=namespace, version=version)
+    return Lock(notes=tuple(entries), notetypes=notetypes, namespace=namespace, version=version, collection=collection)
 
 
 def _rekeyed(entries: list[LockEntry]) -> list[LockEntry]:
@@ -444,6 +489,13 @@ def _read_as_written(path: Path) -> Lock | None:
                 return None
             notetypes = _notetypes({"notetypes": raw_types}, LOCK_VERSION)
             line = f.readline()
+            collection = ""
+            if line.startswith('  "collection": '):
+                found = _field_line(line, "collection")
+                if type(found) is not str:
+                    return None
+                collection = found
+                line = f.readline()
             if line == '  "notes": [\n':
                 more = True
                 for n, line in enumerate(f):
@@ -468,7 +520,7 @@ def _read_as_written(path: Path) -> Lock | None:
                 return None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError, _Bad):
         return None
-    return Lock(notes=tuple(entries), notetypes=notetypes, namespace=namespace)
+    return Lock(notes=tuple(entries), notetypes=notetypes, namespace=namespace, collection=collection)
 
 
 def read_lock(path: Path) -> Lock | None:
@@ -746,6 +798,7 @@ def assign_identities(
                     files,
                     deck,
                     unchanged.kind,
+                    sync=unchanged.sync,
                 )
             )
             continue
@@ -759,7 +812,10 @@ def assign_identities(
             taken.add(guid)
             kind, mod = QA, build_mod
         out.append(RenderedNote(rn.note, guid, deck, rn.fields, rn.tags, mod))
-        entries.append(LockEntry(rn.key, guid, hashes[i], mod, rn.note.title, sketches[i], search, files, deck, kind))
+        mark = old.sync if old is not None else None
+        entries.append(
+            LockEntry(rn.key, guid, hashes[i], mod, rn.note.title, sketches[i], search, files, deck, kind, sync=mark)
+        )
 
     kept = {e.key for e in chosen if e is not None}
     removed: list[Removed] = []
@@ -774,9 +830,16 @@ def assign_identities(
             removed.append(_removed(e))
         entries.append(e)
 
-    mark = previous.notetype(QA) if previous is not None else None
-    notetype_mod = mark.mod if mark is not None and mark.hash == notetype_hash and mark.mod else build_mod
-    lock = Lock(notes=tuple(entries), notetypes=(NoteTypeMark(QA, notetype_hash, notetype_mod),), namespace=namespace)
+    type_mark = previous.notetype(QA) if previous is not None else None
+    notetype_mod = (
+        type_mark.mod if type_mark is not None and type_mark.hash == notetype_hash and type_mark.mod else build_mod
+    )
+    lock = Lock(
+        notes=tuple(entries),
+        notetypes=(NoteTypeMark(QA, notetype_hash, notetype_mod),),
+        namespace=namespace,
+        collection=previous.collection if previous is not None else "",
+    )
     return Identified(
         notes=tuple(out),
         lock=lock,

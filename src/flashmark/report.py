@@ -94,14 +94,19 @@ def _day(stamp: int) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(stamp)) if stamp else "an earlier build"
 
 
-def rebuild_lines(result: BuildResult) -> list[str]:
-    """What changed in identity since the last build: matched, restored, moved and removed notes."""
+def rebuild_lines(result: BuildResult, for_import: bool = True) -> list[str]:
+    """What changed in identity since the last build: matched, restored, moved and removed notes.
+
+    Without `for_import` (when sync applies the build), only the matches: sync moves and retires notes itself.
+    """
     lines = [
         f"matched: '{m.old_title}' → '{m.new_title}' ({m.reason}): the same Anki note, progress kept"
         if m.old_title != m.new_title
         else f"matched: '{m.new_title}' ({m.old_key} → {m.new_key}; {m.reason}): the same Anki note, progress kept"
         for m in result.matches
     ]
+    if not for_import:
+        return lines
     lines += [
         f"restored: '{r.title}' is back (removed on {_day(r.since)}): it takes its old Anki note again"
         for r in result.restored

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import watchfiles
 
@@ -16,6 +16,9 @@ from flashmark.build import build, output_folder
 from flashmark.config import config_path
 from flashmark.errors import FlashmarkError
 from flashmark.report import BuildResult, summary
+
+if TYPE_CHECKING:
+    from flashmark.anki.sync import SyncResult
 
 LOCK_FILE = "flashmark.lock"
 OUTPUT_SUFFIXES = (".apkg", ".report.json")
@@ -35,6 +38,8 @@ class Rebuild:
     changed: tuple[str, ...]
     result: BuildResult | None = None
     error: FlashmarkError | None = None
+    synced: SyncResult | None = None  # with sync: what it did to the collection
+    sync_error: FlashmarkError | None = None  # with sync: why it did not (Anki open, say); the deck was built
 
 
 def _inside(path: str, folder: str) -> bool:
@@ -96,6 +101,7 @@ def watch(
     on_rebuild: Callable[[Rebuild], None],
     *,
     stop_event: StopEvent | None = None,
+    sync: dict[str, Any] | None = None,
     **options: Any,
 ) -> None:
     """Build once, then again after every change, until interrupted or `stop_event` is set.
@@ -103,10 +109,24 @@ def watch(
     `options` are passed on to `build` (deck, tags, exclude_tags, exclude, allow_html, lock,
     keep_going). A failed build is passed to `on_rebuild` as its error, and watching goes on; when
     the content folder is deleted, watching waits for it to come back and builds it again then.
+    With `sync` (the options of `flashmark.anki.sync.sync`), each build is synced into the
+    collection; while Anki has it open, the deck is only built, and the next change tries again.
     """
 
     def rebuild(changed: tuple[str, ...]) -> None:
         try:
+            if sync is not None:
+                from flashmark.anki.collection import CollectionError
+                from flashmark.anki.sync import sync as run_sync
+
+                build_options = {k: v for k, v in options.items() if k != "lock"}
+                try:
+                    synced = run_sync(content_dir, out_dir, **sync, **build_options)
+                except CollectionError as exc:
+                    on_rebuild(Rebuild(changed, result=build(content_dir, out_dir, **options), sync_error=exc))
+                else:
+                    on_rebuild(Rebuild(changed, result=synced.build, synced=synced))
+                return
             result = build(content_dir, out_dir, **options)
         except FlashmarkError as exc:
             on_rebuild(Rebuild(changed, error=exc))
