@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from html import unescape
 from pathlib import Path
 
 from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+from flashmark.anki.notetype import KINDS, QA, QAR
+from flashmark.types import RenderedNote
+
+QA_NOTETYPE = KINDS[QAR].notetype_name  # what Q&A notes of a fresh build use
+LEGACY_NOTETYPE = KINDS[QA].notetype_name  # the one-card Q&A note type of flashmark 0.1 and 0.2
+
+
+def field_of(rn: RenderedNote, name: str) -> str:
+    """One field of a rendered note, by name, whichever of flashmark's note types it is for."""
+    kind = KINDS[rn.notetype]
+    return rn.fields[kind.index(name)]
 
 
 @dataclass(frozen=True)
@@ -38,6 +52,20 @@ class AnkiView:
     notetype_mod: dict[str, int] = field(default_factory=dict)
     revlog: dict[int, tuple[int, ...]] = field(default_factory=dict)  # card id → its review-log row ids
     imported: dict[str, int] = field(default_factory=dict)  # the last import's new/updated/duplicate/conflicting counts
+    # card id → (question, answer) HTML as Anki renders them (card.question(), card.answer()), when asked for
+    rendered: dict[int, tuple[str, str]] = field(default_factory=dict)
+    queues: dict[int, int] = field(default_factory=dict)  # card id → queue (-1: suspended)
+    ords: dict[int, int] = field(default_factory=dict)  # card id → its card type's ordinal (cloze number - 1)
+
+    def cards(self, note: AnkiNote) -> list[tuple[int, str, str]]:
+        """A note's cards in ordinal order: (ordinal, question text, answer text), as Anki renders them."""
+        return sorted((self.ords[c], *map(card_text, self.rendered[c])) for c in note.card_ids)
+
+    def by_field(self, name: str, text: str) -> AnkiNote:
+        """The one note whose field `name` holds `text` (fails if none or several)."""
+        matches = [n for n in self.notes.values() if n.fields.get(name) == text]
+        assert len(matches) == 1, f"{len(matches)} notes with {name} = {text!r}"
+        return matches[0]
 
     def by_title(self, title: str) -> AnkiNote:
         """The one note whose Question field is `title` (fails if none or several)."""
@@ -63,11 +91,18 @@ class AnkiView:
         return sum(len(n.card_ids) for n in self.notes.values())
 
 
+def card_text(html: str) -> str:
+    """A rendered card side as plain text: the style sheet, tags and runs of white space gone."""
+    html = re.sub(r"<style>.*?</style>", " ", html, flags=re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
 def import_apkg(
     apkg: Path,
     collection: Path,
     searches: tuple[str, ...] = (),
     options: ImportAnkiPackageOptions | None = None,
+    render: bool = False,
 ) -> AnkiView:
     """Import `apkg` into the collection at `collection` (created if missing, else added to) with Anki's defaults."""
     col = Collection(str(collection))
@@ -82,16 +117,16 @@ def import_apkg(
             "duplicate": len(log.duplicate),
             "conflicting": len(log.conflicting),
         }
-        return view(col, searches, imported)
+        return view(col, searches, imported, render)
     finally:
         col.close()
 
 
-def open_view(collection: Path, searches: tuple[str, ...] = ()) -> AnkiView:
+def open_view(collection: Path, searches: tuple[str, ...] = (), render: bool = False) -> AnkiView:
     """What an existing collection holds, without importing anything."""
     col = Collection(str(collection))
     try:
-        return view(col, searches)
+        return view(col, searches, render=render)
     finally:
         col.close()
 
@@ -119,10 +154,15 @@ def edit_field(collection: Path, note_id: int, name: str, text: str) -> None:
         col.close()
 
 
-def view(col: Collection, searches: tuple[str, ...] = (), imported: dict[str, int] | None = None) -> AnkiView:
-    """Read back every note, deck, note type and review-log row from an open collection."""
+def view(
+    col: Collection, searches: tuple[str, ...] = (), imported: dict[str, int] | None = None, render: bool = False
+) -> AnkiView:
+    """Read back every note, deck, note type and review-log row (and with `render`, every card's two sides)."""
     notes: dict[str, AnkiNote] = {}
     revlog: dict[int, tuple[int, ...]] = {}
+    rendered: dict[int, tuple[str, str]] = {}
+    queues: dict[int, int] = {}
+    ords: dict[int, int] = {}
     for nid in col.find_notes(""):
         note = col.get_note(nid)
         cards = sorted(note.cards(), key=lambda c: c.id)
@@ -141,6 +181,9 @@ def view(col: Collection, searches: tuple[str, ...] = (), imported: dict[str, in
         )
         for c in cards:
             revlog[c.id] = tuple(col.db.list("select id from revlog where cid = ? order by id", c.id))
+            queues[c.id], ords[c.id] = c.queue, c.ord
+            if render:
+                rendered[c.id] = (c.question(), c.answer())
     media_dir = Path(col.media.dir())
     kinds = [col.models.get(m.id) for m in col.models.all_names_and_ids()]
     return AnkiView(
@@ -154,4 +197,7 @@ def view(col: Collection, searches: tuple[str, ...] = (), imported: dict[str, in
         notetype_mod={m["name"]: m["mod"] for m in kinds if m is not None},
         revlog=revlog,
         imported=imported or {},
+        rendered=rendered,
+        queues=queues,
+        ords=ords,
     )

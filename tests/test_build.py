@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from ankitools import import_apkg
 from flashmark.anki import package
-from flashmark.anki.notetype import FIELDS
+from flashmark.anki.notetype import KINDS, QAR
 from flashmark.build import build
 from flashmark.cli import main
 from flashmark.diagnostics import shown_path
@@ -31,8 +31,8 @@ def test_course_deck_in_anki(course: Path, build_and_import) -> None:
     result, anki = build_and_import(course, searches=searches)
     assert result.output.name == "课程笔记.apkg"
     assert len(anki.notes) == 4 and anki.card_count == 4
-    assert anki.notetypes.count("flashmark Q&A") == 1
-    assert list(next(iter(anki.notes.values())).fields) == list(FIELDS)
+    assert anki.notetypes.count(KINDS[QAR].notetype_name) == 1
+    assert list(next(iter(anki.notes.values())).fields) == list(KINDS[QAR].fields)
     assert len(anki.found["tag:深度学习::卷积网络"]) == 2
     assert len(anki.found["tag:深度学习"]) == 2
     assert len(anki.found["tag:NLP"]) == 2 and len(anki.found["tag:Transformer"]) == 2
@@ -67,6 +67,8 @@ def test_report_accounts_for_every_question(course: Path) -> None:
         "left_out_notes": 0,
         "removed": 0,
         "remembered": 0,
+        "cards": 4,
+        "kinds": {"qa": 4},
     }
     assert report["skipped"] == [
         {"file": "cnn.md", "line": 15, "title": "什么是感受野？", "reason": "heading has no answer under it"}

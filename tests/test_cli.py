@@ -30,6 +30,8 @@ COUNT_KEYS = {
     "left_out_notes",
     "removed",
     "remembered",
+    "cards",
+    "kinds",
 }
 WORKFLOW_NOTES = 12
 
@@ -115,6 +117,8 @@ def test_build_json_summary_shape(workflow: Path, tmp_path: Path) -> None:
         "left_out_notes": 0,
         "removed": 0,
         "remembered": 0,
+        "cards": 12,
+        "kinds": {"qa": 12},
     }
     assert data["deck"] == "workflow"
     assert Path(data["output"]) == tmp_path / "out" / "workflow.apkg"
@@ -365,6 +369,7 @@ def test_check_json_shape(fixture_dir, clean: Path) -> None:
         "warnings": 4,
         "merged": 1,
         "conflicts": 1,
+        "kinds": {"qa": 4, "qa+reverse": 0, "cloze": 0},
     }
     for f in data["findings"]:
         assert set(f) == {"level", "code", "file", "line", "message", "places"}
@@ -403,7 +408,7 @@ def test_check_options_and_usage_errors(clean: Path, tmp_path: Path) -> None:
     assert config.exit_code == 1
     assert (
         config.stderr
-        == "clean/flashmark.toml:1: error: unknown setting 'decks' (known: allow_html, deck, exclude, labels, max_image_mb, skip_headings); did you mean 'deck'? [config]\n"
+        == "clean/flashmark.toml:1: error: unknown setting 'decks' (known: allow_html, deck, exclude, formats, labels, max_image_mb, reverse, skip_headings); did you mean 'deck'? [config]\n"
     )
 
 
@@ -414,13 +419,14 @@ def test_list_one_line_per_note(workflow: Path) -> None:
     result = run("list", workflow)
     assert result.exit_code == 0
     rows = [line.split("\t") for line in result.stdout.splitlines()]
-    assert len(rows) == WORKFLOW_NOTES and all(len(r) == 4 for r in rows)
+    assert len(rows) == WORKFLOW_NOTES and all(len(r) == 5 for r in rows)
     by_title = {r[1]: r for r in rows}
     assert by_title["什么是卷积层？"] == [
         "什么是卷积层",
         "什么是卷积层？",
         "深度学习::CNN",
         "dl/cnn.md:5 dl/review.md:5",
+        "Q&A",
     ]
     assert by_title["What does the GIL do?"][0] == "#py-gil"
     assert by_title["什么是残差连接？"][2] == "深度学习::ResNet 论文"
@@ -446,6 +452,7 @@ def test_list_json_shape(workflow: Path) -> None:
         {
             "key": "什么是残差连接",
             "title": "什么是残差连接？",
+            "kind": "qa",
             "topic": ["深度学习：ResNet"],
             "tags": ["深度学习::ResNet", "论文"],
             "sources": ["dl/resnet.md:7"],
@@ -453,6 +460,7 @@ def test_list_json_shape(workflow: Path) -> None:
         {
             "key": "为什么resnet能训练上百层",
             "title": "为什么 ResNet 能训练上百层？",
+            "kind": "qa",
             "topic": ["深度学习：ResNet"],
             "tags": ["深度学习::ResNet", "论文"],
             "sources": ["dl/resnet.md:11"],

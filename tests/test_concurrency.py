@@ -11,7 +11,6 @@ import pytest
 
 from ankitools import AnkiView, import_apkg
 from flashmark import outputs
-from flashmark.anki.notetype import FIELDS
 from flashmark.build import CACHE_DIR, build
 from flashmark.lock import LOCK_FILE, content_hash, exclusive, read_lock
 
@@ -47,7 +46,7 @@ def assert_consistent(content: Path, deck: Path, view: AnkiView) -> None:
     assert set(by_guid) == set(view.notes)
     for guid, note in view.notes.items():
         entry = by_guid[guid]
-        assert entry.hash == content_hash([note.fields[f] for f in FIELDS], note.tags), note.fields["Question"]
+        assert entry.hash == content_hash(list(note.fields.values()), note.tags), note.fields["Question"]
         assert entry.mod == note.mod
     leftovers = [
         p.name for p in [*content.iterdir(), *deck.parent.iterdir()] if p.name.startswith(".") and p.name != CACHE_DIR

@@ -121,7 +121,7 @@ def test_pyproject_found_from_a_relative_dot(tmp_path: Path, monkeypatch: pytest
     [
         (
             'deck = "x"\ndekc = "y"\n',
-            "unknown setting 'dekc' (known: allow_html, deck, exclude, labels, max_image_mb, skip_headings); did you mean 'deck'?",
+            "unknown setting 'dekc' (known: allow_html, deck, exclude, formats, labels, max_image_mb, reverse, skip_headings); did you mean 'deck'?",
             2,
         ),
         ("deck = 3\n", "'deck' must be a non-empty string", 1),
@@ -132,7 +132,7 @@ def test_pyproject_found_from_a_relative_dot(tmp_path: Path, monkeypatch: pytest
         ('labels = ["答案"]\n', "'labels' must be a table", 1),
         (
             '[labels]\nanswers = ["Antwort"]\n',
-            "unknown setting 'labels.answers' (known: answer, extra, prompt); did you mean 'labels.answer'?",
+            "unknown setting 'labels.answers' (known: answer, answer_line, extra, prompt, question_line); did you mean 'labels.answer'?",
             2,
         ),
         ('[labels]\nprompt = ["ok"]\nanswer = "Antwort"\n', "'labels.answer' must be a list of non-empty strings", 3),

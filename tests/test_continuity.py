@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ankitools import answer_cards, edit_field, import_apkg, open_view
+from ankitools import LEGACY_NOTETYPE, QA_NOTETYPE, answer_cards, edit_field, field_of, import_apkg, open_view
 from flashmark.build import build
 from flashmark.check import check
 from flashmark.cli import main
@@ -18,7 +18,7 @@ from flashmark.diagnostics import shown_path
 from flashmark.lock import LOCK_FILE, read_lock
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NOTETYPE = "flashmark Q&A"
+NOTETYPE = QA_NOTETYPE
 
 
 @pytest.fixture
@@ -119,7 +119,7 @@ def test_a_note_that_changed_is_still_updated(notes: Path, tmp_path: Path) -> No
 
 def test_source_names_files_without_lines(notes: Path, tmp_path: Path) -> None:
     result = build(notes, tmp_path / "out")
-    sources = {rn.note.title: rn.fields[-1] for rn in result.notes}
+    sources = {rn.note.title: field_of(rn, "Source") for rn in result.notes}
     assert sources["什么是学习率？"] == "basics.md"
     report = json.loads(result.report.read_text(encoding="utf-8"))
     assert {n["title"]: n["sources"] for n in report["notes"]}["什么是学习率？"] == ["basics.md:11"]
@@ -147,7 +147,7 @@ def test_a_partial_note_in_a_one_off_build_keeps_its_lock_entry_and_mod(tmp_path
     (notes / "b.md").write_text("# 网络\n\n## 什么是池化？\n\n池化降低特征图的分辨率。\n", encoding="utf-8")
     full = build(notes, tmp_path / "out")
     (note,) = full.notes
-    assert note.note.files == ("a.md", "b.md") and note.fields[-1] == "a.md<br>b.md"
+    assert note.note.files == ("a.md", "b.md") and field_of(note, "Source") == "a.md<br>b.md"
     before = entries(notes)
     partial = build(notes, tmp_path / "scratch", exclude=("b.md",))
     assert len(partial.notes) == 1 and partial.notes[0].mod == note.mod and partial.notes[0].guid == note.guid
@@ -228,7 +228,7 @@ def test_a_lock_from_flashmark_0_1_is_upgraded_once_and_keeps_every_note(tmp_pat
     # The Source field loses its line numbers once: every note is updated, none duplicated.
     assert view.imported == {"new": 0, "updated": 10, "duplicate": 0, "conflicting": 0}
     assert set(view.notes) == set(v01.notes)
-    assert [n for n in view.notetypes if n.startswith("flashmark")] == [NOTETYPE]
+    assert [n for n in view.notetypes if n.startswith("flashmark")] == [LEGACY_NOTETYPE]
     for guid, before in v01.notes.items():
         assert (view.notes[guid].id, view.notes[guid].card_ids) == (before.id, before.card_ids)
     assert view.by_title("什么是过拟合？").fields["Source"] == "basics.md"

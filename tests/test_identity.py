@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ankitools import import_apkg
-from flashmark.anki.notetype import FIELDS, note_type, notetype_hash
+from flashmark.anki.notetype import FIELDS, KINDS, QA, QAR, note_type, notetype_hash
 from flashmark.build import build, load_corpus
 from flashmark.errors import LockError, ParseError
 from flashmark.identity import NOTETYPE_ID, note_guid, schema_id
@@ -36,6 +36,13 @@ from flashmark.render import render_notes
 from flashmark.types import RenderedNote
 
 NOW = 1_800_000_000.0
+
+
+def kinds(h: str) -> dict[str, str]:
+    """Every note type given the same (made-up) hash."""
+    return dict.fromkeys(KINDS, h)
+
+
 LONG_ANSWER = "残差连接把一组层的输入直接加到输出上。这样这组层只需学习残差。深层网络因此容易训练。"
 
 
@@ -94,8 +101,8 @@ def test_explicit_id_pins_the_guid_without_a_lock(tmp_path: Path) -> None:
     after = notes_of(tmp_path, {"a.md": "# 网络\n\n## 残差网络为什么好训练？ {#residual}\n\n完全不同的答案。\n"})
     assert before[0].note.title == "什么是残差连接？" and before[0].note.anchor == "residual"
     assert before[0].fields[0] == "什么是残差连接？"
-    first = assign_identities(before, None, "h", NOW).notes[0]
-    second = assign_identities(after, None, "h", NOW).notes[0]
+    first = assign_identities(before, None, kinds("h"), NOW).notes[0]
+    second = assign_identities(after, None, kinds("h"), NOW).notes[0]
     assert first.key == second.key == "#residual"
     assert first.guid == second.guid == note_guid("#residual")
 
@@ -136,17 +143,17 @@ def test_answer_sketch_ignores_markup_and_measures_shared_sentences() -> None:
 
 def test_without_a_lock_guids_come_from_keys_and_mod_is_now(tmp_path: Path) -> None:
     notes = notes_of(tmp_path, {"a.md": f"# T\n\n## Q1\n\n{LONG_ANSWER}\n\n## Q2\n\n另一个答案。\n"})
-    out = assign_identities(notes, None, "h", NOW)
+    out = assign_identities(notes, None, kinds("h"), NOW)
     assert [rn.guid for rn in out.notes] == [note_guid("q1"), note_guid("q2")]
-    assert {rn.mod for rn in out.notes} == {int(NOW)} == {out.notetype_mod}
+    assert {rn.mod for rn in out.notes} == {int(NOW)} == {out.notetype_mods[QAR]}
     assert out.matches == () and out.removed == ()
     assert [e.key for e in out.lock.notes] == ["q1", "q2"]
 
 
 def rebuild(tmp_path: Path, v1: dict[str, str], v2: dict[str, str], now2: float = NOW):
     """Identities of v1 (no lock), then of v2 with v1's lock."""
-    first = assign_identities(notes_of(tmp_path, v1, "v1"), None, "h", NOW)
-    second = assign_identities(notes_of(tmp_path, v2, "v2"), first.lock, "h", now2)
+    first = assign_identities(notes_of(tmp_path, v1, "v1"), None, kinds("h"), NOW)
+    second = assign_identities(notes_of(tmp_path, v2, "v2"), first.lock, kinds("h"), now2)
     return first, second
 
 
@@ -163,7 +170,7 @@ def test_unchanged_notes_keep_mod_and_changed_ones_get_a_newer_one_even_in_the_s
     assert by_title(second, "甲").mod == by_title(first, "甲").mod == int(NOW)
     assert by_title(second, "乙").mod == int(NOW) + 1
     assert by_title(second, "乙").guid == by_title(first, "乙").guid
-    later = assign_identities(notes_of(tmp_path, v2, "v3"), second.lock, "h", NOW + 100)
+    later = assign_identities(notes_of(tmp_path, v2, "v3"), second.lock, kinds("h"), NOW + 100)
     assert [rn.mod for rn in later.notes] == [rn.mod for rn in second.notes]  # nothing changed since
     assert later.lock == second.lock
 
@@ -171,15 +178,15 @@ def test_unchanged_notes_keep_mod_and_changed_ones_get_a_newer_one_even_in_the_s
 def test_an_unchanged_note_takes_its_sketch_from_the_lock_and_a_changed_one_gets_a_fresh_one(tmp_path: Path) -> None:
     v1 = {"a.md": f"# T\n\n## 甲\n\n{LONG_ANSWER}\n\n## 乙\n\n乙的答案。\n"}
     v2 = {"a.md": f"# T\n\n## 甲\n\n{LONG_ANSWER}\n\n## 乙\n\n乙的新答案。\n"}
-    first = assign_identities(notes_of(tmp_path, v1), None, "h", NOW)
+    first = assign_identities(notes_of(tmp_path, v1), None, kinds("h"), NOW)
     marked = replace(first.lock, notes=tuple(replace(e, answer="00000000") for e in first.lock.notes))
-    second = assign_identities(notes_of(tmp_path, v2, "v2"), marked, "h", NOW + 1)
+    second = assign_identities(notes_of(tmp_path, v2, "v2"), marked, kinds("h"), NOW + 1)
     sketches = {e.title: e.answer for e in second.lock.notes}
     assert sketches["甲"] == "00000000"  # same key, same hash: the lock's sketch, not recomputed
-    assert sketches["乙"] == answer_sketch(by_title(second, "乙").fields[FIELDS.index("Answer")]) != "00000000"
-    again = assign_identities(notes_of(tmp_path, v2, "v3"), first.lock, "h", NOW + 1)
+    assert sketches["乙"] == answer_sketch(by_title(second, "乙").fields[KINDS[QAR].index("Answer")]) != "00000000"
+    again = assign_identities(notes_of(tmp_path, v2, "v3"), first.lock, kinds("h"), NOW + 1)
     assert {e.title: e.answer for e in again.lock.notes}["甲"] == answer_sketch(
-        by_title(again, "甲").fields[FIELDS.index("Answer")]
+        by_title(again, "甲").fields[KINDS[QAR].index("Answer")]
     )
 
 
@@ -219,7 +226,7 @@ def test_a_different_question_is_not_matched_to_a_removed_one(tmp_path: Path) ->
     assert second.notes[0].guid == note_guid("什么是注意力机制")
     assert second.matches == ()
     assert [(r.title, r.guid) for r in second.removed] == [("什么是残差连接？", first.notes[0].guid)]
-    assert second.removed[0].search == anki_search("什么是残差连接？", "T")
+    assert second.removed[0].search == anki_search("什么是残差连接？", "T", KINDS[QAR].notetype_id)
 
 
 def test_short_identical_answers_are_no_evidence(tmp_path: Path) -> None:
@@ -242,9 +249,9 @@ def test_moving_a_question_between_colliding_topics_keeps_its_guid(tmp_path: Pat
     assert sorted(rn.key for rn in second.notes) == ["模型结构@alexnet", "模型结构@lenet"]
     kept = next(rn for rn in second.notes if rn.fields[4] == "LeNet")
     assert kept.guid == first.notes[0].guid
-    third = assign_identities(notes_of(tmp_path, v3, "v3"), second.lock, "h", NOW)
+    third = assign_identities(notes_of(tmp_path, v3, "v3"), second.lock, kinds("h"), NOW)
     assert third.notes[0].key == "模型结构" and third.notes[0].guid == first.notes[0].guid
-    assert [r.search for r in third.removed] == [anki_search("模型结构", "AlexNet")]
+    assert [r.search for r in third.removed] == [anki_search("模型结构", "AlexNet", KINDS[QAR].notetype_id)]
 
 
 def test_a_new_note_never_takes_a_guid_already_in_use(tmp_path: Path) -> None:
@@ -254,7 +261,7 @@ def test_a_new_note_never_takes_a_guid_already_in_use(tmp_path: Path) -> None:
     _first, second = rebuild(tmp_path, v1, v2)
     assert second.notes[0].guid == note_guid("alphaquestion")
     v3 = {"a.md": f"# T\n\n## Completely different wording\n\n{LONG_ANSWER}\n\n## Alpha question\n\n另一个答案。\n"}
-    third = assign_identities(notes_of(tmp_path, v3, "v3"), second.lock, "h", NOW)
+    third = assign_identities(notes_of(tmp_path, v3, "v3"), second.lock, kinds("h"), NOW)
     guids = [rn.guid for rn in third.notes]
     assert guids[0] == note_guid("alphaquestion") and guids[1] == note_guid("alphaquestion~2")
     assert len(set(guids)) == 2
@@ -262,11 +269,11 @@ def test_a_new_note_never_takes_a_guid_already_in_use(tmp_path: Path) -> None:
 
 def test_note_type_mod_changes_only_with_its_hash(tmp_path: Path) -> None:
     notes = notes_of(tmp_path, {"a.md": "# T\n\n## Q\n\n答案。\n"})
-    first = assign_identities(notes, None, "hash-1", NOW)
-    same = assign_identities(notes, first.lock, "hash-1", NOW + 50)
-    changed = assign_identities(notes, first.lock, "hash-2", NOW)
-    assert same.notetype_mod == first.notetype_mod == int(NOW)
-    assert changed.notetype_mod == int(NOW) + 1
+    first = assign_identities(notes, None, kinds("hash-1"), NOW)
+    same = assign_identities(notes, first.lock, kinds("hash-1"), NOW + 50)
+    changed = assign_identities(notes, first.lock, kinds("hash-2"), NOW)
+    assert same.notetype_mods[QAR] == first.notetype_mods[QAR] == int(NOW)
+    assert changed.notetype_mods[QAR] == int(NOW) + 1
     assert changed.notes[0].mod == first.notes[0].mod  # the notes themselves did not change
 
 
@@ -275,7 +282,7 @@ def test_note_type_mod_changes_only_with_its_hash(tmp_path: Path) -> None:
 
 def test_lock_file_is_sorted_one_note_per_line_and_round_trips(tmp_path: Path) -> None:
     notes = notes_of(tmp_path, {"a.md": "# T\n\n## 乙\n\n二。\n\n## 甲\n\n一。\n\n## Alpha\n\nA.\n"})
-    lock = assign_identities(notes, None, "h", NOW).lock
+    lock = assign_identities(notes, None, kinds("h"), NOW).lock
     text = lock_text(lock)
     lines = text.splitlines()
     entries = [json.loads(line.strip().rstrip(",")) for line in lines if line.strip().startswith('{"key"')]
@@ -284,7 +291,7 @@ def test_lock_file_is_sorted_one_note_per_line_and_round_trips(tmp_path: Path) -
     assert len(lines) == len(entries) + 7
     parsed = parse_lock(text, tmp_path / LOCK_FILE)
     assert sorted(parsed.notes, key=lambda e: e.key) == sorted(lock.notes, key=lambda e: e.key)
-    assert parsed.notetypes == (NoteTypeMark("qa", "h", int(NOW)),)
+    assert parsed.notetypes == (NoteTypeMark(QAR, "h", int(NOW)),)
     assert parse_lock(lock_text(Lock()), tmp_path / LOCK_FILE) == Lock()
 
 
@@ -300,7 +307,7 @@ def test_lock_file_is_sorted_one_note_per_line_and_round_trips(tmp_path: Path) -
 def test_broken_lock_files_are_named_with_their_line(tmp_path: Path, edit, message: str, line: int | None) -> None:  # type: ignore[no-untyped-def]
     notes = notes_of(tmp_path, {"a.md": "# T\n\n## Q\n\n答案。\n\n## R\n\n答案二。\n"})
     path = tmp_path / LOCK_FILE
-    path.write_text(edit(lock_text(assign_identities(notes, None, "h", NOW).lock)), encoding="utf-8")
+    path.write_text(edit(lock_text(assign_identities(notes, None, kinds("h"), NOW).lock)), encoding="utf-8")
     with pytest.raises(LockError) as info:
         read_lock(path)
     assert message in str(info.value) and str(info.value).startswith(str(path))
@@ -310,7 +317,7 @@ def test_broken_lock_files_are_named_with_their_line(tmp_path: Path, edit, messa
 
 def test_duplicate_guids_in_a_lock_are_refused(tmp_path: Path) -> None:
     notes = notes_of(tmp_path, {"a.md": "# T\n\n## Q\n\n答案。\n\n## R\n\n答案二。\n"})
-    lock = assign_identities(notes, None, "h", NOW).lock
+    lock = assign_identities(notes, None, kinds("h"), NOW).lock
     text = lock_text(lock).replace(lock.notes[1].guid, lock.notes[0].guid)
     with pytest.raises(LockError, match="appears twice"):
         parse_lock(text, tmp_path / LOCK_FILE)
@@ -318,7 +325,7 @@ def test_duplicate_guids_in_a_lock_are_refused(tmp_path: Path) -> None:
 
 def test_write_lock_is_atomic_readable_and_skips_unchanged(tmp_path: Path) -> None:
     notes = notes_of(tmp_path, {"a.md": "# T\n\n## Q\n\n答案。\n"})
-    lock = assign_identities(notes, None, "h", NOW).lock
+    lock = assign_identities(notes, None, kinds("h"), NOW).lock
     path = tmp_path / LOCK_FILE
     assert read_lock(path) is None
     assert write_lock(path, lock) is True
@@ -332,13 +339,13 @@ def test_write_lock_is_atomic_readable_and_skips_unchanged(tmp_path: Path) -> No
 
 def _three_note_lock(tmp_path: Path) -> Lock:
     notes = notes_of(tmp_path, {"a.md": '# T\n\n## 乙\n\n二。\n\n## 甲\n\n一。\n\n## Alpha "q"\n\nA.\n'})
-    return assign_identities(notes, None, "h", NOW).lock
+    return assign_identities(notes, None, kinds("h"), NOW).lock
 
 
 def test_the_streamed_lock_file_has_the_documented_layout_byte_for_byte(tmp_path: Path) -> None:
     lock = _three_note_lock(tmp_path)
     lines = ["    " + entry_json(e) for e in sorted(lock.notes, key=lambda e: e.key)]
-    notetypes = json.dumps({"qa": {"hash": "h", "mod": int(NOW)}})
+    notetypes = json.dumps({QAR: {"hash": "h", "mod": int(NOW)}})
     expected = (
         f'{{\n  "flashmark_lock": 2,\n  "namespace": "",\n  "notetypes": {notetypes},\n  "notes": [\n'
         + ",\n".join(lines)
@@ -360,7 +367,7 @@ def test_lock_lines_and_content_hashes_are_what_json_dumps_writes_for_any_text(t
     nasty = ['"', "\\", "\n\t\x00\x1f\x7f", "\u2028\u2029", "é中文😀", "</script>", "", 'a\\"b']
     for n, text in enumerate(nasty):
         entry = LockEntry(
-            f"k{text}", f"g{n}", text, 1_800_000_000 + n, text, text[::-1], text * 2, (text, "a.md"), text, text, n
+            f"k{text}", f"g{n}", text, 1_800_000_000 + n, text, text[::-1], text * 2, (text, "a.md"), text, QA, n
         )
         notetypes = json.dumps({"qa": {"hash": "h", "mod": 7}})
         line = entry_json(entry)

@@ -55,9 +55,10 @@ class TestLabels:
         assert q.answer_html == "<p>答案三，第一段。</p>\n<p>答案三，第二段。</p>\n"
         assert [(s.label, s.html) for s in q.extras] == [("举例", "<p>例子三。</p>\n")]
 
-    def test_text_before_first_label_joins_answer(self) -> None:
+    def test_text_before_the_answer_label_is_the_prompt(self) -> None:
         q = by_title(self.parsed, "标签之前的文字")
-        assert q.answer_html == "<p>这段文字在第一个标签之前。</p>\n<p>标签后的答案。</p>\n"
+        assert q.prompt_html == "<p>这段文字在第一个标签之前。</p>\n"
+        assert q.answer_html == "<p>标签后的答案。</p>\n"
 
     def test_body_without_role_labels_is_all_answer(self) -> None:
         q = by_title(self.parsed, "没有标签的正文")

@@ -10,7 +10,7 @@ import pytest
 from anki.collection import Collection
 from click.testing import CliRunner
 
-from ankitools import answer_cards, edit_field, import_apkg, open_view
+from ankitools import QA_NOTETYPE, answer_cards, edit_field, import_apkg, open_view
 from flashmark.anki import notetype
 from flashmark.build import build
 from flashmark.cli import main
@@ -19,7 +19,7 @@ from flashmark.identity import namespace_for, note_guid
 from flashmark.lock import LOCK_FILE
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NOTETYPE = "flashmark Q&A"
+NOTETYPE = QA_NOTETYPE
 
 
 def use(version: str, content: Path) -> Path:
@@ -204,7 +204,7 @@ def test_cli_prints_matches_and_removals(paths: tuple[Path, Path, Path]) -> None
     removed = [line for line in lines if line.startswith("removed:")]
     assert removed == [
         "removed: '什么是 __init__ 方法？'; find it in Anki's browser with: "
-        '"dupe:1733300020251,什么是 <code>__init__</code> 方法？" "Topic:卷积神经网络"'
+        '"dupe:1733300020252,什么是 <code>__init__</code> 方法？" "Topic:卷积神经网络"'
     ]
 
 

@@ -13,9 +13,9 @@ import pytest
 from anki.collection import Collection
 from click.testing import CliRunner
 
-from ankitools import answer_cards, edit_field, import_apkg, open_view
+from ankitools import QA_NOTETYPE, answer_cards, edit_field, import_apkg, open_view
 from flashmark.anki.collection import collection_path
-from flashmark.anki.notetype import note_type
+from flashmark.anki.notetype import QAR, note_type
 from flashmark.anki.sync import sync
 from flashmark.build import build
 from flashmark.cli import main
@@ -86,7 +86,7 @@ def test_sync_applies_adds_edits_moves_removals_and_conflicts(setup, tmp_path: P
     first = sync(notes, out, collection=col)
     assert first.count("add") == 10 and first.backup is not None and first.backup.is_file()
     v1 = open_view(col)
-    ours = {g for g, n in v1.notes.items() if n.notetype == "flashmark Q&A"}
+    ours = {g for g, n in v1.notes.items() if n.notetype == QA_NOTETYPE}
     assert len(ours) == 10 and len(v1.notes) == 12
 
     # The user studies some cards and edits two notes in Anki.
@@ -267,7 +267,7 @@ def test_a_changed_template_updates_the_note_type_in_place_without_a_schema_chan
         result = sync(notes, tmp_path / "out", collection=col)
         assert result.notetype_updated
         view = open_view(col)
-        assert "letter-spacing: 0.01em" in view.notetype_css["flashmark Q&A"]
+        assert "letter-spacing: 0.01em" in view.notetype_css[QA_NOTETYPE]
         assert snapshot(col)["scm"] == scm  # no full sync with AnkiWeb needed
     finally:
         note_type.cache_clear()
@@ -278,7 +278,7 @@ def test_a_collection_whose_note_type_lost_a_field_needs_consent(setup, tmp_path
     sync(notes, tmp_path / "out", collection=col)
     anki = Collection(str(col))
     try:
-        nt = anki.models.get(note_type().model_id)
+        nt = anki.models.get(note_type(QAR).model_id)
         assert nt is not None
         anki.models.remove_field(nt, nt["flds"][1])  # the user deleted Prompt in Anki
         anki.models.update_dict(nt)
@@ -288,13 +288,21 @@ def test_a_collection_whose_note_type_lost_a_field_needs_consent(setup, tmp_path
     assert code == 1 and "--allow-schema-change" in stderr and "schema change" in stderr
     ok = sync(notes, tmp_path / "out", collection=col, allow_schema_change=True)
     assert ok.notetype_updated
-    assert [f["name"] for f in notetype_fields(col)] == ["Question", "Answer", "Extra", "Topic", "Source", "Prompt"]
+    assert [f["name"] for f in notetype_fields(col)] == [
+        "Question",
+        "Answer",
+        "Extra",
+        "Topic",
+        "Source",
+        "Reverse",
+        "Prompt",
+    ]
 
 
 def notetype_fields(path: Path) -> list[dict[str, object]]:
     col = Collection(str(path))
     try:
-        nt = col.models.get(note_type().model_id)
+        nt = col.models.get(note_type(QAR).model_id)
         assert nt is not None
         return list(nt["flds"])
     finally:
@@ -366,4 +374,4 @@ def test_watch_syncs_after_each_rebuild(setup, tmp_path: Path) -> None:  # type:
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
-    assert len([n for n in open_view(col).notes.values() if n.notetype == "flashmark Q&A"]) == 11
+    assert len([n for n in open_view(col).notes.values() if n.notetype == QA_NOTETYPE]) == 11

@@ -6,10 +6,9 @@ import hashlib
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from flashmark.anki.notetype import notetype_hash
 from flashmark.anki.package import MediaChanged, apkg_writer
 from flashmark.cache import trusted_cache
 from flashmark.config import Config, load_config
@@ -19,7 +18,7 @@ from flashmark.lock import LOCK_FILE, Lock, assign_identities, exclusive, lock_i
 from flashmark.merge import merge
 from flashmark.outputs import recover, sweep, transaction
 from flashmark.parallel import parse_files, paused_gc
-from flashmark.render import MAX_DECK_LEVELS, anki_deck, render_notes
+from flashmark.render import MAX_DECK_LEVELS, anki_deck, as_notetype, render_notes
 from flashmark.report import BuildResult, write_report_json
 from flashmark.sources import is_excluded, scan_files
 from flashmark.tags import TagFilter, select_notes
@@ -135,6 +134,19 @@ def _clash_error(clash: Clash) -> ParseError:
         file,
         int(line),
         in_content=True,
+    )
+
+
+def _legacy_reverse_notice(rn: RenderedNote) -> Notice:
+    """A reversed card asked for on a note whose Anki copy has the one-card note type of earlier versions."""
+    file, _, line = rn.note.sources[0].rpartition(":")
+    return Notice(
+        file,
+        int(line),
+        "reverse",
+        "no reversed card for this question yet: its note was first built by an earlier flashmark, whose note type "
+        "has one card; `flashmark sync --allow-schema-change` moves such notes to the reversible note type, keeping "
+        "their reviews",
     )
 
 
@@ -269,12 +281,13 @@ def _build(
         identified = assign_identities(
             render_notes(corpus.merge.notes, root),
             previous,
-            notetype_hash(),
+            None,
             time.time(),
             namespace=namespace_for(root),
             excluded=frozenset(corpus.left_out) | failed,
             one_off=one_off,
         )
+        legacy = tuple(_legacy_reverse_notice(rn) for rn in identified.legacy_reverse)
         chosen = {note.key for note in selection.notes}
         rendered = tuple(n for n in identified.notes if n.key in chosen)
         output, report = output_files(out_dir, root)
@@ -287,7 +300,7 @@ def _build(
             notes=rendered,
             merge=corpus.merge,
             skipped=corpus.skipped,
-            notices=corpus.notices,
+            notices=corpus.notices + legacy,
             output=output,
             report=report,
             seconds=time.perf_counter() - started,
@@ -309,9 +322,14 @@ def _build(
             write_report_json(result, tmp)
 
         new_lock = identified.lock
-        write_deck = apkg_writer(rendered, notetype_mod=identified.notetype_mod)
+        write_deck = apkg_writer(rendered, notetype_mods=identified.notetype_mods)
         if apply is not None:
             new_lock = apply(Built(result, identified.notes, new_lock, previous, write_deck))
+            kinds = {e.guid: e.kind for e in new_lock.notes}
+            if any(kinds.get(rn.guid, rn.notetype) != rn.notetype for rn in rendered):  # sync moved notes' type
+                rendered = tuple(as_notetype(rn, kinds.get(rn.guid, rn.notetype)) for rn in rendered)
+                write_deck = apkg_writer(rendered, notetype_mods={m.kind: m.mod for m in new_lock.notetypes})
+                result = replace(result, notes=rendered)
         if not write:
             return result
         # The deck, its report and the lock file change together: all three are written aside first.

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from flashmark.anki.notetype import kind_key, kind_label
 from flashmark.build import load_corpus
 from flashmark.config import load_config
 from flashmark.tags import TagFilter, TagNode, select_notes, tag_tree
@@ -44,14 +45,22 @@ def folder_tags(
 
 
 def note_line(note: Note) -> str:
-    """One tab-separated line: key, title, tags (space-separated), sources (space-separated)."""
-    return "\t".join((note.key, note.title, " ".join(note.tags), " ".join(note.sources)))
+    """One tab-separated line: key, title, tags (space-separated), sources (space-separated), kind."""
+    kind = kind_label(note.kind, note.reverse)
+    return "\t".join((note.key, note.title, " ".join(note.tags), " ".join(note.sources), kind))
 
 
 def notes_data(notes: Iterable[Note]) -> list[dict[str, Any]]:
     """The notes as JSON-ready records."""
     return [
-        {"key": n.key, "title": n.title, "topic": list(n.topic), "tags": list(n.tags), "sources": list(n.sources)}
+        {
+            "key": n.key,
+            "title": n.title,
+            "kind": kind_key(n.kind, n.reverse),
+            "topic": list(n.topic),
+            "tags": list(n.tags),
+            "sources": list(n.sources),
+        }
         for n in notes
     ]
 

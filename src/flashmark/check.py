@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from flashmark.anki.notetype import kind_key
 from flashmark.build import Corpus, load_corpus
 from flashmark.config import load_config
 from flashmark.diagnostics import (
@@ -22,6 +24,8 @@ from flashmark.diagnostics import (
 )
 from flashmark.errors import LockError
 from flashmark.lock import LOCK_FILE, read_lock
+from flashmark.merge import OTHER_PROMPTS
+from flashmark.report import kinds_text
 from flashmark.types import Question
 
 TOPIC_SEPARATOR = " › "
@@ -60,6 +64,7 @@ class CheckResult:
     questions: int
     notes: int
     findings: tuple[Finding, ...]
+    kinds: dict[str, int] = field(default_factory=dict)  # notes by kind: qa, qa+reverse, cloze
 
     def count(self, level: str) -> int:
         return sum(1 for f in self.findings if f.level == level)
@@ -94,11 +99,18 @@ def findings(corpus: Corpus, content_dir: Path) -> list[Finding]:
     out += [Finding(from_skipped(s, content_dir)) for s in corpus.skipped]
     out += [Finding(from_notice(n, content_dir)) for n in corpus.notices]
     for c in corpus.merge.conflicts:
+        places = tuple(place(s) for s in c.sources)
+        if c.reason == OTHER_PROMPTS:  # one title over different code or options: different questions
+            message = (
+                f"{len(c.sources)} questions titled '{c.title}' have different prompts, so each is a note of its own"
+            )
+            out.append(Finding(at(c.sources[0], INFO, "apart", message), places))
+            continue
         message = (
             f"'{c.title}' has different answers under different topics, so it is kept as separate notes; "
             "merge the answers if it is one question, or retitle one"
         )
-        out.append(Finding(at(c.sources[0], WARNING, "conflict", message), tuple(place(s) for s in c.sources)))
+        out.append(Finding(at(c.sources[0], WARNING, "conflict", message), places))
     for g in corpus.merge.groups:
         message = f"{len(g.sources)} questions merged into one note '{g.title}' ({g.reason})"
         out.append(Finding(at(g.sources[0], INFO, "merged", message), tuple(place(s) for s in g.sources)))
@@ -129,6 +141,7 @@ def check(
         questions=len(corpus.questions) + len(corpus.skipped),
         notes=len(corpus.merge.notes),
         findings=tuple(found),
+        kinds=dict(Counter(kind_key(n.kind, n.reverse) for n in corpus.merge.notes)),
     )
 
 
@@ -170,7 +183,7 @@ def check_summary(result: CheckResult) -> str:
     merged = sum(1 for f in result.findings if f.code == "merged")
     return (
         f"{_plural(result.files, 'file')}, {_plural(result.questions, 'question')} → "
-        f"{_plural(result.notes, 'note')}: {_plural(result.count(ERROR), 'error')}, "
+        f"{_plural(result.notes, 'note')}{kinds_text(result.kinds)}: {_plural(result.count(ERROR), 'error')}, "
         f"{_plural(result.count(WARNING), 'warning')}, {_plural(merged, 'merged group')}"
     )
 
@@ -200,6 +213,7 @@ def check_data(result: CheckResult, strict: bool = False) -> dict[str, Any]:
             "warnings": result.count(WARNING),
             "merged": sum(1 for f in result.findings if f.code == "merged"),
             "conflicts": sum(1 for f in result.findings if f.code == "conflict"),
+            "kinds": {k: result.kinds.get(k, 0) for k in ("qa", "qa+reverse", "cloze")},
         },
         "findings": [
             {

@@ -40,6 +40,10 @@ EXTRA_LABELS = (
     "Analysis",
     "Code",
 )
+# Label lines: a paragraph opening with one of these, followed by one opening with an answer-line label,
+# is a question without a heading ("Q: … / A: …").
+QUESTION_LINE_LABELS = ("Q", "Question", "问", "问题")
+ANSWER_LINE_LABELS = ("A", "Answer", "答", "答案")
 SKIP_HEADINGS = (
     "参考文献",
     "参考资料",
@@ -67,6 +71,14 @@ class Config:
     exclude: tuple[str, ...] = ()
     allow_html: bool = False
     max_image_mb: float = 20.0  # an image larger than this is not packed (a warning names it)
+    reverse: bool = False  # every Q&A note also gets a reversed card (answer → question)
+    question_line_labels: tuple[str, ...] = QUESTION_LINE_LABELS
+    answer_line_labels: tuple[str, ...] = ANSWER_LINE_LABELS
+    # Question formats ([formats] in flashmark.toml), each switchable:
+    details: bool = True  # <details><summary>Answer</summary>…</details> holds the answer
+    label_lines: bool = True  # "Q: …" / "A: …" paragraphs are questions
+    list_questions: bool = False  # list items with nested answers are questions
+    cloze: bool = True  # {{c1::…}} in an answer makes a cloze note
     source: str | None = field(default=None, compare=False)
 
     def with_deck(self, deck: str | None) -> Config:
@@ -94,12 +106,20 @@ class Config:
                 self.skip_headings,
                 self.allow_html,
                 self.max_image_mb,
+                self.reverse,
+                self.question_line_labels,
+                self.answer_line_labels,
+                self.details,
+                self.label_lines,
+                self.list_questions,
+                self.cloze,
             )
         )
 
 
-KNOWN_KEYS = ("allow_html", "deck", "exclude", "labels", "max_image_mb", "skip_headings")
-LABEL_ROLES = ("answer", "extra", "prompt")
+KNOWN_KEYS = ("allow_html", "deck", "exclude", "formats", "labels", "max_image_mb", "reverse", "skip_headings")
+LABEL_ROLES = ("answer", "answer_line", "extra", "prompt", "question_line")
+FORMATS = ("cloze", "details", "label_lines", "list_questions")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
 _TABLE_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
@@ -159,6 +179,17 @@ def _unknown(key: str, known: tuple[str, ...], prefix: str = "") -> str:
     return f"unknown setting '{prefix}{key}' (known: {', '.join(known)}){hint}"
 
 
+def _switched(cfg: Config, name: str, value: bool) -> Config:
+    """The config with one question format switched on or off."""
+    if name == "cloze":
+        return replace(cfg, cloze=value)
+    if name == "details":
+        return replace(cfg, details=value)
+    if name == "label_lines":
+        return replace(cfg, label_lines=value)
+    return replace(cfg, list_questions=value)
+
+
 def _from_table(table: dict[str, Any], where: _Where) -> Config:
     """Check a settings table key by key and build a Config from it."""
     cfg = Config(source=where.path)
@@ -175,10 +206,21 @@ def _from_table(table: dict[str, Any], where: _Where) -> Config:
         if isinstance(limit, bool) or not isinstance(limit, (int, float)) or not 0 < limit <= 1024:
             raise where.error("'max_image_mb' must be a number of megabytes, from 0 to 1024, e.g. 50", "max_image_mb")
         cfg = replace(cfg, max_image_mb=float(limit))
-    if "allow_html" in table:
-        if not isinstance(table["allow_html"], bool):
-            raise where.error("'allow_html' must be true or false", "allow_html")
-        cfg = replace(cfg, allow_html=table["allow_html"])
+    for key in ("allow_html", "reverse"):
+        if key in table:
+            if not isinstance(table[key], bool):
+                raise where.error(f"'{key}' must be true or false", key)
+            cfg = replace(cfg, allow_html=table[key]) if key == "allow_html" else replace(cfg, reverse=table[key])
+    if "formats" in table:
+        formats = table["formats"]
+        if not isinstance(formats, dict):
+            raise where.error("'formats' must be a table of switches, e.g. [formats] list_questions = true", "formats")
+        for name, value in formats.items():
+            if name not in FORMATS:
+                raise where.error(_unknown(name, FORMATS, "formats."), f"formats.{name}")
+            if not isinstance(value, bool):
+                raise where.error(f"'formats.{name}' must be true or false", f"formats.{name}")
+            cfg = _switched(cfg, name, value)
     if "skip_headings" in table:
         cfg = replace(cfg, skip_headings=SKIP_HEADINGS + _strings(table["skip_headings"], "skip_headings", where))
     if "exclude" in table:
@@ -195,6 +237,10 @@ def _from_table(table: dict[str, Any], where: _Where) -> Config:
             prompt_labels=PROMPT_LABELS + _strings(labels.get("prompt", []), "labels.prompt", where),
             answer_labels=ANSWER_LABELS + _strings(labels.get("answer", []), "labels.answer", where),
             extra_labels=EXTRA_LABELS + _strings(labels.get("extra", []), "labels.extra", where),
+            question_line_labels=QUESTION_LINE_LABELS
+            + _strings(labels.get("question_line", []), "labels.question_line", where),
+            answer_line_labels=ANSWER_LINE_LABELS
+            + _strings(labels.get("answer_line", []), "labels.answer_line", where),
         )
     return cfg
 

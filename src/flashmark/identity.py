@@ -41,7 +41,11 @@ def deck_id(name: str) -> int:
     return (1 << 50) + int.from_bytes(digest[:6], "big") % (1 << 50)
 
 
-def schema_id(kind: str, name: str) -> int:
-    """A fixed id for a note-type field or template (`kind` is "field" or "template"), within 2**53."""
-    digest = hashlib.sha256(f"flashmark-{kind}:{NOTETYPE_ID}:{name}".encode()).digest()
+def schema_id(kind: str, name: str, notetype: int | None = None) -> int:
+    """A fixed id for a note-type field or template (`kind` is "field" or "template"), within 2**53.
+
+    `notetype` names the note type it belongs to; None: the Q&A note type of flashmark 0.1.
+    """
+    scope = NOTETYPE_ID if notetype is None else f"{notetype}:v2"
+    digest = hashlib.sha256(f"flashmark-{kind}:{scope}:{name}".encode()).digest()
     return (1 << 50) + int.from_bytes(digest[:6], "big") % (1 << 50)

@@ -33,18 +33,18 @@ try:
 except ImportError:  # Windows: builds are not serialised there
     fcntl = None  # type: ignore[assignment]
 
-from flashmark.anki.notetype import FIELDS
+from flashmark.anki.notetype import KINDS, QA, notetype_hash
 from flashmark.errors import LockError, OutputError
-from flashmark.identity import NOTETYPE_ID, note_guid
+from flashmark.identity import note_guid
 from flashmark.merge import near_titles
 from flashmark.outputs import atomic_write
+from flashmark.render import as_notetype
 from flashmark.text import normalise
 from flashmark.types import Match, Moved, Removed, RenderedNote
 
 LOCK_FILE = "flashmark.lock"
 LOCK_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # 1: flashmark 0.1 (upgraded when the next build writes the lock)
-QA = "qa"  # the kind of note the Q&A note type makes
 
 MIN_ANSWER_FOR_MATCH = 12  # a shorter answer ("见上文") is no evidence that two notes are one
 SIMILAR_ANSWER = 0.5  # share of answer sentences two versions of one answer have in common
@@ -58,9 +58,6 @@ SAME_ANSWER = "same answer"
 NEAR_TITLE = "similar title"
 NEAR_ANSWER = "similar answer"
 
-_QUESTION = FIELDS.index("Question")
-_ANSWER = FIELDS.index("Answer")
-_TOPIC = FIELDS.index("Topic")
 _BLOCK_TAG = re.compile(r"<(?:/?(?:p|div|li|ul|ol|pre|blockquote|table|tr|td|th|h[1-6])|br|hr)\b[^>]*>", re.I)
 _TAG = re.compile(r"<[^>]*>")
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]+|\.(?:\s+|$)")
@@ -76,6 +73,7 @@ class SyncMark:
     deck: str  # the deck it put the cards in
     tags: tuple[str, ...] = ()  # the tags it gave the note (the user's own tags are left alone)
     retired: bool = False  # tagged flashmark::removed and suspended, its question being gone
+    parked: bool = False  # its reversed card suspended by sync when reverse was turned off
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +89,7 @@ class LockEntry:
     search: str
     files: tuple[str, ...] = ()  # the content files it came from (empty in locks written by flashmark 0.1)
     deck: str = ""  # its full deck name at the last build
-    kind: str = QA  # which of flashmark's note types it uses
+    kind: str = QA  # which of flashmark's note types it uses (anki.notetype.KINDS)
     removed: int = 0  # 0 while its question is in the content; else when a build first found it gone
     sync: SyncMark | None = None  # what the last `flashmark sync` wrote into the collection
 
@@ -142,11 +140,12 @@ class Identified:
     lock: Lock
     matches: tuple[Match, ...]
     removed: tuple[Removed, ...]  # gone since the last build
-    notetype_mod: int
+    notetype_mods: dict[str, int]  # each note type's modification time, by kind
     remembered: tuple[Removed, ...] = ()  # every removed note the lock remembers, these included
     restored: tuple[Removed, ...] = ()  # removed notes whose question came back: they take their old note again
     moved: tuple[Moved, ...] = ()
     left_out: int = 0  # lock entries kept as they were because this build did not read their files
+    legacy_reverse: tuple[RenderedNote, ...] = ()  # asked for a reversed card, but on the one-card note type
 
 
 # ---------------------------------------------------------------- fingerprints
@@ -191,13 +190,13 @@ def _quoted(text: str, wildcards: bool) -> str:
     return f'"{text}"'
 
 
-def anki_search(question_field: str, topic_field: str) -> str:
-    """A search for Anki's browser that finds a flashmark note by its Question and Topic fields.
+def anki_search(question_field: str, topic_field: str, notetype_id: int = KINDS[QA].notetype_id) -> str:
+    """A search for Anki's browser that finds a flashmark note by its first field (title) and Topic.
 
-    Anki cannot search by GUID; `dupe:` finds notes of our note type whose first field (Question)
-    matches, ignoring HTML, and the Topic clause tells apart equal titles under different topics.
+    Anki cannot search by GUID; `dupe:` finds notes of the note type whose first field matches,
+    ignoring HTML, and the Topic clause tells apart equal titles under different topics.
     """
-    search = _quoted(f"dupe:{NOTETYPE_ID},{question_field}", wildcards=False)
+    search = _quoted(f"dupe:{notetype_id},{question_field}", wildcards=False)
     if topic_field:
         search += " " + _quoted(f"Topic:{topic_field}", wildcards=True)
     return search
@@ -214,7 +213,7 @@ def _entry_json(e: LockEntry) -> str:
     if e.sync is not None:
         m = e.sync
         tags = ", ".join(map(_quote, m.tags))
-        retired = ', "retired": true' if m.retired else ""
+        retired = (', "retired": true' if m.retired else "") + (', "parked": true' if m.parked else "")
         sync = (
             f', "sync": {{"mod": {int.__repr__(m.mod)}, "fields": {_quote(m.fields)}, "deck": {_quote(m.deck)}, '
             f'"tags": [{tags}]{retired}}}'
@@ -298,15 +297,16 @@ def _sync_mark(raw: object, key: str) -> SyncMark | None:
     tags = raw.get("tags", [])
     if type(tags) is not list or any(type(t) is not str for t in tags):
         raise _Bad("'sync.tags' must be a list of tags", key)
-    retired = raw.get("retired", False)
-    if type(retired) is not bool:
-        raise _Bad("'sync.retired' must be true or false", key)
+    retired, parked = raw.get("retired", False), raw.get("parked", False)
+    if type(retired) is not bool or type(parked) is not bool:
+        raise _Bad("'sync.retired' and 'sync.parked' must be true or false", key)
     return SyncMark(
         _time(raw.get("mod"), "'sync.mod'", key),
         _text(raw.get("fields"), "'sync.fields'", key),
         _text(raw.get("deck"), "'sync.deck'", key),
         tuple(tags),
         retired,
+        parked,
     )
 
 
@@ -328,13 +328,20 @@ def _entry(raw: object, n: int) -> LockEntry:
         search=_text(raw.get("search", ""), "'search'", key),
         files=tuple(files),
         deck=_text(raw.get("deck", ""), "'deck'", key),
-        kind=_text(raw.get("kind", QA), "'kind'", key),
+        kind=_kind(raw.get("kind", QA), key),
         removed=_time(raw.get("removed", 0), "'removed'", key),
         sync=_sync_mark(raw.get("sync"), key),
     )
     if not entry.guid:
         raise _Bad("'guid' is empty", key)
     return entry
+
+
+def _kind(value: object, key: str) -> str:
+    kind = _text(value, "'kind'", key)
+    if kind not in KINDS:
+        raise _Bad(f"'kind' must be one of {', '.join(KINDS)}, not {kind!r}", key)
+    return kind
 
 
 def _entries(raw_notes: list[Any]) -> list[LockEntry]:
@@ -638,6 +645,7 @@ class _Fresh:
     title_norm: str
     sketch: str
     answer_len: int
+    family: str = QA
 
 
 def _pair(old: LockEntry, old_norm: str, new: _Fresh) -> tuple[float, str] | None:
@@ -672,6 +680,7 @@ def _candidates(
     fuzzy = len(vanished) * len(fresh) <= MAX_FUZZY_PAIRS
     pairs: list[tuple[LockEntry, _Fresh]] = []
     for e in vanished:
+        family = KINDS[e.kind].family
         found = set(by_title.get(norms[e.key], ()))
         for h in e.answer.split():
             found.update(by_sentence.get(h, ()))
@@ -682,7 +691,7 @@ def _candidates(
                     norms[e.key], titles, scorer=fuzz.ratio, score_cutoff=NEAR_CUTOFF, limit=None
                 )
             )
-        pairs.extend((e, fresh[n]) for n in sorted(found))
+        pairs.extend((e, fresh[n]) for n in sorted(found) if fresh[n].family == family)  # a note never changes family
     return pairs
 
 
@@ -717,34 +726,48 @@ def _removed(e: LockEntry) -> Removed:
     return Removed(e.key, e.guid, e.title, e.search, e.removed)
 
 
+def _fields_of(kind: str, rn: RenderedNote) -> tuple[str, str, str]:
+    """A rendered note's title, answer and topic fields, wherever its note type keeps them."""
+    k = KINDS[kind]
+    return rn.fields[k.index(k.title_field)], rn.fields[k.index(k.answer_field)], rn.fields[k.index(k.topic_field)]
+
+
 def assign_identities(
     notes: Sequence[RenderedNote],
     previous: Lock | None,
-    notetype_hash: str,
+    notetype_hashes: dict[str, str] | None,
     now: float,
     *,
     namespace: str = "",
     excluded: Collection[str] = frozenset(),
     one_off: Collection[str] = frozenset(),
 ) -> Identified:
-    """Give every note its GUID and modification time, from the last build's lock when there is one.
+    """Give every note its GUID, modification time and note type, from the last build's lock when there is one.
 
     `excluded` names the content files this build did not read (left out by a setting or an option):
     lock entries of notes from those files are kept as they are, never counted as removed. Of them,
     `one_off` are left out for this build only (`--exclude`): a note that also draws on one of them
     keeps its lock entry and its modification time, so a partial version never replaces Anki's copy.
-    New notes take GUIDs from the lock's namespace, else from `namespace`.
+    New notes take GUIDs from the lock's namespace, else from `namespace`. A Q&A note the lock knows on
+    the one-card note type of earlier versions stays on it (Anki's importer cannot move it).
+    `notetype_hashes` (default: this version's) says, by kind, what each note type looks like.
     """
+    hashes_by_kind = notetype_hashes if notetype_hashes is not None else {k: notetype_hash(k) for k in KINDS}
     build_mod = int(now) if previous is None else max(int(now), previous.max_mod + 1)
     stamp = int(now)
     namespace = (previous.namespace if previous is not None else "") or namespace
-    hashes = [content_hash(rn.fields, rn.tags) for rn in notes]
     old_by_key = {e.key: e for e in previous.notes} if previous else {}
     chosen: list[LockEntry | None] = [old_by_key.get(rn.key) for rn in notes]
+    for i, old in enumerate(chosen):
+        if old is not None and KINDS[old.kind].family != KINDS[notes[i].notetype].family:
+            chosen[i] = None  # the same key in another family cannot be: keys of cloze notes start "cloze:"
+    notes = [as_notetype(rn, QA) if old is not None and old.kind == QA else rn for rn, old in zip(notes, chosen)]
+    hashes = [content_hash(rn.fields, rn.tags) for rn in notes]
     # A note's answer sketch derives from its fields alone, which the content hash covers: an entry of the
     # same key and hash already holds it. (A change to answer_sketch must therefore bump LOCK_VERSION.)
     same = [old if old is not None and old.hash == h else None for old, h in zip(chosen, hashes)]
-    sketches = [old.answer if old is not None else answer_sketch(rn.fields[_ANSWER]) for rn, old in zip(notes, same)]
+    parts = [_fields_of(rn.notetype, rn) for rn in notes]
+    sketches = [old.answer if old is not None else answer_sketch(p[1]) for p, old in zip(parts, same)]
 
     def left_out(e: LockEntry) -> bool:
         return any(f in excluded for f in e.files)
@@ -754,13 +777,24 @@ def assign_identities(
         current = {rn.key for rn in notes}
         vanished = [e for e in previous.notes if e.key not in current and not (e.live and left_out(e))]
         fresh = [
-            _Fresh(i, rn.key, rn.note.title, normalise(rn.note.title), sketches[i], _answer_len(rn.fields[_ANSWER]))
+            _Fresh(
+                i,
+                rn.key,
+                rn.note.title,
+                normalise(rn.note.title),
+                sketches[i],
+                _answer_len(parts[i][1]),
+                KINDS[rn.notetype].family,
+            )
             for i, rn in enumerate(notes)
             if chosen[i] is None
         ]
         for was, new, reason in match_vanished(vanished, fresh):
             chosen[new.index] = was
             matches.append(Match(was.key, new.key, was.guid, was.title, new.title, reason))
+            if was.kind == QA:  # matched to a note of the one-card type: it stays on that type
+                notes[new.index] = as_notetype(notes[new.index], QA)
+                hashes[new.index] = content_hash(notes[new.index].fields, notes[new.index].tags)
 
     taken = {e.guid for e in chosen if e is not None} | ({e.guid for e in previous.notes} if previous else set())
     out: list[RenderedNote] = []
@@ -774,18 +808,19 @@ def assign_identities(
         elif old is not None and old.deck and old.deck != rn.deck:
             moved.append(Moved(rn.key, old.guid, rn.note.title, old.deck, rn.deck))
         if old is not None and old.live and old.key == rn.key and any(f in one_off for f in old.files):
-            out.append(RenderedNote(rn.note, old.guid, rn.deck, rn.fields, rn.tags, old.mod))
+            out.append(replace(rn, guid=old.guid, mod=old.mod))
             entries.append(old)  # a partial version of the note: the lock keeps the whole one
             continue
         files, deck = rn.note.files, rn.deck
-        search = anki_search(rn.fields[_QUESTION], rn.fields[_TOPIC])
+        title_field, _, topic_field = parts[i]
+        search = anki_search(title_field, topic_field, KINDS[rn.notetype].notetype_id)
         unchanged = same[i]
         if unchanged is not None:
             if search == unchanged.search:
                 search = unchanged.search  # share the lock's strings instead of keeping equal copies
             if files == unchanged.files:
                 files = unchanged.files
-            out.append(RenderedNote(rn.note, unchanged.guid, deck, rn.fields, rn.tags, unchanged.mod))
+            out.append(replace(rn, guid=unchanged.guid, mod=unchanged.mod))
             entries.append(
                 LockEntry(
                     rn.key,
@@ -803,25 +838,27 @@ def assign_identities(
             )
             continue
         if old is not None:
-            guid, kind = old.guid, old.kind
+            guid = old.guid
             mod = old.mod if old.hash == hashes[i] else build_mod
         else:
             guid, n = note_guid(rn.key, namespace), 2
             while guid in taken:
                 guid, n = note_guid(f"{rn.key}~{n}", namespace), n + 1
             taken.add(guid)
-            kind, mod = QA, build_mod
-        out.append(RenderedNote(rn.note, guid, deck, rn.fields, rn.tags, mod))
+            mod = build_mod
+        out.append(replace(rn, guid=guid, mod=mod))
         mark = old.sync if old is not None else None
         entries.append(
-            LockEntry(rn.key, guid, hashes[i], mod, rn.note.title, sketches[i], search, files, deck, kind, sync=mark)
+            LockEntry(
+                rn.key, guid, hashes[i], mod, rn.note.title, sketches[i], search, files, deck, rn.notetype, sync=mark
+            )
         )
 
-    kept = {e.key for e in chosen if e is not None}
+    kept = {e.key for e in chosen if e is not None} | {rn.key for rn in notes}
     removed: list[Removed] = []
     kept_out = 0
     for e in previous.notes if previous else ():
-        if e.key in kept:
+        if e.key in kept:  # (an entry of another family under a note's key, from a hand-edited lock, goes)
             continue
         if e.live and left_out(e):
             kept_out += 1
@@ -830,13 +867,16 @@ def assign_identities(
             removed.append(_removed(e))
         entries.append(e)
 
-    type_mark = previous.notetype(QA) if previous is not None else None
-    notetype_mod = (
-        type_mark.mod if type_mark is not None and type_mark.hash == notetype_hash and type_mark.mod else build_mod
-    )
+    used = {e.kind for e in entries} | {rn.notetype for rn in out}
+    marks: list[NoteTypeMark] = []
+    for kind in sorted(used | ({m.kind for m in previous.notetypes} if previous is not None else set())):
+        type_mark = previous.notetype(kind) if previous is not None else None
+        type_hash = hashes_by_kind.get(kind, "")
+        unchanged_type = type_mark is not None and type_mark.hash == type_hash and type_mark.mod
+        marks.append(NoteTypeMark(kind, type_hash, type_mark.mod if unchanged_type and type_mark else build_mod))
     lock = Lock(
         notes=tuple(entries),
-        notetypes=(NoteTypeMark(QA, notetype_hash, notetype_mod),),
+        notetypes=tuple(marks),
         namespace=namespace,
         collection=previous.collection if previous is not None else "",
     )
@@ -845,11 +885,12 @@ def assign_identities(
         lock=lock,
         matches=tuple(matches),
         removed=tuple(removed),
-        notetype_mod=notetype_mod,
+        notetype_mods={m.kind: m.mod for m in marks},
         remembered=tuple(_removed(e) for e in lock.removed),
         restored=tuple(restored),
         moved=tuple(moved),
         left_out=kept_out,
+        legacy_reverse=tuple(rn for rn in out if rn.notetype == QA and rn.note.reverse),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
@@ -10,12 +11,14 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 
 from flashmark.text import normalise
-from flashmark.types import Clash, Conflict, MergeGroup, MergeResult, Note, Question, Section
+from flashmark.types import CLOZE, Clash, Conflict, MergeGroup, MergeResult, Note, Question, Section
 
 SAME_TOPIC = "same title under the same topic"
 SAME_ANSWER = "same title and same answer under another topic"
 NEAR_TITLE = "similar title with the same answer"
 KEPT_APART = "same title under different topics with different answers; kept as separate notes"
+CLOZE_KEY = "[cloze] "  # no normalised title holds brackets or spaces, so no Q&A key can start like this
+OTHER_PROMPTS = "same title with different prompts (code, options, 题目); kept as separate notes"
 
 MIN_ANSWER_FOR_NEAR = 12  # a shorter answer ("见上文") is no evidence two titles mean the same
 NEAR_RATIO = 85.0
@@ -115,6 +118,7 @@ def _build_note(questions: list[Question], chosen: Question, key: str) -> Note:
         tags = tuple(dict.fromkeys(chosen.tags))
         media = tuple(dict.fromkeys(chosen.media)) if chosen.media else ()
         anchor = chosen.anchor or None
+        reverse = chosen.reverse
     else:
         prompt = "".join(
             dict.fromkeys(q.prompt_html for q in _distinct(questions, lambda q: q.prompt_norm) if q.prompt_norm)
@@ -123,6 +127,7 @@ def _build_note(questions: list[Question], chosen: Question, key: str) -> Note:
         tags = tuple(dict.fromkeys(t for q in questions for t in q.tags))
         media = tuple(dict.fromkeys(m for q in questions for m in q.media))
         anchor = _anchor_of(questions)
+        reverse = any(q.reverse for q in questions)
     return Note(
         key=key,
         title=chosen.title,
@@ -137,6 +142,8 @@ def _build_note(questions: list[Question], chosen: Question, key: str) -> Note:
         anchor=anchor,
         media=media,
         files=(chosen.file,) if len(questions) == 1 else tuple(dict.fromkeys(q.file for q in questions)),
+        kind=chosen.kind,
+        reverse=reverse,
     )
 
 
@@ -147,15 +154,29 @@ def _distinct(questions: list[Question], norm: Callable[[Question], str]) -> lis
     return list(seen.values())
 
 
-def _note_keys(notes: list[tuple[str | None, str, tuple[str, ...]]]) -> list[str]:
-    """Key each note (anchor, normalised title, topic) by its title, qualified by topic where titles collide."""
-    base = [("#" + anchor) if anchor else title_norm for anchor, title_norm, _ in notes]
+def prompt_mark(prompt_norm: str) -> str:
+    """What qualifies the key of a note whose title and topic another note shares: a hash of its prompt."""
+    return hashlib.blake2b(prompt_norm.encode(), digest_size=4).hexdigest()
+
+
+def _note_keys(notes: list[tuple[str | None, str, tuple[str, ...], str, str]]) -> list[str]:
+    """Key each note (anchor, normalised title, topic, normalised prompt, kind) by its title, qualified by
+    topic where titles collide, and by prompt where title and topic both do. Cloze notes' keys start CLOZE_KEY."""
+    base = [
+        (CLOZE_KEY if kind == CLOZE else "") + (("#" + anchor) if anchor else title_norm)
+        for anchor, title_norm, _, _, kind in notes
+    ]
     counts = Counter(base)
+    topical = [
+        f"{key}@{'/'.join(_normalise_short(t) for t in topic)}" if counts[key] > 1 and not anchor else key
+        for (anchor, _, topic, _, _), key in zip(notes, base)
+    ]
+    counts = Counter(topical)
     keys: list[str] = []
     used: set[str] = set()
-    for (anchor, _, topic), key in zip(notes, base):
-        if counts[key] > 1 and not anchor:
-            key = f"{key}@{'/'.join(_normalise_short(t) for t in topic)}"
+    for (anchor, _, _, prompt_norm, _), key in zip(notes, topical):
+        if counts[key] > 1 and not anchor and prompt_norm:
+            key = f"{key}?{prompt_mark(prompt_norm)}"
         unique, n = key, 2
         while unique in used:
             unique, n = f"{key}~{n}", n + 1
@@ -166,15 +187,15 @@ def _note_keys(notes: list[tuple[str | None, str, tuple[str, ...]]]) -> list[str
 
 def merge(questions: Sequence[Question]) -> MergeResult:
     """Group repeated questions into notes; report what merged and what was kept apart."""
-    # 1. Same normalised title under the same topic (and the same explicit id, if any).
-    index: dict[tuple[str, tuple[str, ...], str | None], int] = {}
+    # 1. Same normalised title and prompt under the same topic (and the same kind and explicit id, if any).
+    index: dict[tuple[str, tuple[str, ...], str | None, str, str], int] = {}
     groups: list[list[Question]] = []
     topic_keys: dict[tuple[str, ...], tuple[str, ...]] = {}
     for q in questions:
         topic_key = topic_keys.get(q.topic)
         if topic_key is None:
             topic_key = topic_keys[q.topic] = _topic_key(q)
-        i = index.setdefault((q.title_norm, topic_key, q.anchor), len(groups))
+        i = index.setdefault((q.title_norm, topic_key, q.anchor, q.prompt_norm, q.kind), len(groups))
         if i == len(groups):
             groups.append([q])
         else:
@@ -194,16 +215,16 @@ def merge(questions: Sequence[Question]) -> MergeResult:
         if len(members) < 2:
             continue
         if len(members) > MAX_BUCKET_PAIRS:
-            by_title: dict[str, int] = {}
+            by_title: dict[tuple[str, str, str], int] = {}
             for i in members:
-                first = by_title.setdefault(groups[i][0].title_norm, i)
+                first = by_title.setdefault(_alike(groups[i][0]), i)
                 if first != i and _anchors_agree(groups[first], groups[i]):
                     uf.join(first, i, SAME_ANSWER)
             continue
         for x, i in enumerate(members):
             for j in members[x + 1 :]:
                 a, b = groups[i][0].title_norm, groups[j][0].title_norm
-                if not _anchors_agree(groups[i], groups[j]):
+                if not _anchors_agree(groups[i], groups[j]) or _alike(groups[i][0])[1:] != _alike(groups[j][0])[1:]:
                     continue
                 if a == b:
                     uf.join(i, j, SAME_ANSWER)
@@ -221,7 +242,7 @@ def merge(questions: Sequence[Question]) -> MergeResult:
     chosen = [_chosen(clusters[r]) for r in roots]
     # chosen.title_norm is normalise(chosen.title), the note's title
     anchors = [_anchor_of(clusters[r]) if len(clusters[r]) > 1 else c.anchor or None for r, c in zip(roots, chosen)]
-    keys = _note_keys([(anchor, c.title_norm, c.topic) for anchor, c in zip(anchors, chosen)])
+    keys = _note_keys([(anchor, c.title_norm, c.topic, c.prompt_norm, c.kind) for anchor, c in zip(anchors, chosen)])
     notes = [_build_note(clusters[r], c, key) for r, c, key in zip(roots, chosen, keys)]
 
     merged = tuple(
@@ -239,7 +260,11 @@ def merge(questions: Sequence[Question]) -> MergeResult:
     for note, c in zip(notes, chosen):
         by_title_norm[c.title_norm].append(note)
     conflicts = tuple(
-        Conflict(title=same[0].title, sources=tuple(s for n in same for s in n.sources), reason=KEPT_APART)
+        Conflict(
+            title=same[0].title,
+            sources=tuple(s for n in same for s in n.sources),
+            reason=OTHER_PROMPTS if len({n.topic for n in same}) < len(same) else KEPT_APART,
+        )
         for same in by_title_norm.values()
         if len(same) > 1
     )
@@ -251,6 +276,11 @@ def merge(questions: Sequence[Question]) -> MergeResult:
         Clash(anchor, tuple(n.sources[0] for n in same)) for anchor, same in by_anchor.items() if len(same) > 1
     )
     return MergeResult(notes=tuple(notes), groups=merged, conflicts=conflicts, clashes=clashes)
+
+
+def _alike(q: Question) -> tuple[str, str, str]:
+    """What two questions must share to merge at all: title (for exact matches), prompt and kind."""
+    return q.title_norm, q.prompt_norm, q.kind
 
 
 def _anchors_agree(a: list[Question], b: list[Question]) -> bool:

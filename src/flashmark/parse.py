@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -14,6 +15,9 @@ from markdown_it.token import Token
 
 from flashmark.config import Config
 from flashmark.errors import ParseError
+from flashmark.markdown import cloze
+from flashmark.markdown.details import CLOSE as DETAILS_CLOSE
+from flashmark.markdown.details import OPEN as DETAILS_OPEN
 from flashmark.markdown.highlight import Budget
 from flashmark.markdown.media import ImageFiles
 from flashmark.markdown.parser import (
@@ -25,10 +29,21 @@ from flashmark.markdown.parser import (
     render_inline,
     tokenize,
 )
-from flashmark.text import clean_title, normalise, numbering_prefix, split_anchor, topic_tag, user_tag
-from flashmark.types import Notice, ParsedFile, Question, Section, Skipped, Source
+from flashmark.text import (
+    ATTRIBUTE_NAMES,
+    Attributes,
+    clean_title,
+    normalise,
+    numbering_prefix,
+    prompt_key,
+    split_attributes,
+    topic_tag,
+    user_tag,
+)
+from flashmark.types import CLOZE, QA, Notice, ParsedFile, Question, Section, Skipped, Source
 
 PROMPT, ANSWER, EXTRA = "prompt", "answer", "extra"
+QUESTION_LINE, ANSWER_LINE = "question line", "answer line"
 _PLAIN_LABEL = re.compile(r"\s*([^\s:：]{1,12}|[A-Za-z][A-Za-z ]{0,24}?)\s*[:：]")
 _MAX_LABEL_CHARS = 16
 _MAX_LABEL_WORDS = 4
@@ -41,6 +56,8 @@ class FileMeta:
     deck: str | None = None
     topic: str | None = None
     tags: tuple[str, ...] = ()
+    reverse: bool | None = None  # None: as flashmark.toml says
+    list_questions: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +74,20 @@ def _label_roles(config: Config) -> dict[str, str]:
     for role, words in ((EXTRA, config.extra_labels), (ANSWER, config.answer_labels), (PROMPT, config.prompt_labels)):
         for word in words:
             roles[normalise(word)] = role
+    return roles
+
+
+_TRAILING_NUMBER = re.compile(r"[\s#.]*\d+$")  # "Q1", "问题 2", "A#3": a label with its number (one label string)
+
+
+def line_word(label: str) -> str:
+    """A label as label lines compare it: normalised, its number dropped (Q1 → q, 问题2 → 问题)."""
+    return normalise(_TRAILING_NUMBER.sub("", label) or label)
+
+
+def _line_roles(config: Config) -> dict[str, str]:
+    roles = {line_word(word): ANSWER_LINE for word in config.answer_line_labels}
+    roles.update({line_word(word): QUESTION_LINE for word in config.question_line_labels})
     return roles
 
 
@@ -141,7 +172,20 @@ def _front_matter(tokens: list[Token], rel: str) -> FileMeta:
         deck=_deck(_scalar(data, "deck", rel, content), rel, content),
         topic=_scalar(data, "topic", rel, content),
         tags=cleaned,
+        reverse=_switch(data, "reverse", rel, content),
+        list_questions=_switch(data, "list_questions", rel, content),
     )
+
+
+def _switch(data: dict[str, Any], key: str, rel: str, content: str) -> bool | None:
+    value = _scalar(data, key, rel, content)
+    if value is None:
+        return None
+    if value.lower() in ("true", "yes", "on"):
+        return True
+    if value.lower() in ("false", "no", "off"):
+        return False
+    raise ParseError(f"front matter '{key}' must be true or false", rel, _key_line(content, key))
 
 
 def _strip_leading(children: Sequence[Token]) -> list[Token]:
@@ -163,9 +207,16 @@ def _short_label(label: str) -> bool:
     return 0 < len(label) <= _MAX_LABEL_CHARS and len(label.split()) <= _MAX_LABEL_WORDS
 
 
-def _find_label(inline: Token, roles: dict[str, str]) -> tuple[str, str, list[Token]] | None:
-    """If a paragraph starts with a label, return (label, role, the paragraph's remaining children)."""
-    ch = _strip_leading(inline.children or [])
+Known = Callable[[str], bool]
+
+
+def _find_label(children: Sequence[Token], known: Known, any_bold: bool = True) -> tuple[str, list[Token]] | None:
+    """If inline children start with a label, return (label, the children after it).
+
+    A bold label ending in a colon (`**答案：**`, `**答案**：`) counts when `any_bold` or when `known`
+    says so; a plain one (`答案：`), or a known one opening a bold line (`**Q: What is…?**`), only when known.
+    """
+    ch = _strip_leading(children)
     if len(ch) >= 3 and ch[0].type == "strong_open" and ch[1].type == "text" and ch[2].type == "strong_close":
         text = ch[1].content.strip()
         if text.endswith((":", "：")):
@@ -174,44 +225,118 @@ def _find_label(inline: Token, roles: dict[str, str]) -> tuple[str, str, list[To
             label = text
             rest = [copy_token(ch[3], content=ch[3].content.lstrip()[1:]), *ch[4:]]
         else:
+            m = _PLAIN_LABEL.match(ch[1].content)
+            if m is None or not known(m.group(1).strip()):
+                return None
+            label = m.group(1).strip()  # the whole line in bold: keep the rest of it, without the bold
+            rest = [copy_token(ch[1], content=ch[1].content[m.end() :]), *ch[3:]]
+        if not _short_label(label) or not (any_bold or known(label)):
             return None
-        if not _short_label(label):
-            return None
-        return label, roles.get(normalise(label), EXTRA), _strip_leading(rest)
+        return label, _strip_leading(rest)
     if ch and ch[0].type == "text":
         m = _PLAIN_LABEL.match(ch[0].content)
-        if m is not None and normalise(m.group(1)) in roles:
+        if m is not None and known(m.group(1).strip()):
             label = m.group(1).strip()
-            rest = [copy_token(ch[0], content=ch[0].content[m.end() :]), *ch[1:]]
-            return label, roles[normalise(label)], _strip_leading(rest)
+            return label, _strip_leading([copy_token(ch[0], content=ch[0].content[m.end() :]), *ch[1:]])
     return None
 
 
+def _split_paragraphs(body: Sequence[Token], known: Known) -> list[Token]:
+    """Start a new paragraph at each line that opens with a known label (`问：…⏎答：…` written as one paragraph)."""
+    out: list[Token] = []
+    i = 0
+    while i < len(body):
+        token = body[i]
+        if not (token.type == "paragraph_open" and token.level == 0 and i + 2 < len(body)):
+            out.append(token)
+            i += 1
+            continue
+        inline, close = body[i + 1], body[i + 2]
+        children = list(inline.children or [])
+        cuts = [
+            j
+            for j, child in enumerate(children)
+            if child.type in ("softbreak", "hardbreak") and _find_label(children[j + 1 :], known, any_bold=False)
+        ]
+        if not cuts:
+            out.extend(body[i : i + 3])
+            i += 3
+            continue
+        start = token.map[0] if token.map else 0
+        bounds = [0, *(j + 1 for j in cuts), len(children) + 1]
+        for a, b in itertools.pairwise(bounds):
+            part = children[a : b - 1]
+            first = start + sum(1 for c in children[:a] if c.type in ("softbreak", "hardbreak"))
+            lines = [first, first + 1 + sum(1 for c in part if c.type in ("softbreak", "hardbreak"))]
+            out.append(copy_token(token))
+            out[-1].map = lines
+            out.append(copy_token(inline, children=part, content=inline_text(part)))
+            out[-1].map = lines
+            out.append(close)
+        i += 3
+    return out
+
+
+def _details_end(body: Sequence[Token], i: int) -> int:
+    """The index of the details_close that matches the details_open at `i`."""
+    depth = 0
+    for j in range(i, len(body)):
+        if body[j].type == DETAILS_OPEN:
+            depth += 1
+        elif body[j].type == DETAILS_CLOSE:
+            depth -= 1
+            if depth == 0:
+                return j
+    return len(body) - 1
+
+
 def _segments(body: Sequence[Token], roles: dict[str, str]) -> list[_Segment]:
-    """Split a question body at its labelled paragraphs."""
+    """Split a question body at its labelled paragraphs and `<details>` blocks.
+
+    Sections count only when one of them is a prompt or an answer; then what stands before the first
+    answer, unlabelled (code, options), is the prompt. Otherwise the whole body is the answer.
+    """
     segments: list[_Segment] = []
     label: str | None = None
     role = ANSWER
     current: list[Token] = []
+
+    def known(word: str) -> bool:
+        return normalise(word) in roles
+
     i = 0
     while i < len(body):
         token = body[i]
+        if token.type == DETAILS_OPEN and token.level == 0 and body[i + 1].type != DETAILS_CLOSE:
+            if current or label is not None:
+                segments.append(_Segment(label, role, tuple(current)))
+            end = _details_end(body, i)
+            summary = token.meta.get("summary") or ""
+            found_role = roles.get(normalise(summary)) if summary else None
+            segments.append(_Segment(summary or "Answer", found_role or ANSWER, tuple(body[i + 1 : end])))
+            label, role, current = None, ANSWER, []
+            i = end + 1
+            continue
         found = None
         if token.type == "paragraph_open" and token.level == 0 and i + 2 < len(body):
-            found = _find_label(body[i + 1], roles)
+            found = _find_label(body[i + 1].children or [], known)
         if found is None:
             current.append(token)
             i += 1
             continue
         if current or label is not None:
             segments.append(_Segment(label, role, tuple(current)))
-        label, role, rest = found
+        label, rest = found
+        role = roles.get(normalise(label), EXTRA)
         current = [token, copy_token(body[i + 1], children=rest), body[i + 2]] if rest else []
         i += 3
     if current or label is not None:
         segments.append(_Segment(label, role, tuple(current)))
-    if not any(s.label is not None and s.role in (PROMPT, ANSWER) for s in segments):
+    answers = [n for n, s in enumerate(segments) if s.label is not None and s.role == ANSWER]
+    if not answers and not any(s.label is not None and s.role == PROMPT for s in segments):
         return [_Segment(None, ANSWER, tuple(body))]
+    if answers and segments[0].label is None:
+        segments[0] = _Segment(None, PROMPT, segments[0].tokens)  # what stands between the title and the answer
     return segments
 
 
@@ -225,17 +350,41 @@ def _trim(tokens: Sequence[Token]) -> list[Token]:
     return out
 
 
-def _title_children(inline: Token) -> tuple[list[Token], str, str | None]:
-    """The heading's inline children without numbering or `{#id}`, its clean text, and the id."""
-    children = list(inline.children or [])
-    raw, anchor = split_anchor(inline_text(children))
-    if anchor is not None and children and children[-1].type == "text":
-        children[-1] = copy_token(children[-1], content=split_anchor(children[-1].content)[0])
+def _title_children(children: Sequence[Token]) -> tuple[list[Token], str, Attributes | None]:
+    """A title's inline children without numbering or `{#id …}`, its clean text, and its attributes."""
+    children = list(children)
+    raw, attributes = split_attributes(inline_text(children))
+    if attributes is not None:
+        last = children[-1] if children else None
+        if last is not None and last.type == "text" and split_attributes(last.content)[1] == attributes:
+            children[-1] = copy_token(last, content=split_attributes(last.content)[0])
+        else:  # the braces are not all in one piece of text: leave the title as written
+            raw, attributes = inline_text(children), None
     cut = numbering_prefix(raw)
     if cut and children and children[0].type == "text" and children[0].content.startswith(raw[:cut].lstrip()):
         first = children[0].content.lstrip()
         children[0] = copy_token(children[0], content=first[len(raw[:cut].lstrip()) :])
-    return children, clean_title(raw), anchor
+    return children, clean_title(raw), attributes
+
+
+def _level0_blocks(body: Sequence[Token]) -> list[tuple[int, int]]:
+    """The (start, end) index ranges of the top-level blocks of a body."""
+    blocks: list[tuple[int, int]] = []
+    i = 0
+    while i < len(body):
+        start, depth = i, 0
+        while i < len(body):
+            depth += body[i].nesting
+            i += 1
+            if depth <= 0:
+                break
+        blocks.append((start, i))
+    return blocks
+
+
+def _line_of(tokens: Sequence[Token]) -> int | None:
+    first = next((t for t in tokens if t.map), None)
+    return first.map[0] + 1 if first is not None and first.map else None
 
 
 def _has_content(tokens: Sequence[Token]) -> bool:
@@ -286,6 +435,320 @@ def _swallowed(tokens: Sequence[Token], text: str, rel: str) -> list[Notice]:
     return notices
 
 
+class _FileParser:
+    """One file's questions, skips and warnings, gathered while its heading tree is walked."""
+
+    def __init__(self, source: Source, config: Config, root: Path | None) -> None:
+        self.rel = rel = source.rel
+        self.text = source.text
+        self.config = config
+        try:
+            self.tokens = tokenize(source.text, config.allow_html, config.details)
+        except TooMuch as exc:
+            raise ParseError(exc.message, rel, exc.line) from None
+        self.meta = _front_matter(self.tokens, rel)
+        self.roles = _label_roles(config)
+        self.line_roles = _line_roles(config) if config.label_lines else {}
+        self.file_topic = self.meta.topic or PurePosixPath(rel).stem
+        self.deck = self.meta.deck or _file_deck(rel)
+        self.reverse = config.reverse if self.meta.reverse is None else self.meta.reverse
+        self.list_questions = config.list_questions if self.meta.list_questions is None else self.meta.list_questions
+        self.images = ImageFiles(
+            source.path, rel, root if root is not None else source.path.parent, config.max_image_mb
+        )
+        self.questions: list[Question] = []
+        self.skipped: list[Skipped] = []
+        self.notices: list[Notice] = list(source.notices)
+        self.budget = Budget()
+        self.env: dict[str, Any] = {"file": rel, "images": self.images, "warn": self.warn, "highlight": self.budget}
+        self.topic_tags: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def warn(self, line: int | None, kind: str, message: str) -> None:
+        self.notices.append(Notice(self.rel, line, kind, message))
+
+    # ------------------------------------------------------------ labels
+
+    def _is_line_label(self, role: str) -> Known:
+        return lambda word: self.line_roles.get(line_word(word)) == role
+
+    def _any_line_label(self, word: str) -> bool:
+        return line_word(word) in self.line_roles or normalise(word) in self.roles
+
+    def _question_lines(self, body: Sequence[Token]) -> list[int]:
+        """Indexes of the paragraphs that open a label-line question: `Q:` with an `A:` (or a details block)
+        after it, before the next `Q:`."""
+        if not self.line_roles:
+            return []
+        is_question, is_answer = self._is_line_label(QUESTION_LINE), self._is_line_label(ANSWER_LINE)
+        starts: list[int] = []
+        pending: int | None = None
+        for start, _ in _level0_blocks(body):
+            token = body[start]
+            if token.type == "paragraph_open" and start + 1 < len(body):
+                children = body[start + 1].children or []
+                if _find_label(children, is_question, any_bold=False) is not None:
+                    pending = start
+                    continue
+                if pending is not None and _find_label(children, is_answer, any_bold=False) is not None:
+                    starts.append(pending)
+                    pending = None
+            elif token.type == DETAILS_OPEN and pending is not None and self.config.details:
+                starts.append(pending)
+                pending = None
+        return starts
+
+    # ------------------------------------------------------------ one question
+
+    def _tags(self, topic: tuple[str, ...]) -> tuple[str, ...]:
+        tags = self.topic_tags.get(topic)
+        if tags is None:  # one shared tuple per topic: a large corpus holds fewer copies
+            tags = self.topic_tags[topic] = tuple(dict.fromkeys(t for t in (topic_tag(topic), *self.meta.tags) if t))
+        return tags
+
+    def question(
+        self,
+        title_tokens: Sequence[Token],
+        body: Sequence[Token],
+        topic: tuple[str, ...],
+        line: int,
+        roles: dict[str, str],
+        *,
+        untitled: bool = False,
+    ) -> None:
+        """Make one question (or a skip) from its title's inline children and its body's block tokens."""
+        children, title, attributes = _title_children(title_tokens)
+        if untitled:  # a cloze paragraph on its own: its text names it in messages and keys it
+            title = " ".join(blocks_text(body).split())[:80]
+        title_norm = normalise(title)
+        if not title_norm:
+            self.skipped.append(
+                Skipped(self.rel, line, title, "heading has no words, only punctuation or numbering; give it a title")
+            )
+            return
+        if attributes is not None and attributes.unknown:
+            shown = ", ".join(attributes.unknown)
+            self.warn(
+                line,
+                "attribute",
+                f"unknown attribute {shown} on the question (known: #id, {', '.join(ATTRIBUTE_NAMES)})",
+            )
+        segments = _segments(body, roles)
+        prompt = [t for s in segments if s.role == PROMPT for t in s.tokens]
+        answer = [t for s in segments if s.role == ANSWER for t in s.tokens]
+        if not answer:
+            self.skipped.append(
+                Skipped(self.rel, line, title, "has labelled sections but no answer (答案/Answer) section")
+            )
+            return
+        kind = QA
+        if self.config.cloze and cloze.has_cloze([*prompt, *answer]):
+            ready, numbers = cloze.prepare([*prompt, *answer], lambda at, message: self.warn(at, "cloze", message))
+            prompt, answer = ready[: len(prompt)], ready[len(prompt) :]
+            if numbers:
+                kind = CLOZE
+        extra_segments = [s for s in segments if s.role == EXTRA and s.tokens]
+        if self.config.cloze and kind == CLOZE:
+            for s in extra_segments:
+                if cloze.has_cloze(s.tokens):
+                    self.warn(
+                        _line_of(s.tokens) or line,
+                        "cloze",
+                        f"clozes in the '{s.label}' section are shown as written: only the question's text and "
+                        "answer make cloze cards",
+                    )
+            if cloze.MARK.search(title):
+                self.warn(line, "cloze", "clozes in a title are shown as written: put them in the text under it")
+        reverse = self.reverse if attributes is None or attributes.reverse is None else attributes.reverse
+        if kind == CLOZE and attributes is not None and attributes.reverse:
+            self.warn(line, "reverse", "a cloze note has no reversed card; {reverse} is ignored")
+        allow, env = self.config.allow_html, self.env
+        extras = tuple(
+            Section(sys.intern(s.label or ""), render_blocks(s.tokens, allow, env), normalise(blocks_text(s.tokens)))
+            for s in extra_segments
+        )
+        tags = self._tags(topic)
+        if attributes is not None and attributes.tags:
+            tags = tuple(dict.fromkeys((*tags, *attributes.tags)))
+        self.questions.append(
+            Question(
+                title=title,
+                title_html="" if untitled else render_inline(children, allow, env).strip(),
+                title_norm=title_norm,
+                topic=topic,
+                prompt_html=render_blocks(prompt, allow, env),
+                prompt_norm=prompt_key(blocks_text(prompt)),
+                answer_html=render_blocks(answer, allow, env),
+                answer_norm=normalise(blocks_text(answer)),
+                extras=extras,
+                file=self.rel,
+                line=line,
+                deck=self.deck,
+                tags=tags,
+                anchor=attributes.anchor if attributes is not None else None,
+                media=self.images.take(),
+                kind=kind,
+                reverse=reverse and kind == QA,
+            )
+        )
+
+    # ------------------------------------------------------------ bodies
+
+    def heading_body(self, title_tokens: Sequence[Token], body: list[Token], topic: tuple[str, ...], line: int) -> None:
+        """A heading with text under it: one question, or the topic of the label-line or list questions in it."""
+        split = _split_paragraphs(body, self._any_line_label) if self.line_roles else body
+        starts = self._question_lines(split)
+        own_topic = (*topic, clean_title(split_attributes(inline_text(title_tokens))[0]))
+        if len(starts) >= 2:
+            self.loose(split[: starts[0]], own_topic, "under this heading, before its first Q:")
+            self.label_lines(split, starts, own_topic)
+            return
+        if self.list_questions and not starts and self.list_body(body, own_topic):
+            return
+        roles = self.roles
+        if starts:  # one Q:/A: pair under a heading: the heading is the question, Q: its prompt, A: its answer
+            roles = {**roles, **{w: PROMPT if r == QUESTION_LINE else ANSWER for w, r in self.line_roles.items()}}
+            body = split
+        self.question(title_tokens, body, topic or (self.file_topic,), line, roles)
+
+    def label_lines(self, body: Sequence[Token], starts: list[int], topic: tuple[str, ...]) -> None:
+        """Questions written as `Q: …` / `A: …` paragraphs, each running to the next `Q:`."""
+        is_question = self._is_line_label(QUESTION_LINE)
+        answer_roles = {**self.roles, **{w: ANSWER for w, r in self.line_roles.items() if r == ANSWER_LINE}}
+        for n, start in enumerate(starts):
+            end = starts[n + 1] if n + 1 < len(starts) else len(body)
+            found = _find_label(body[start + 1].children or [], is_question, any_bold=False)
+            assert found is not None
+            line = (body[start].map or [0])[0] + 1
+            self.question(found[1], _trim(body[start + 3 : end]), topic, line, answer_roles)
+
+    def list_body(self, body: Sequence[Token], topic: tuple[str, ...]) -> bool:
+        """Questions written as list items, the first line the question, the rest the answer; False if none."""
+        blocks = _level0_blocks(body)
+        lists = [(a, b) for a, b in blocks if body[a].type in ("bullet_list_open", "ordered_list_open")]
+        if not lists:
+            return False
+        outside: list[Token] = []
+        for a, b in blocks:
+            if (a, b) not in lists:
+                outside.extend(body[a:b])
+                continue
+            for item_start, item_end in _level0_blocks(list(body[a + 1 : b - 1])):
+                self.list_item(body[a + 1 + item_start : a + 1 + item_end], topic)
+        self.loose(outside, topic, "between the list questions")
+        return True
+
+    def list_item(self, item: Sequence[Token], topic: tuple[str, ...]) -> None:
+        inner = list(item[1:-1])  # inside list_item_open … list_item_close
+        line = (item[0].map or [0])[0] + 1
+        if len(inner) < 3 or inner[0].type != "paragraph_open":
+            self.skipped.append(Skipped(self.rel, line, "", "list item does not start with a line of text"))
+            return
+        children = list(inner[1].children or [])
+        cut = next((j for j, c in enumerate(children) if c.type in ("softbreak", "hardbreak")), len(children))
+        title, rest = children[:cut], _strip_leading(children[cut + 1 :])
+        answer = list(inner[3:])
+        if rest:
+            opener = copy_token(inner[0])
+            opener.hidden = False
+            closer = copy_token(inner[2])
+            closer.hidden = False
+            answer = [opener, copy_token(inner[1], children=rest, content=inline_text(rest)), closer, *answer]
+        if not answer:
+            text = clean_title(inline_text(title))
+            self.skipped.append(Skipped(self.rel, line, text, "list question has no answer under it (indent it)"))
+            return
+        self.question(title, [_unhide(t) for t in answer], topic, line, {})
+
+    def loose(self, tokens: Sequence[Token], topic: tuple[str, ...], where: str) -> None:
+        """Text that belongs to no question: a cloze paragraph in it is a note of its own; the rest is reported."""
+        rest: list[Token] = []
+        for a, b in _level0_blocks(tokens):
+            block = tokens[a:b]
+            if self.config.cloze and block[0].type not in ("front_matter", "hr") and cloze.has_cloze(block):
+                self.question([], list(block), topic, _line_of(block) or 1, {}, untitled=True)
+            else:
+                rest.extend(block)
+        if _has_content(rest):
+            first = next(t for t in rest if t.type not in ("front_matter", "hr"))
+            line = first.map[0] + 1 if first.map else None
+            self.warn(line, "outside", f"text {where} is not part of any question; give it a heading")
+
+    def preamble(self, tokens: list[Token], has_headings: bool) -> None:
+        """What comes before the first heading: label-line, list or cloze questions, else a warning."""
+        split = _split_paragraphs(tokens, self._any_line_label) if self.line_roles else tokens
+        starts = self._question_lines(split)
+        topic = (self.file_topic,)
+        where = "before the first heading" if has_headings else "in a file without headings"
+        if starts:
+            self.loose(split[: starts[0]], topic, where)
+            self.label_lines(split, starts, topic)
+        elif not (self.list_questions and self.list_body(tokens, topic)):
+            self.loose(tokens, topic, where)
+
+    def parse(self) -> ParsedFile:
+        tokens, rel = self.tokens, self.rel
+        skip_titles = {normalise(t) for t in self.config.skip_headings}
+        heads = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.level == 0]
+        preamble = [t for t in tokens[: heads[0] if heads else len(tokens)] if t.type != "front_matter"]
+        if _has_content(preamble):
+            self.preamble(_trim(preamble), bool(heads))
+        elif not heads:
+            what = "holds only front matter" if tokens and tokens[0].type == "front_matter" else "is empty"
+            self.notices.append(Notice(rel, None, "empty", f"file {what}; it adds no questions"))
+
+        stack: list[tuple[int, str]] = []
+        skip_below: int | None = None
+        for k, h in enumerate(heads):
+            level = int(tokens[h].tag[1:])
+            line = (tokens[h].map or [0])[0] + 1
+            end = heads[k + 1] if k + 1 < len(heads) else len(tokens)
+            if skip_below is not None and level > skip_below:
+                continue
+            skip_below = None
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            title_tokens = tokens[h + 1].children or []
+            _, title, _ = _title_children(title_tokens)
+            body = _trim(tokens[h + 3 : end])
+            if normalise(title) in skip_titles:
+                skip_below = level
+                continue
+            has_subheadings = k + 1 < len(heads) and int(tokens[heads[k + 1]].tag[1:]) > level
+            parents = tuple(t for _, t in stack)
+            stack.append((level, title))
+            if not body:
+                if not has_subheadings:
+                    self.skipped.append(Skipped(rel, line, title, "heading has no answer under it"))
+                continue
+            self.heading_body(title_tokens, body, parents, line)
+        self.notices.extend(_swallowed(tokens, self.text, rel))
+        return self.finish()
+
+    def finish(self) -> ParsedFile:
+        notices = self.notices
+        notices.extend(self.images.notices)
+        if self.budget.plain:
+            count = len(self.budget.plain)
+            blocks = "code block is" if count == 1 else f"{count} code blocks are"
+            message = f"{blocks} shown without colours: too big or too slow to highlight (a lexer stuck on odd input)"
+            notices.append(Notice(self.rel, self.budget.plain[0], "highlight", message))
+        return ParsedFile(
+            rel=self.rel,
+            questions=tuple(self.questions),
+            skipped=tuple(self.skipped),
+            notices=tuple(notices),
+            deps=self.images.looked_at(),
+        )
+
+
+def _unhide(token: Token) -> Token:
+    """A list item's paragraph shown as a paragraph (tight lists hide them) once the item is an answer."""
+    if token.hidden and token.type in ("paragraph_open", "paragraph_close"):
+        token = copy_token(token)
+        token.hidden = False
+    return token
+
+
 def _file_deck(rel: str) -> str:
     return "::".join(PurePosixPath(rel).with_suffix("").parts)
 
@@ -295,111 +758,4 @@ def parse_source(source: Source, config: Config, root: Path | None = None) -> Pa
 
     Images may come from anywhere under `root`, the content folder (default: the file's own folder).
     """
-    rel = source.rel
-    try:
-        tokens = tokenize(source.text, config.allow_html)
-    except TooMuch as exc:
-        raise ParseError(exc.message, rel, exc.line) from None
-    meta = _front_matter(tokens, rel)
-    roles = _label_roles(config)
-    skip_titles = {normalise(t) for t in config.skip_headings}
-    file_topic = meta.topic or PurePosixPath(rel).stem
-    deck = meta.deck or _file_deck(rel)
-    images = ImageFiles(source.path, rel, root if root is not None else source.path.parent, config.max_image_mb)
-    questions: list[Question] = []
-    skipped: list[Skipped] = []
-    notices: list[Notice] = list(source.notices)
-
-    def warn(line: int | None, kind: str, message: str) -> None:
-        notices.append(Notice(rel, line, kind, message))
-
-    budget = Budget()
-    env: dict[str, Any] = {"file": rel, "images": images, "warn": warn, "highlight": budget}
-    allow = config.allow_html
-
-    heads = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.level == 0]
-
-    preamble = tokens[: heads[0] if heads else len(tokens)]
-    if _has_content(preamble):
-        first = next(t for t in preamble if t.type not in ("front_matter", "hr"))
-        line = first.map[0] + 1 if first.map else None
-        what = "text before the first heading" if heads else "a file without headings"
-        notices.append(Notice(rel, line, "outside", f"{what} is not part of any question; give it a heading"))
-    elif not heads:
-        what = "holds only front matter" if tokens and tokens[0].type == "front_matter" else "is empty"
-        notices.append(Notice(rel, None, "empty", f"file {what}; it adds no questions"))
-
-    stack: list[tuple[int, str]] = []
-    topic_tags: dict[tuple[str, ...], tuple[str, ...]] = {}
-    skip_below: int | None = None
-    for k, h in enumerate(heads):
-        level = int(tokens[h].tag[1:])
-        line = (tokens[h].map or [0])[0] + 1
-        end = heads[k + 1] if k + 1 < len(heads) else len(tokens)
-        if skip_below is not None and level > skip_below:
-            continue
-        skip_below = None
-        while stack and stack[-1][0] >= level:
-            stack.pop()
-        children, title, anchor = _title_children(tokens[h + 1])
-        title_norm = normalise(title)
-        body = _trim(tokens[h + 3 : end])
-        if title_norm in skip_titles:
-            skip_below = level
-            continue
-        has_subheadings = k + 1 < len(heads) and int(tokens[heads[k + 1]].tag[1:]) > level
-        parents = tuple(t for _, t in stack)
-        stack.append((level, title))
-        if not body:
-            if not has_subheadings:
-                skipped.append(Skipped(rel, line, title, "heading has no answer under it"))
-            continue
-        if not title_norm:
-            skipped.append(
-                Skipped(rel, line, title, "heading has no words, only punctuation or numbering; give it a title")
-            )
-            continue
-        segments = _segments(body, roles)
-        prompt = [t for s in segments if s.role == PROMPT for t in s.tokens]
-        answer = [t for s in segments if s.role == ANSWER for t in s.tokens]
-        if not answer:
-            skipped.append(Skipped(rel, line, title, "has labelled sections but no answer (答案/Answer) section"))
-            continue
-        extras = tuple(
-            Section(sys.intern(s.label or ""), render_blocks(s.tokens, allow, env), normalise(blocks_text(s.tokens)))
-            for s in segments
-            if s.role == EXTRA and s.tokens
-        )
-        topic = parents or (file_topic,)
-        tags = topic_tags.get(topic)
-        if tags is None:  # one shared tuple per topic: a large corpus holds fewer copies
-            tags = topic_tags[topic] = tuple(dict.fromkeys(t for t in (topic_tag(topic), *meta.tags) if t))
-        questions.append(
-            Question(
-                title=title,
-                title_html=render_inline(children, allow, env).strip(),
-                title_norm=title_norm,
-                topic=topic,
-                prompt_html=render_blocks(prompt, allow, env),
-                prompt_norm=normalise(blocks_text(prompt)),
-                answer_html=render_blocks(answer, allow, env),
-                answer_norm=normalise(blocks_text(answer)),
-                extras=extras,
-                file=rel,
-                line=line,
-                deck=deck,
-                tags=tags,
-                anchor=anchor,
-                media=images.take(),
-            )
-        )
-    notices.extend(_swallowed(tokens, source.text, rel))
-    notices.extend(images.notices)
-    if budget.plain:
-        count = len(budget.plain)
-        blocks = "code block is" if count == 1 else f"{count} code blocks are"
-        message = f"{blocks} shown without colours: too big or too slow to highlight (a lexer stuck on odd input)"
-        notices.append(Notice(rel, budget.plain[0], "highlight", message))
-    return ParsedFile(
-        rel=rel, questions=tuple(questions), skipped=tuple(skipped), notices=tuple(notices), deps=images.looked_at()
-    )
+    return _FileParser(source, config, root).parse()

@@ -16,7 +16,8 @@ from typing import Any
 
 from latex2mathml.converter import convert as tex_to_mathml
 
-from flashmark.anki.notetype import FIELDS, card_css, template_text
+from flashmark.anki import cloze
+from flashmark.anki.notetype import KINDS, card_css, card_labels, kind_label, template_text
 from flashmark.anki.package import package_media
 from flashmark.build import CACHE_DIR, deck_name, load_corpus
 from flashmark.config import load_config
@@ -127,16 +128,21 @@ def _is_empty(value: str) -> bool:
     return _EMPTY_FIELD.match(value) is not None
 
 
-def render_template(template: str, fields: Mapping[str, str], front_side: str = "") -> str:
+def render_template(
+    template: str, fields: Mapping[str, str], front_side: str = "", *, ordinal: int = 0, question: bool = True
+) -> str:
     """Fill a card template the way Anki does, for the syntax our templates use.
 
-    Supports `{{Field}}`, `{{#Field}}…{{/Field}}`, `{{^Field}}…{{/Field}}` and `{{FrontSide}}`.
+    Supports `{{Field}}`, `{{#Field}}…{{/Field}}`, `{{^Field}}…{{/Field}}`, `{{FrontSide}}` and
+    `{{cloze:Field}}` (card `ordinal`, its front when `question`).
     """
 
     def value(name: str) -> str:
         name = name.strip()
         if name == "FrontSide":
             return front_side
+        if name.startswith("cloze:"):
+            return cloze.render(value(name[len("cloze:") :]), ordinal, question)
         if name not in fields:
             raise KeyError(f"template uses unknown field {{{{{name}}}}}")
         return fields[name]
@@ -200,11 +206,16 @@ def _with_images(html: str, uris: Mapping[str, str]) -> str:
     return _MEDIA_SRC.sub(lambda m: f'src="{uris[m.group(1)]}"' if m.group(1) in uris else m.group(0), html)
 
 
-def card_sides(rn: RenderedNote, uris: Mapping[str, str]) -> tuple[str, str]:
-    """The front and back of a note's card as Anki would show them (math drawn as MathML, images inlined)."""
-    fields = dict(zip(FIELDS, rn.fields))
-    front = render_template(template_text("front.html"), fields)
-    back = render_template(template_text("back.html"), fields, front_side=front)
+def card_sides(rn: RenderedNote, uris: Mapping[str, str], card: int = 0) -> tuple[str, str]:
+    """The front and back of one of a note's cards as Anki would show them (math drawn as MathML, images inlined).
+
+    `card` is the card's ordinal: its template for Q&A notes, its cloze number less one for cloze notes.
+    """
+    kind = KINDS[rn.notetype]
+    fields = dict(zip(kind.fields, rn.fields))
+    _, front_file, back_file = kind.templates[0 if kind.cloze else card]
+    front = render_template(template_text(front_file), fields, ordinal=card, question=True)
+    back = render_template(template_text(back_file), fields, front_side=front, ordinal=card, question=False)
     return _with_images(_with_math(front), uris), _with_images(_with_math(back), uris)
 
 
@@ -219,17 +230,25 @@ def _tag_options(tags: Iterable[str]) -> list[str]:
     return sorted(options.values(), key=lambda t: t.casefold())
 
 
-def _card_data(rn: RenderedNote) -> dict[str, Any]:
-    """One card for the page's data: where it is, its tags, its two sides, and its text for searching."""
-    front, back = card_sides(rn, {})
-    return {
-        "deck": rn.deck,
-        "tags": list(rn.tags),
-        "src": " ".join(rn.note.sources),
-        "front": front,
-        "back": back,
-        "text": unescape(_TAGS.sub(" ", back)).lower(),
-    }
+def _card_data(rn: RenderedNote) -> list[dict[str, Any]]:
+    """Each of a note's cards for the page's data: where it is, its kind, tags, two sides and text for searching."""
+    cards = []
+    kind = kind_label(rn.note.kind, rn.note.reverse)
+    for ordinal, label in card_labels(rn):
+        front, back = card_sides(rn, {}, ordinal)
+        cards.append(
+            {
+                "deck": rn.deck,
+                "tags": list(rn.tags),
+                "src": " ".join(rn.note.sources),
+                "kind": kind,
+                "card": label,
+                "front": front,
+                "back": back,
+                "text": unescape(_TAGS.sub(" ", back)).lower(),
+            }
+        )
+    return cards
 
 
 def _script_json(data: Any) -> str:
@@ -245,7 +264,8 @@ def preview_html(notes: Sequence[RenderedNote], title: str, media: Sequence[Medi
     30,000 notes opens as quickly as one of thirty; each picture is in the page once.
     """
     files = package_media(notes) if media is None else list(media)
-    data = {"media": {m.name: _data_uri(m.path) for m in files}, "cards": [_card_data(rn) for rn in notes]}
+    cards = [card for rn in notes for card in _card_data(rn)]
+    data = {"media": {m.name: _data_uri(m.path) for m in files}, "cards": cards}
     script = template_text("preview.js")
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     csp = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{digest}'"
@@ -253,7 +273,7 @@ def preview_html(notes: Sequence[RenderedNote], title: str, media: Sequence[Medi
         f'<option value="{escape(t)}">{_INDENT * t.count("::")}{escape(t.rsplit("::", 1)[-1])}</option>'
         for t in _tag_options(t for rn in notes for t in rn.tags)
     )
-    count = len(notes)
+    count = len(cards)
     return f"""<!DOCTYPE html>
 <html lang="zh">
 <head>

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 from html import escape
 
+from flashmark.anki.notetype import CLOZE, KINDS, QA, QAR, REVERSE_ON
 from flashmark.identity import note_guid
 from flashmark.markdown.sanitize import card_html
 from flashmark.types import Note, RenderedNote
@@ -53,20 +55,43 @@ def extra_html(note: Note) -> str:
 
 
 def render_note(note: Note, root_deck: str) -> RenderedNote:
-    """Fill the note type's fields for one note."""
-    fields = tuple(
-        card_html(field)
-        for field in (
+    """Fill the fields of the note's note type: Q&A (with its Reverse switch) or cloze."""
+    if note.kind == CLOZE:
+        values: tuple[str, ...] = (
+            note.title_html,
+            note.prompt_html + answer_html(note.answers),
+            extra_html(note),
+            _topic_html(note.topic),
+            source_html(note.files),
+        )
+        notetype = CLOZE
+    else:
+        values = (
             note.title_html,
             note.prompt_html,
             answer_html(note.answers),
             extra_html(note),
             _topic_html(note.topic),
             source_html(note.files),
+            REVERSE_ON if note.reverse else "",
         )
-    )
+        notetype = QAR
+    fields = tuple(card_html(field) for field in values)
     deck = anki_deck(root_deck, note.deck)
-    return RenderedNote(note=note, guid=note_guid(note.key), deck=deck, fields=fields, tags=note.tags)
+    return RenderedNote(
+        note=note, guid=note_guid(note.key), deck=deck, fields=fields, tags=note.tags, notetype=notetype
+    )
+
+
+def as_notetype(rn: RenderedNote, notetype: str) -> RenderedNote:
+    """A Q&A note's fields for the other Q&A note type: the one-card type of earlier versions (`qa`), or `qar`."""
+    if notetype == rn.notetype:
+        return rn
+    if notetype == QAR and rn.notetype == QA:
+        return replace(rn, fields=(*rn.fields, REVERSE_ON if rn.note.reverse else ""), notetype=QAR)
+    if notetype == QA and rn.notetype == QAR:
+        return replace(rn, fields=rn.fields[: len(KINDS[QA].fields)], notetype=QA)
+    raise ValueError(f"a {rn.notetype} note cannot become a {notetype} note")
 
 
 def render_notes(notes: tuple[Note, ...], root_deck: str) -> list[RenderedNote]:

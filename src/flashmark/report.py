@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flashmark import __version__
+from flashmark.anki.notetype import CLOZE, QA, card_labels, kind_key, kind_label
 from flashmark.diagnostics import Diagnostic, from_error, ordered, warnings_of
 from flashmark.errors import FlashmarkError
 from flashmark.types import Match, MergeResult, Moved, Notice, Removed, RenderedNote, Skipped
@@ -74,10 +76,23 @@ def summary(result: BuildResult) -> str:
     if result.errors:
         parts.append(f"{_plural(len(result.errors), 'error')}")
     parts.append(_plural(result.warnings, "warning"))
+    kinds = Counter(kind_key(rn.note.kind, rn.note.reverse) for rn in result.notes)
+    cards = sum(len(card_labels(rn)) for rn in result.notes)
+    made = _plural(len(result.notes), "note")
+    if not set(kinds) <= {"qa"}:
+        made += f", {_plural(cards, 'card')}{kinds_text(kinds)}"
     return (
         f"{_plural(result.files, 'file')}, {_plural(result.questions, 'question')} → "
-        f"{_plural(len(result.notes), 'note')} ({', '.join(parts)}) → {result.output} in {result.seconds:.2f} s"
+        f"{made} ({', '.join(parts)}) → {result.output} in {result.seconds:.2f} s"
     )
+
+
+def kinds_text(kinds: Mapping[str, int]) -> str:
+    """` (9 Q&A, 1 Q&A + reverse, 2 cloze)` when the notes are not all plain Q&A, else nothing."""
+    if set(kinds) <= {"qa"}:
+        return ""
+    order = (("qa", QA, False), ("qa+reverse", QA, True), ("cloze", CLOZE, False))
+    return " (" + ", ".join(f"{kinds[k]} {kind_label(kind, r)}" for k, kind, r in order if kinds.get(k)) + ")"
 
 
 def diagnostics(result: BuildResult, content_dir: Path) -> list[Diagnostic]:
@@ -145,6 +160,8 @@ def report_data(result: BuildResult) -> dict[str, Any]:
             "left_out_notes": result.left_out_notes,
             "removed": len(result.removed),
             "remembered": len(result.remembered),
+            "cards": sum(len(card_labels(rn)) for rn in result.notes),
+            "kinds": dict(Counter(kind_key(rn.note.kind, rn.note.reverse) for rn in result.notes)),
         },
         "filter": {"tags": list(result.tags), "exclude_tags": list(result.exclude_tags)},
         "notes": [
@@ -153,6 +170,8 @@ def report_data(result: BuildResult) -> dict[str, Any]:
                 "guid": rn.guid,
                 "mod": rn.mod,
                 "title": rn.note.title,
+                "kind": kind_key(rn.note.kind, rn.note.reverse),
+                "cards": len(card_labels(rn)),
                 "deck": rn.deck,
                 "tags": list(rn.tags),
                 "sources": list(rn.note.sources),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 _NUMBERING = re.compile(
     r"""^\s*(?:
@@ -35,6 +36,67 @@ def clean_title(title: str) -> str:
     """Remove leading numbering and surrounding whitespace from a heading title."""
     title = title.strip()
     return title[numbering_prefix(title) :].strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Attributes:
+    """What `{#id tags="a b" reverse}` at the end of a question's title says."""
+
+    anchor: str | None = None
+    tags: tuple[str, ...] = ()
+    reverse: bool | None = None
+    unknown: tuple[str, ...] = ()  # items that are none of these (reported, then ignored)
+
+
+# Regexes on one title string: the attribute block at its end, and the items inside it.
+_ATTR_BLOCK = re.compile(r"\{([^{}\n]*)\}\s*$")
+_ATTR_ITEM = re.compile(
+    r"""\s*(?:\#([A-Za-z0-9][\w\-:.]*)|([A-Za-z_][\w-]*)(?:=(?:"([^"]*)"|'([^']*)'|([^\s"']+)))?)(?=\s|$)"""
+)
+_TRUE, _FALSE = frozenset({"true", "yes", "on", "1"}), frozenset({"false", "no", "off", "0"})
+ATTRIBUTE_NAMES = ("reverse", "tags")
+
+
+def split_attributes(title: str) -> tuple[str, Attributes | None]:
+    """Split `{#id tags="高频 字节跳动" reverse}` off the end of a title; (title, None) when there is none.
+
+    The braces count as attributes only when every item in them reads as one (`#id`, `name`,
+    `name=value`, `name="a b"`) and at least one is `#id`, `tags` or `reverse`, so a title ending
+    in `{a, b}` stays as it is.
+    """
+    m = _ATTR_BLOCK.search(title)
+    if m is None:
+        return title, None
+    inner = m.group(1)
+    anchor: str | None = None
+    tags: list[str] = []
+    reverse: bool | None = None
+    unknown: list[str] = []
+    known = False
+    pos = 0
+    while pos < len(inner):
+        if not inner[pos:].strip():
+            break
+        item = _ATTR_ITEM.match(inner, pos)
+        if item is None:
+            return title, None
+        pos = item.end()
+        if item.group(1) is not None:
+            anchor, known = item.group(1), True
+            continue
+        name = item.group(2)
+        value = next((v for v in item.group(3, 4, 5) if v is not None), None)
+        if name == "tags" and value is not None:
+            tags.extend(value.replace(",", " ").split())
+            known = True
+        elif name == "reverse" and (value is None or value.lower() in _TRUE | _FALSE):
+            reverse, known = value is None or value.lower() in _TRUE, True
+        else:
+            unknown.append(item.group(0).strip())
+    if not known:
+        return title, None
+    cleaned = tuple(dict.fromkeys(t for t in (user_tag(tag) for tag in tags) if t))
+    return title[: m.start()].rstrip(), Attributes(anchor, cleaned, reverse, tuple(unknown))
 
 
 def split_anchor(title: str) -> tuple[str, str | None]:
@@ -88,6 +150,12 @@ def normalise(text: str, keep_meaning: bool = True) -> str:
         pos = m.end()
     parts.append(_plain(text[pos:], keep_meaning))
     return "".join(parts)
+
+
+def prompt_key(text: str) -> str:
+    """A prompt as merging compares it: NFKC, case-folded, without white space, but with every other
+    character (code and options differ by their punctuation: `print(1 + 1)` ≠ `print("1" + "1")`)."""
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def tag_part(text: str) -> str:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+# The two families of notes: question and answer (optionally with a reversed card), and cloze.
+QA = "qa"
+CLOZE = "cloze"
+
 
 @dataclass(frozen=True, slots=True)
 class MediaFile:
@@ -42,6 +46,8 @@ class Question:
     tags: tuple[str, ...]
     anchor: str | None = None
     media: tuple[MediaFile, ...] = ()
+    kind: str = QA  # QA, or CLOZE when its text holds cloze markers
+    reverse: bool = False  # a Q&A question that also wants the reversed card
 
     @property
     def where(self) -> str:
@@ -116,6 +122,8 @@ class Note:
     anchor: str | None = None
     media: tuple[MediaFile, ...] = ()
     files: tuple[str, ...] = ()  # the files it comes from, once each: what the card's Source field names
+    kind: str = QA
+    reverse: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +174,7 @@ class RenderedNote:
     fields: tuple[str, ...]
     tags: tuple[str, ...]
     mod: int = 0  # Anki's modification time; 0 until the identity stage sets it
+    notetype: str = "qar"  # which of flashmark's note types (anki.notetype.KINDS) the fields are for
 
     @property
     def key(self) -> str:

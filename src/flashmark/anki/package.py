@@ -16,7 +16,8 @@ import genanki
 from genanki.apkg_col import APKG_COL
 from genanki.apkg_schema import APKG_SCHEMA
 
-from flashmark.anki.notetype import note_type
+from flashmark.anki.cloze import card_ords
+from flashmark.anki.notetype import KINDS, note_type
 from flashmark.errors import OutputError, SourceError
 from flashmark.identity import deck_id
 from flashmark.markdown.media import media_name
@@ -61,14 +62,16 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
     with two `executemany` calls (the notes' fed by a generator, so their joined fields never pile up).
     """
 
-    def __init__(self, notes: Sequence[RenderedNote], model: genanki.Model | None = None) -> None:
-        self.model = model if model is not None else note_type()
-        size = len(self.model.fields)
+    def __init__(self, notes: Sequence[RenderedNote], models: dict[str, genanki.Model] | None = None) -> None:
+        self.models = models if models is not None else {}
         by_deck: dict[str, list[RenderedNote]] = {}
         checked: set[tuple[str, ...]] = set()  # tag tuples are shared by the notes of a topic
         for rn in notes:
+            if rn.notetype not in self.models:
+                self.models[rn.notetype] = note_type(rn.notetype)
+            size = len(self.models[rn.notetype].fields)
             if len(rn.fields) != size:
-                raise ValueError(f"note {rn.key!r} has {len(rn.fields)} fields, the note type {size}")
+                raise ValueError(f"note {rn.key!r} has {len(rn.fields)} fields, its note type {size}")
             if rn.tags not in checked:
                 for tag in rn.tags:
                     if " " in tag:
@@ -77,18 +80,29 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
             by_deck.setdefault(rn.deck, []).append(rn)
         super().__init__([genanki.Deck(deck_id(name), name) for name in by_deck])
         self.by_deck = by_deck
+        used = {rn.notetype for rn in notes}
+        self.models = {kind: model for kind, model in self.models.items() if kind in used}
         # genanki's card rule (Note._front_back_cards): a template's card exists when all (or any) of its
-        # required fields are non-empty.
-        self.requirements = [
-            (card_ord, any if any_or_all == "any" else all, tuple(required))
-            for card_ord, any_or_all, required in self.model._req
-        ]
+        # required fields are non-empty. Cloze notes get one card per cloze number, as Anki counts them.
+        self.requirements = {
+            kind: [
+                (card_ord, any if any_or_all == "any" else all, tuple(required))
+                for card_ord, any_or_all, required in model._req
+            ]
+            for kind, model in self.models.items()
+            if not KINDS[kind].cloze
+        }
+        self.cloze_field = {
+            kind: KINDS[kind].index(KINDS[kind].answer_field) for kind in self.models if KINDS[kind].cloze
+        }
 
-    def _card_ords(self, fields: tuple[str, ...]) -> list[int]:
-        """The card ordinals genanki would create for a note with these fields."""
+    def _card_ords(self, kind: str, fields: tuple[str, ...]) -> list[int]:
+        """The card ordinals Anki would make for a note of this kind with these fields."""
+        if kind in self.cloze_field:
+            return card_ords(fields[self.cloze_field[kind]])
         return [
             card_ord
-            for card_ord, test, required in self.requirements
+            for card_ord, test, required in self.requirements[kind]
             if (bool(fields[required[0]]) if len(required) == 1 else test(fields[i] for i in required))
         ]
 
@@ -103,12 +117,13 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
         models = json.loads(models_json)
         for deck in self.decks:
             decks[str(deck.deck_id)] = deck.to_json()
-        if self.decks:  # genanki leaves the note type's deck id at the last deck it wrote
-            models[str(self.model.model_id)] = self.model.to_json(timestamp, self.decks[-1].deck_id)
+        if self.decks:  # genanki leaves a note type's deck id at the last deck it wrote
+            for model in self.models.values():
+                models[str(model.model_id)] = model.to_json(timestamp, self.decks[-1].deck_id)
         cursor.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks), json.dumps(models)))
 
-        sort_index = self.model.sort_field_index
-        model_id = self.model.model_id
+        ids = {kind: model.model_id for kind, model in self.models.items()}
+        sort_index = {kind: model.sort_field_index for kind, model in self.models.items()}
         card_rows: list[tuple[object, ...]] = []
 
         tag_text: dict[tuple[str, ...], str] = {}  # notes of one topic share their tags tuple
@@ -125,17 +140,17 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
                     yield (
                         note_id,
                         rn.guid,
-                        model_id,
+                        ids[rn.notetype],
                         mod,
                         -1,
                         tags,
                         "\x1f".join(rn.fields),
-                        rn.fields[sort_index],
+                        rn.fields[sort_index[rn.notetype]],
                         0,
                         0,
                         "",
                     )
-                    for card_ord in self._card_ords(rn.fields):
+                    for card_ord in self._card_ords(rn.notetype, rn.fields):
                         card_rows.append(
                             (
                                 next(id_gen),
@@ -184,9 +199,12 @@ def media_bytes(media: MediaFile) -> bytes:
     return data
 
 
-def make_package(notes: Sequence[RenderedNote], notetype_mod: int = 0) -> genanki.Package:
-    """Build the genanki package: one deck per deck name, one note per rendered note with its mod."""
-    return BulkPackage(notes, StampedModel(note_type(), notetype_mod))
+def make_package(notes: Sequence[RenderedNote], notetype_mods: dict[str, int] | None = None) -> genanki.Package:
+    """Build the genanki package: one deck per deck name, one note per rendered note with its mod, and each
+    note type the notes use with the modification time the lock gave it."""
+    mods = notetype_mods or {}
+    kinds = dict.fromkeys(rn.notetype for rn in notes)
+    return BulkPackage(notes, {kind: StampedModel(note_type(kind), mods.get(kind, 0)) for kind in kinds})
 
 
 def write_apkg(package: genanki.Package, target: Path, timestamp: float, media: Sequence[MediaFile] = ()) -> None:
@@ -212,7 +230,7 @@ def write_apkg(package: genanki.Package, target: Path, timestamp: float, media: 
 
 
 def apkg_writer(
-    notes: Sequence[RenderedNote], timestamp: float | None = None, notetype_mod: int = 0
+    notes: Sequence[RenderedNote], timestamp: float | None = None, notetype_mods: dict[str, int] | None = None
 ) -> Callable[[Path], None]:
     """A function writing the .apkg of `notes` to a path (for `atomic_write` or a Transaction).
 
@@ -220,13 +238,16 @@ def apkg_writer(
     is used where they carry none, and for the ids of new cards.
     """
     stamp = time.time() if timestamp is None else timestamp
-    package = make_package(notes, notetype_mod)
+    package = make_package(notes, notetype_mods)
     media = package_media(notes)
     return lambda tmp: write_apkg(package, tmp, stamp, media)
 
 
 def write_package(
-    notes: Sequence[RenderedNote], target: Path, timestamp: float | None = None, notetype_mod: int = 0
+    notes: Sequence[RenderedNote],
+    target: Path,
+    timestamp: float | None = None,
+    notetype_mods: dict[str, int] | None = None,
 ) -> None:
     """Write the .apkg to `target` atomically; an earlier deck survives any failure, and no temp file is left."""
-    atomic_write(target, apkg_writer(notes, timestamp, notetype_mod))
+    atomic_write(target, apkg_writer(notes, timestamp, notetype_mods))

@@ -23,15 +23,18 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from flashmark.anki.collection import CollectionError, backup, collection_path, open_collection
-from flashmark.anki.notetype import FIELDS, note_type
+from flashmark.anki.notetype import KINDS, QA, QAR, note_type
+from flashmark.anki.package import apkg_writer
 from flashmark.build import Built, build
-from flashmark.lock import Lock, LockEntry, SyncMark, content_hash
+from flashmark.lock import Lock, LockEntry, SyncMark, anki_search, content_hash
+from flashmark.render import as_notetype
 from flashmark.report import BuildResult
 from flashmark.types import RenderedNote
 
@@ -44,6 +47,8 @@ if TYPE_CHECKING:
 
 ADD, UPDATE, KEEP, CONFLICT, UNCHANGED = "add", "update", "keep", "conflict", "unchanged"
 RETIRE, RESTORE, DELETE = "retire", "restore", "delete"
+PARK, UNPARK = "park", "unpark"  # a reversed card suspended as reverse goes off, unsuspended as it comes back
+REVERSE_ORD = 1  # the reversible note type's second card
 REMOVED_TAG = "flashmark::removed"
 PREFER = ("anki", "source")
 
@@ -62,6 +67,7 @@ class Step:
     detail: str = ""  # conflict: what each side holds; delete: reviews lost
     applied: bool = True  # False for a conflict kept as Anki has it
     retag: bool = False  # flashmark's tags for it changed (the user's own tags stay)
+    reverse_card: str = ""  # PARK or UNPARK its reversed card, else ""
 
     def data(self) -> dict[str, Any]:
         return {
@@ -74,6 +80,7 @@ class Step:
             "left_in": self.left_in or None,
             "detail": self.detail or None,
             "applied": self.applied,
+            "reverse_card": {PARK: "suspended", UNPARK: "unsuspended"}.get(self.reverse_card),
         }
 
 
@@ -88,6 +95,9 @@ class SyncResult:
     backup: Path | None = None
     deleted_reviewed_cards: int = 0
     notetype_updated: bool = False
+    converted: int = 0  # notes moved from the one-card Q&A note type of earlier versions to the reversible one
+    parked: int = 0  # reversed cards suspended because reverse was turned off
+    unparked: int = 0  # ... and unsuspended because it was turned on again
 
     @property
     def changed(self) -> bool:
@@ -120,8 +130,12 @@ def _deck(col: Collection, name: str) -> DeckId:
     return found
 
 
-def _card_ids(col: Collection, note_ids: Iterable[int]) -> list[CardId]:
-    return cast("list[CardId]", [cid for nid in note_ids for cid, _, _ in _cards(col, nid)])
+def _card_ids(col: Collection, note_ids: Iterable[int], ordinal: int | None = None) -> list[CardId]:
+    """The cards of these notes (only those of one card type, given its ordinal)."""
+    return cast(
+        "list[CardId]",
+        [cid for nid in note_ids for cid, _, _, o in _cards(col, nid) if ordinal is None or o == ordinal],
+    )
 
 
 def fields_hash(fields: Iterable[str]) -> str:
@@ -136,7 +150,9 @@ class _Anki:
     notes: dict[str, tuple[int, int, int, list[str], list[str]]] = field(
         default_factory=dict
     )  # guid → id, mid, mod, fields, tags
-    cards: dict[int, list[tuple[int, str, int]]] = field(default_factory=dict)  # note id → card id, deck, queue
+    cards: dict[int, list[tuple[int, str, int, int]]] = field(
+        default_factory=dict
+    )  # note id → card id, deck, queue, ord
     foreign: set[str] = field(default_factory=set)  # GUIDs held by notes of other note types
 
 
@@ -151,9 +167,9 @@ def _read(col: Collection, guids: set[str], notetype_ids: set[int]) -> _Anki:
             continue
         state.notes[guid] = (nid, mid, mod, flds.split("\x1f"), tags.split())
     ids = {v[0] for v in state.notes.values()}
-    for cid, nid, did, queue in _db(col).all("select id, nid, did, queue from cards"):
+    for cid, nid, did, queue, ordinal in _db(col).all("select id, nid, did, queue, ord from cards"):
         if nid in ids:
-            state.cards.setdefault(nid, []).append((cid, decks.get(did, ""), queue))
+            state.cards.setdefault(nid, []).append((cid, decks.get(did, ""), queue, ordinal))
     return state
 
 
@@ -192,13 +208,13 @@ def plan(
     selected: set[str] | None = None,
 ) -> tuple[Step, ...]:
     """Each note's step, from the build and what the collection holds; nothing is changed."""
-    model_id = note_type().model_id
+    model_ids = {k.notetype_id for k in KINDS.values()}
     previous = {e.guid: e for e in built.previous.notes} if built.previous is not None else {}
     same_collection = built.lock.collection in ("", _collection_id(col))
     entries = {e.guid: e for e in built.lock.notes}
     chosen = [rn for rn in built.notes if selected is None or rn.guid in selected]
     removed = [e for e in built.lock.notes if e.removed]
-    state = _read(col, {rn.guid for rn in chosen} | {e.guid for e in removed}, {model_id})
+    state = _read(col, {rn.guid for rn in chosen} | {e.guid for e in removed}, model_ids)
     steps: list[Step] = []
     for rn in chosen:
         entry = entries[rn.guid]
@@ -208,7 +224,9 @@ def plan(
         if rn.guid not in state.notes:
             steps.append(Step(ADD, rn.guid, title, deck=rn.deck))
             continue
-        nid, _, mod, fields, anki_tags = state.notes[rn.guid]
+        nid, mid, mod, fields, anki_tags = state.notes[rn.guid]
+        if mid != KINDS[rn.notetype].notetype_id:
+            continue  # in Anki on another of flashmark's note types (moved there by hand): left alone
         old = previous.get(rn.guid)
         mark = entry.sync if same_collection else None
         base_deck = mark.deck if mark is not None else (old.deck if old is not None else "")
@@ -225,11 +243,12 @@ def plan(
         detail = ""
         applied = True
         if action == CONFLICT:
-            detail = f"Anki has {_gist(fields)!r}; the sources have {_gist(rn.fields)!r}"
+            detail = f"Anki has {_gist(fields, rn.notetype)!r}; the sources have {_gist(rn.fields, rn.notetype)!r}"
             applied = prefer == "source"
         if entry.sync is not None and entry.sync.retired and same_collection:
             action = RESTORE
-        decks = {deck for _, deck, _ in state.cards.get(nid, [])}
+        cards = state.cards.get(nid, [])
+        decks = {deck for _, deck, _, _ in cards}
         move_from = left_in = ""
         if decks and decks != {rn.deck}:
             if base_deck and decks == {base_deck} and base_deck != rn.deck:
@@ -238,7 +257,11 @@ def plan(
                 left_in = ", ".join(sorted(decks))
         old_tags = entry.sync.tags if entry.sync is not None and same_collection else ()
         retag = _tags(anki_tags, old_tags, rn.tags) != sorted(anki_tags, key=str.casefold)
-        steps.append(Step(action, rn.guid, title, nid, rn.deck, move_from, left_in, detail, applied, retag))
+        written = action in (UPDATE, RESTORE) or (action == CONFLICT and applied)
+        reverse_card = _reverse_card(rn.notetype, rn.fields if written else fields, cards, action, mark)
+        steps.append(
+            Step(action, rn.guid, title, nid, rn.deck, move_from, left_in, detail, applied, retag, reverse_card)
+        )
     for e in removed:
         if e.guid not in state.notes:
             continue
@@ -250,12 +273,32 @@ def plan(
     return tuple(steps)
 
 
-def _gist(fields: Sequence[str]) -> str:
+def _reverse_card(
+    notetype: str, fields: Sequence[str], cards: list[tuple[int, str, int, int]], action: str, mark: SyncMark | None
+) -> str:
+    """Whether a reversible note's second card is to be suspended (reverse turned off) or unsuspended (back on).
+
+    With reverse off, Anki keeps the card (its history too) but its front is blank, so sync suspends it;
+    when reverse comes back, sync unsuspends the card it suspended itself, never one the user did.
+    """
+    if notetype != QAR:
+        return ""
+    queues = {ordinal: queue for _, _, queue, ordinal in cards}
+    if REVERSE_ORD not in queues:
+        return ""
+    suspended = queues[REVERSE_ORD] == -1 and action != RESTORE  # restoring unsuspends every card first
+    if not fields[KINDS[QAR].index("Reverse")]:
+        return PARK if not suspended else ""
+    return UNPARK if suspended and mark is not None and mark.parked else ""
+
+
+def _gist(fields: Sequence[str], notetype: str) -> str:
     """The start of a note's answer, as text: enough to tell two versions apart in a line."""
     import re
     from html import unescape
 
-    answer = fields[FIELDS.index("Answer")] if len(fields) == len(FIELDS) else " ".join(fields)
+    kind = KINDS[notetype]
+    answer = fields[kind.index(kind.answer_field)] if len(fields) == len(kind.fields) else " ".join(fields)
     text = " ".join(unescape(re.sub(r"<[^>]*>", " ", answer)).split())
     return text[:60] + ("…" if len(text) > 60 else "")
 
@@ -271,16 +314,24 @@ def _tags(anki_tags: Sequence[str], old_ours: Sequence[str], ours: Sequence[str]
     return sorted({t for t in anki_tags if t.casefold() not in mine} | set(ours), key=str.casefold)
 
 
-def ensure_notetype(col: Collection, allow_schema_change: bool) -> bool:
-    """Bring flashmark's note type in the collection up to date in place; True if it changed.
+def ensure_notetypes(col: Collection, kinds: Iterable[str], allow_schema_change: bool) -> bool:
+    """Bring flashmark's note types of these kinds in the collection up to date in place; True if any changed."""
+    changed = False
+    for kind in sorted(set(kinds)):
+        changed = ensure_notetype(col, allow_schema_change, kind) or changed
+    return changed
+
+
+def ensure_notetype(col: Collection, allow_schema_change: bool, kind: str = QA) -> bool:
+    """Bring one of flashmark's note types in the collection up to date in place; True if it changed.
 
     Templates and CSS are updated without touching fields, so AnkiWeb needs no full sync. If the
     fields or card types differ, that is a schema change: refused unless `allow_schema_change`.
     """
-    model = note_type()
+    model = note_type(kind)
     nt = col.models.get(model.model_id)
     if nt is None:
-        return False  # not there yet: the first sync imports the deck, which brings it
+        return False  # not there yet: the first sync of a kind imports its notes, which bring it
     ours_fields = [f["name"] for f in model.fields]
     ours_templates = [t["name"] for t in model.templates]
     theirs_fields = [f["name"] for f in nt["flds"]]
@@ -318,38 +369,158 @@ def ensure_notetype(col: Collection, allow_schema_change: bool) -> bool:
 
 
 def _no_change(step: Step) -> bool:
+    if step.reverse_card:
+        return False
     return step.action in (UNCHANGED, KEEP) or ((step.action == CONFLICT and not step.applied) and not step.move_from)
 
 
-def notetype_outdated(col: Collection) -> bool:
-    """Whether flashmark's note type in the collection differs from this version's (templates, CSS, name, fields)."""
-    model = note_type()
-    nt = col.models.get(model.model_id)
-    if nt is None:
-        return True
-    ours = (
-        model.name,
-        model.css,
-        [f["name"] for f in model.fields],
-        [(t["name"], t["qfmt"], t["afmt"]) for t in model.templates],
-    )
-    theirs = (
-        nt["name"],
-        nt["css"],
-        [f["name"] for f in nt["flds"]],
-        [(t["name"], t["qfmt"], t["afmt"]) for t in nt["tmpls"]],
-    )
-    return ours != theirs
+def notetype_outdated(col: Collection, kinds: Iterable[str] = (QA,)) -> bool:
+    """Whether any of these note types in the collection differs from this version's (or is missing)."""
+    for kind in set(kinds):
+        model = note_type(kind)
+        nt = col.models.get(model.model_id)
+        if nt is None:
+            return True
+        ours = (
+            model.name,
+            model.css,
+            [f["name"] for f in model.fields],
+            [(t["name"], t["qfmt"], t["afmt"]) for t in model.templates],
+        )
+        theirs = (
+            nt["name"],
+            nt["css"],
+            [f["name"] for f in nt["flds"]],
+            [(t["name"], t["qfmt"], t["afmt"]) for t in nt["tmpls"]],
+        )
+        if ours != theirs:
+            return True
+    return False
 
 
-def _import_deck(col: Collection, built: Built) -> None:
-    """Bring flashmark's note type (and the notes) in the first time, as importing the deck would."""
+def _missing_kinds(col: Collection, notes: Iterable[RenderedNote]) -> set[str]:
+    """The note types these notes use that the collection does not have yet."""
+    return {kind for kind in {rn.notetype for rn in notes} if col.models.get(KINDS[kind].notetype_id) is None}  # type: ignore[arg-type]
+
+
+def _import_notes(col: Collection, built: Built, notes: Sequence[RenderedNote]) -> None:
+    """Bring note types in the first time, with notes of theirs, as importing the deck would: Anki keeps the
+    ids flashmark gives them only when they come in by import."""
     from anki.collection import ImportAnkiPackageOptions, ImportAnkiPackageRequest
 
     with tempfile.TemporaryDirectory(prefix="flashmark-sync-") as tmp:
         apkg = Path(tmp) / "deck.apkg"
-        built.write_apkg(apkg)
+        apkg_writer(notes, notetype_mods={m.kind: m.mod for m in built.lock.notetypes})(apkg)
         col.import_anki_package(ImportAnkiPackageRequest(package_path=str(apkg), options=ImportAnkiPackageOptions()))
+
+
+def _bring_notetype(col: Collection, built: Built, kind: str) -> None:
+    """Have the collection hold one of flashmark's note types (with its fixed ids) before any note uses it.
+
+    Anki keeps a note type's id only when it comes by import, so a package holding one stand-in note of
+    that type is imported, and the stand-in removed.
+    """
+    from anki.notes import NoteId
+
+    if col.models.get(KINDS[kind].notetype_id) is not None:  # type: ignore[arg-type]
+        return
+    sample = next(rn for rn in built.notes if KINDS[rn.notetype].family == KINDS[kind].family)
+    stand_in = replace(as_notetype(sample, kind), guid=f"flashmark-{kind}-{time.time_ns()}")
+    _import_notes(col, built, [stand_in])
+    nid = _db(col).scalar("select id from notes where guid = ?", stand_in.guid)
+    if nid is not None:
+        col.remove_notes([NoteId(nid)])
+
+
+def legacy_notes(col: Collection, built: Built) -> dict[str, int]:
+    """The notes of the build still on the one-card Q&A note type of earlier versions: GUID → note id."""
+    guids = {rn.guid for rn in built.notes if rn.notetype == QA}
+    if not guids:
+        return {}
+    legacy_id = KINDS[QA].notetype_id
+    return {
+        guid: nid
+        for nid, guid, mid in _db(col).all("select id, guid, mid from notes")
+        if mid == legacy_id and guid in guids
+    }
+
+
+def convert_legacy(col: Collection, built: Built, same_collection: bool) -> Built:
+    """Move the build's notes on the one-card Q&A note type to the reversible one, keeping cards and reviews.
+
+    A schema change (AnkiWeb then needs a full sync), so only with the user's consent. Each note keeps
+    its card 1, fields and GUID; the lock records it under the new note type, with a sync mark that
+    still tells an edit made in Anki before the move.
+    """
+    from anki.models import NotetypeId
+
+    found = legacy_notes(col, built)
+    if not found:
+        return built
+    previous = {e.guid: e for e in built.previous.notes} if built.previous is not None else {}
+    entries = {e.guid: e for e in built.lock.notes}
+    before = {nid: (mod, flds.split("\x1f"), tags.split()) for nid, mod, flds, tags in _db(col).all(
+        f"select id, mod, flds, tags from notes where id in ({','.join(str(int(n)) for n in found.values())})"
+    )}  # fmt: skip
+    edited: dict[str, bool] = {}
+    by_guid = {rn.guid: rn for rn in built.notes}
+    for guid, nid in found.items():
+        mod, fields, tags = before[nid]
+        edited[guid] = _edited_and_changed(
+            entries[guid], previous.get(guid), same_collection, mod, fields, tags, by_guid[guid]
+        )[0]
+    legacy, reversible = KINDS[QA], KINDS[QAR]
+    info = col.models.change_notetype_info(
+        old_notetype_id=NotetypeId(legacy.notetype_id), new_notetype_id=NotetypeId(reversible.notetype_id)
+    )
+    request = info.input
+    del request.new_fields[:]
+    request.new_fields.extend(legacy.fields.index(f) if f in legacy.fields else -1 for f in reversible.fields)
+    del request.new_templates[:]
+    request.new_templates.extend([0, -1])
+    request.note_ids.extend(found.values())
+    col.models.change_notetype_of_notes(request)
+    after = {nid: (mod, flds.split("\x1f")) for nid, mod, flds in _db(col).all(
+        f"select id, mod, flds from notes where id in ({','.join(str(int(n)) for n in found.values())})"
+    )}  # fmt: skip
+    notes = tuple(as_notetype(rn, QAR) if rn.guid in found else rn for rn in built.notes)
+    converted = {rn.guid: rn for rn in notes if rn.guid in found}
+    new_entries = []
+    for e in built.lock.notes:
+        rn = converted.get(e.guid)
+        if rn is None:
+            new_entries.append(e)
+            continue
+        mod, fields = after[found[e.guid]]
+        # The base the next plan compares with: Anki's fields now, unless the note was edited in Anki
+        # (then what the sources hold, when they did not change since the last build; else nothing matches).
+        base = fields_hash(fields)
+        if edited[e.guid]:
+            old = previous.get(e.guid)
+            base = fields_hash(rn.fields) if old is not None and old.hash == e.hash else "edited in Anki"
+        mark = e.sync
+        deck = mark.deck if mark is not None else e.deck
+        tags = mark.tags if mark is not None else rn.tags
+        retired = mark.retired if mark is not None else False
+        title, topic = rn.fields[reversible.index("Question")], rn.fields[reversible.index("Topic")]
+        new_entries.append(
+            replace(
+                e,
+                kind=QAR,
+                hash=content_hash(rn.fields, rn.tags),
+                search=anki_search(title, topic, reversible.notetype_id),
+                sync=SyncMark(mod, base, deck, tuple(tags), retired),
+            )
+        )
+    kinds = {m.kind for m in built.lock.notetypes}
+    lock = replace(built.lock, notes=tuple(new_entries), collection=_collection_id(col))
+    if QAR not in kinds:
+        from flashmark.anki.notetype import notetype_hash
+        from flashmark.lock import NoteTypeMark
+
+        mod = max(m.mod for m in built.lock.notetypes) if built.lock.notetypes else 0
+        lock = replace(lock, notetypes=(*lock.notetypes, NoteTypeMark(QAR, notetype_hash(QAR), mod)))
+    return replace(built, notes=notes, lock=lock)
 
 
 def apply_plan(col: Collection, built: Built, steps: Sequence[Step]) -> tuple[Lock, int]:
@@ -358,16 +529,16 @@ def apply_plan(col: Collection, built: Built, steps: Sequence[Step]) -> tuple[Lo
 
     by_guid = {rn.guid: rn for rn in built.notes}
     entries = {e.guid: e for e in built.lock.notes}
-    model = col.models.get(note_type().model_id)
-    assert model is not None
     undo = col.add_custom_undo_entry("flashmark sync")
     adds = []
     for step in steps:
         if step.action == ADD:
             rn = by_guid[step.guid]
+            model = col.models.get(KINDS[rn.notetype].notetype_id)  # type: ignore[arg-type]
+            assert model is not None
             note = col.new_note(model)
             note.guid = rn.guid
-            for name, value in zip(FIELDS, rn.fields):
+            for name, value in zip(KINDS[rn.notetype].fields, rn.fields):
                 note[name] = value
             note.tags = list(rn.tags)
             adds.append(AddNoteRequest(note=note, deck_id=_deck(col, rn.deck)))
@@ -384,7 +555,7 @@ def apply_plan(col: Collection, built: Built, steps: Sequence[Step]) -> tuple[Lo
         new_tags = _tags(note.tags, old_tags, rn.tags)
         touch = False
         if step.action in (UPDATE, RESTORE) or (step.action == CONFLICT and step.applied):
-            for name, value in zip(FIELDS, rn.fields):
+            for name, value in zip(KINDS[rn.notetype].fields, rn.fields):
                 note[name] = value
             touch = True
         if step.action == RESTORE:
@@ -399,7 +570,11 @@ def apply_plan(col: Collection, built: Built, steps: Sequence[Step]) -> tuple[Lo
         if step.action == RESTORE:
             col.sched.unsuspend_cards(_card_ids(col, [step.note_id]))
     if updates:
-        col.update_notes(updates)
+        col.update_notes(updates)  # Anki makes the cards a change calls for (a reversed card turned on)
+    for action, change in ((PARK, col.sched.suspend_cards), (UNPARK, col.sched.unsuspend_cards)):
+        nids = [s.note_id for s in steps if s.reverse_card == action and s.note_id is not None]
+        if nids:
+            change(_card_ids(col, nids, REVERSE_ORD))
     retire = [s.note_id for s in steps if s.action == RETIRE and s.note_id is not None]
     if retire:
         col.tags.bulk_add(cast("list[NoteId]", retire), REMOVED_TAG)
@@ -416,10 +591,10 @@ def apply_plan(col: Collection, built: Built, steps: Sequence[Step]) -> tuple[Lo
     return _marked(col, built, steps), int(reviewed or 0)
 
 
-def _cards(col: Collection, note_id: int) -> list[tuple[int, int, int]]:
-    return [
-        (cid, did, queue) for cid, did, queue in _db(col).all("select id, did, queue from cards where nid = ?", note_id)
-    ]
+def _cards(col: Collection, note_id: int) -> list[tuple[int, int, int, int]]:
+    """A note's cards: id, deck id, queue, ordinal."""
+    rows = _db(col).all("select id, did, queue, ord from cards where nid = ?", note_id)
+    return [(cid, did, queue, ordinal) for cid, did, queue, ordinal in rows]
 
 
 def _marked(col: Collection, built: Built, steps: Sequence[Step]) -> Lock:
@@ -428,12 +603,12 @@ def _marked(col: Collection, built: Built, steps: Sequence[Step]) -> Lock:
     A note whose Anki edit was kept keeps the fields it had as its base (the last ones flashmark put
     there, or lacking those the sources' current ones), so the next sync still sees the edit.
     """
-    model_id = note_type().model_id
+    kinds = {e.guid: KINDS[e.kind].notetype_id for e in built.lock.notes}
     by_step = {s.guid: s for s in steps}
     held = {
         guid: (mod, flds, nid)
         for nid, guid, mid, mod, flds in _db(col).all("select id, guid, mid, mod, flds from notes")
-        if mid == model_id
+        if kinds.get(guid) == mid
     }
     decks = {d.id: d.name for d in col.decks.all_names_and_ids()}
     by_guid = {rn.guid: rn for rn in built.notes}
@@ -452,11 +627,14 @@ def _marked(col: Collection, built: Built, steps: Sequence[Step]) -> Lock:
         fields = fields_hash(flds.split("\x1f"))
         if step is not None and (step.action == KEEP or (step.action == CONFLICT and not step.applied)):
             fields = e.sync.fields if e.sync is not None else fields_hash(rn.fields if rn is not None else ())
-        card_decks = {decks.get(did, "") for _, did, _ in _cards(col, nid)}
+        card_decks = {decks.get(did, "") for _, did, _, _ in _cards(col, nid)}
         deck = rn.deck if rn is not None and rn.deck in card_decks else (e.sync.deck if e.sync else e.deck)
         tags = tuple(rn.tags) if rn is not None else (e.sync.tags if e.sync else ())
         retired = (step is not None and step.action == RETIRE) or (e.sync is not None and e.sync.retired and not e.live)
-        entries.append(replace(e, sync=SyncMark(mod, fields, deck, tags, retired)))
+        parked = e.sync is not None and e.sync.parked
+        if step is not None and step.reverse_card:
+            parked = step.reverse_card == PARK
+        entries.append(replace(e, sync=SyncMark(mod, fields, deck, tags, retired, parked)))
     return replace(built.lock, notes=tuple(entries), collection=_collection_id(col))
 
 
@@ -491,23 +669,39 @@ def sync(
 
     def apply(built: Built) -> Lock:
         with open_collection(path, built.result.output) as col:
-            first = col.models.get(note_type().model_id) is None
             selected = {rn.guid for rn in built.result.notes}
+            same_collection = built.lock.collection in ("", _collection_id(col))
+            legacy = legacy_notes(col, built) if allow_schema_change else {}
+            outcome["converted"] = len(legacy)
             steps = plan(col, built, prefer=prefer, delete_removed=delete_removed, selected=selected)
             outcome["steps"] = steps
             if dry_run:
                 return built.lock
-            if not first and not notetype_outdated(col) and all(_no_change(s) for s in steps):
+            chosen = [rn for rn in built.notes if rn.guid in selected]
+            kinds = {rn.notetype for rn in chosen}
+            missing = _missing_kinds(col, chosen)
+            if not (legacy or missing or notetype_outdated(col, kinds)) and all(_no_change(s) for s in steps):
                 return _marked(col, built, steps)  # nothing to write into the collection: no backup either
             outcome["backup"] = backup(col)
-            if first:  # the note type comes in with the deck, keeping the ids Anki knows it by
-                _import_deck(col, built)
+            if legacy:
+                _bring_notetype(col, built, QAR)
+                built = convert_legacy(col, built, same_collection)
+                outcome["built"] = built
                 steps = plan(col, built, prefer=prefer, delete_removed=delete_removed, selected=selected)
-            else:
-                outcome["notetype"] = ensure_notetype(col, allow_schema_change)
+                chosen = [rn for rn in built.notes if rn.guid in selected]
+                kinds = {rn.notetype for rn in chosen}
+            shown = steps
+            missing = _missing_kinds(col, chosen)
+            if missing:  # note types come in with their first notes, keeping the ids Anki knows them by
+                adds = {s.guid for s in steps if s.action == ADD}
+                _import_notes(col, built, [rn for rn in chosen if rn.notetype in missing and rn.guid in adds])
+                steps = plan(col, built, prefer=prefer, delete_removed=delete_removed, selected=selected)
+                kind_of = {rn.guid: rn.notetype for rn in chosen}
+                first = {s.guid: s for s in shown if s.action == ADD and kind_of.get(s.guid) in missing}
+                shown = tuple(first.get(s.guid, s) for s in steps)  # what was imported is reported as added
+            outcome["notetype"] = ensure_notetypes(col, kinds - missing, allow_schema_change)
             lock, outcome["reviewed"] = apply_plan(col, built, steps)
-            if not first:
-                outcome["steps"] = steps
+            outcome["steps"] = shown
             return lock
 
     result = build(
@@ -522,4 +716,7 @@ def sync(
         backup=outcome.get("backup"),
         deleted_reviewed_cards=int(outcome.get("reviewed", 0)),
         notetype_updated=bool(outcome.get("notetype", False)),
+        converted=int(outcome.get("converted", 0)),
+        parked=sum(1 for s in outcome.get("steps", ()) if s.reverse_card == PARK),
+        unparked=sum(1 for s in outcome.get("steps", ()) if s.reverse_card == UNPARK),
     )

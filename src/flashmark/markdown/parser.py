@@ -18,6 +18,7 @@ from markdown_it.utils import OptionsDict
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
+from flashmark.markdown.details import details_plugin
 from flashmark.markdown.highlight import code_block
 from flashmark.markdown.mathsyntax import math_delimiters_plugin
 from flashmark.markdown.sanitize import MATH_CLASS, sanitize
@@ -198,9 +199,12 @@ def _render_image(self: RendererHTML, tokens: Sequence[Token], idx: int, options
     return f'<img src="{escapeHtml(src)}" alt="{escapeHtml(alt)}"{title_attr}>'
 
 
-@lru_cache(maxsize=4)
-def parser(allow_html: bool = False) -> MarkdownIt:
-    """The MarkdownIt instance every stage shares; raw HTML is escaped unless allowed."""
+@lru_cache(maxsize=8)
+def parser(allow_html: bool = False, details: bool = True) -> MarkdownIt:
+    """The MarkdownIt instance every stage shares; raw HTML is escaped unless allowed.
+
+    `details` reads `<details><summary>…</summary>…</details>` blocks as folded Markdown.
+    """
     md = MarkdownIt("commonmark", {"html": allow_html, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
     md.block.ruler.at("table", _table_rule, {"alt": ["paragraph", "reference"]})
@@ -211,6 +215,8 @@ def parser(allow_html: bool = False) -> MarkdownIt:
     # and headings and stay linear on any input; dollarmath's block rule does neither.
     md.block.ruler.disable("math_block")
     md.use(math_delimiters_plugin)
+    if details:
+        md.use(details_plugin)
     md.core.ruler.before("inline", "fm_limits", _count_limits)
     md.core.ruler.push("fm_lines", _mark_lines)
     for kind in INLINE_MATH + DISPLAY_MATH:
@@ -221,10 +227,10 @@ def parser(allow_html: bool = False) -> MarkdownIt:
     return md
 
 
-def tokenize(text: str, allow_html: bool = False) -> list[Token]:
+def tokenize(text: str, allow_html: bool = False, details: bool = True) -> list[Token]:
     """Parse a whole file once (TooMuch when it is larger than flashmark reads in reasonable time)."""
     check_size(text)
-    return parser(allow_html).parse(text, {})
+    return parser(allow_html, details).parse(text, {})
 
 
 def copy_token(token: Token, *, content: str | None = None, children: list[Token] | None = None) -> Token:

@@ -29,6 +29,7 @@ MATH_CLASS = "fm-math"
 # MathJax 3's class names for "skip this" and "typeset this", and MathJax 2's (older Anki clients).
 IGNORE_CLASSES = "mathjax_ignore tex2jax_ignore"
 PROCESS_CLASSES = "mathjax_process tex2jax_process"
+WORD_JOINER = "\u2060"
 _MATHJAX_CLASSES = frozenset((IGNORE_CLASSES + " " + PROCESS_CLASSES).split())
 
 # What may reach a card. Our own output only uses a subset; with `allow_html = true` the
@@ -62,6 +63,17 @@ _IMAGE_DATA = ("data:image/png", "data:image/jpeg", "data:image/gif", "data:imag
 # The only local file a card may point at: an image flashmark packed under its content-hash name.
 _MEDIA_NAME = re.compile(r"fm-[0-9a-f]{16}(?:\.[a-z0-9]{1,5})?")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*:", re.I)
+_DOUBLE_BRACE = re.compile(r"(?<=\{)(?=\{)|(?<=\})(?=\})")
+_URL_ATTRIBUTES = frozenset({"href", "src"})
+
+
+def _no_cloze(attr: str, value: str) -> str:
+    """An attribute value in which Anki finds no cloze marker: it would write its own tags into the value."""
+    if "{{" not in value and "}}" not in value:
+        return value
+    if attr in _URL_ATTRIBUTES:
+        return value.replace("{", "%7B").replace("}", "%7D")
+    return _DOUBLE_BRACE.sub(WORD_JOINER, value)
 
 
 def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
@@ -69,8 +81,9 @@ def _attribute_filter(tag: str, attr: str, value: str) -> str | None:
 
     `data:` URLs only as inline raster images; links only to web and mail addresses (a relative link
     would open a file from Anki's media folder); local images only under flashmark's media names;
-    no class that steers MathJax.
+    no class that steers MathJax; no `{{`/`}}` for Anki's cloze reader to find.
     """
+    value = _no_cloze(attr, value)
     if attr == "class":
         kept = [c for c in value.split() if c not in _MATHJAX_CLASSES]
         return " ".join(kept) or None
@@ -110,7 +123,6 @@ _MATHJAX_SKIPS = frozenset({"pre", "code", "script", "style", "textarea"})
 _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 )
-WORD_JOINER = "\u2060"
 
 
 def _arm(m: re.Match[str]) -> str:

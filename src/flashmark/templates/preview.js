@@ -53,6 +53,7 @@
     note.setAttribute("data-tags", card.tags.join(" "));
     var meta = element("header", "pv-meta");
     meta.appendChild(element("span", "pv-deck", card.deck));
+    meta.appendChild(element("span", "pv-kind", card.kind + (card.card && card.card !== "Card" ? " · " + card.card : "")));
     card.tags.forEach(function (t) { meta.appendChild(element("span", "pv-tag", t)); });
     meta.appendChild(element("span", "pv-src", card.src));
     note.appendChild(meta);
