@@ -84,6 +84,16 @@ PAYLOADS = [
     '<div class="fm-math">\\(\\href{javascript:alert(1)}{x}\\)</div>',
     '<div class="fm-math fm-math-display">\\[\\mmlToken{mi}[href=javascript:alert(1)]{x}\\]</div>',
     "[sound:../../x.mp3] [latex]\\immediate\\write18{touch /tmp/x}[/latex] [$]x[/$] [$$]y[/$$]",
+    # Clozes: Anki rewrites cloze text inside formulas and attributes, and writes hints into the card.
+    "{{c1::$\\href{javascript:alert(1)}{x}$}}",
+    "$x = {{c1::\\href{javascript:alert(1)}{y}}}$",
+    "{{c1::a::<img src=x onerror=alert(1)>}}",
+    "{{c1::x $y}}$ \\(\\href{javascript:alert(1)}{z}\\)",
+    '<a title="{{c1::x::&quot; onmouseover=&quot;alert(1)}}" href="https://x">t</a> {{c2::y}}',
+    '{{c1::<span class="mathjax_process">}}\\(\\href{javascript:alert(1)}{x}\\)</span>',
+    "\\{{c1::(}}\\href{javascript:alert(1)}{x}\\{{c2::)}}",
+    # A folded answer: the summary and the body are text and Markdown, never raw attributes.
+    '<details open ontoggle=alert(1)><summary onclick="alert(1)">答案</summary>\n\n<img src=x onerror=alert(1)>\n\n</details>',
 ]
 
 

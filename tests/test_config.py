@@ -41,9 +41,19 @@ def test_every_setting_is_read(tmp_path: Path) -> None:
     folder = content(
         tmp_path,
         'deck = " 面试 "\nallow_html = true\nexclude = ["drafts/*", "*.tmp.md"]\nskip_headings = ["延伸阅读"]\n'
-        '[labels]\nprompt = ["Frage"]\nanswer = ["Antwort"]\nextra = ["Beispiel"]\n',
+        "reverse = true\n"
+        '[labels]\nprompt = ["Frage"]\nanswer = ["Antwort"]\nextra = ["Beispiel"]\n'
+        'question_line = ["F"]\nanswer_line = ["R"]\n'
+        "[formats]\ndetails = false\nlabel_lines = false\nlist_questions = true\ncloze = false\n",
     )
     cfg = load_config(folder)
+    assert cfg.reverse is True and (cfg.details, cfg.label_lines, cfg.list_questions, cfg.cloze) == (
+        False,
+        False,
+        True,
+        False,
+    )
+    assert cfg.question_line_labels[-1] == "F" and cfg.answer_line_labels[-1] == "R"
     assert cfg.deck == "面试"
     assert cfg.allow_html is True
     assert cfg.exclude == ("drafts/*", "*.tmp.md")
@@ -137,6 +147,14 @@ def test_pyproject_found_from_a_relative_dot(tmp_path: Path, monkeypatch: pytest
         ),
         ('[labels]\nprompt = ["ok"]\nanswer = "Antwort"\n', "'labels.answer' must be a list of non-empty strings", 3),
         ('labels = { extra = [""] }\n', "'labels.extra' must be a list of non-empty strings", 1),
+        ('reverse = "yes"\n', "'reverse' must be true or false", 1),
+        ('formats = "all"\n', "'formats' must be a table of switches", 1),
+        (
+            "[formats]\nlists = true\n",
+            "unknown setting 'formats.lists' (known: cloze, details, label_lines, list_questions)",
+            2,
+        ),
+        ("[formats]\ncloze = 1\n", "'formats.cloze' must be true or false", 2),
         ('deck = "x"\n\nexclude = ["a" "b"]\n', "not valid TOML: Unclosed array", 3),
     ],
 )

@@ -162,7 +162,8 @@ def deck(tmp_path_factory: pytest.TempPathFactory) -> Deck:
             card = col.get_card(card_id)
             notetype = card.note_type()
             assert notetype is not None
-            css, title = notetype["css"], card.note()["Question"]
+            note = card.note()
+            css, title = notetype["css"], note["Title" if "Title" in note else "Question"]
             for name, html in (("front", card.question()), ("back", card.answer())):
                 assert html.startswith(f"<style>{css}</style>")  # the note type's CSS, as the reviewer gets it
                 sides.append(Side(f"{title} ({name})", html))
@@ -216,9 +217,12 @@ CASES = [pytest.param(width, mode, id=f"{width}px-{mode}") for width in WIDTHS f
 
 def test_the_fixture_has_what_is_measured(deck: Deck) -> None:
     backs = [s.html for s in deck.sides if s.name.endswith("(back)")]
-    assert len(backs) == 2
+    assert len(backs) == 7  # two plain cards, a card and its reversed card, three cloze cards
     assert "<table>" in backs[0] and "<pre" in backs[0]
     assert 'class="fm-math fm-math-display ' in backs[1] and "<img " in backs[1]
+    fronts = [s.html for s in deck.sides if s.name.endswith("(front)")]
+    assert sum('class="fm-card fm-cloze-card' in f for f in fronts) == 3
+    assert sum('class="fm-card fm-reverse' in f for f in fronts) == 1
 
 
 @pytest.mark.parametrize(("width", "mode"), CASES)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flashmark.config import Config
-from flashmark.merge import merge, near_titles
+from flashmark.merge import CLOZE_KEY, OTHER_PROMPTS, merge, near_titles
 from flashmark.parse import parse_source
 from flashmark.sources import decode
 from flashmark.text import normalise
@@ -110,3 +110,40 @@ def test_titles_that_differ_in_meaning_never_merge(a: str, b: str) -> None:
     text = "".join(f"# 话题\n\n## {t}\n\n这个答案足够长，两个问题的答案完全一样，只有标题不同。\n\n" for t in (a, b))
     parsed = parse_source(Source(Path("t.md"), "t.md", text), Config())
     assert len(merge(parsed.questions).notes) == 2
+
+
+def _parse(text: str, rel: str = "a.md") -> list[Question]:
+    return list(parse_source(Source(Path(rel), rel, decode(text.encode(), rel)), Config()).questions)
+
+
+OUTPUT = "## 输出是什么？\n\n```py\nprint({code})\n```\n\n**答案**：{answer}\n"
+
+
+def test_one_title_over_different_prompts_is_different_notes_keyed_by_prompt() -> None:
+    qs = _parse("# 题\n\n" + OUTPUT.format(code="1 + 1", answer="2") + OUTPUT.format(code='"1" + "1"', answer="11"))
+    result = merge(qs)
+    assert len(result.notes) == 2 and result.groups == ()
+    assert sorted(n.key[: n.key.index("?")] for n in result.notes) == ["输出是什么@题"] * 2
+    assert len({n.key for n in result.notes}) == 2
+    assert [c.reason for c in result.conflicts] == [OTHER_PROMPTS]
+
+
+def test_the_same_prompt_twice_merges_and_keeps_both_answers() -> None:
+    qs = _parse("# 题\n\n" + OUTPUT.format(code="1 + 1", answer="2") + OUTPUT.format(code="1+1", answer="二"))
+    (only,) = merge(qs).notes
+    assert only.key == "输出是什么" and len(only.answers) == 2 and len(only.sources) == 2
+
+
+def test_same_answer_across_topics_needs_the_same_prompt_too() -> None:
+    a = _parse("# 甲\n\n" + OUTPUT.format(code="1 + 1", answer="结果是二，因为整数相加。"))
+    b = _parse("# 乙\n\n" + OUTPUT.format(code="2 * 1", answer="结果是二，因为整数相加。"), "b.md")
+    assert len(merge(a + b).notes) == 2
+    c = _parse("# 丙\n\n" + OUTPUT.format(code="1 + 1", answer="结果是二，因为整数相加。"), "c.md")
+    assert len(merge(a + c).notes) == 1
+
+
+def test_a_cloze_and_a_q_and_a_never_merge_and_never_share_a_key() -> None:
+    qs = _parse("# T\n\n## 光速\n\n约 3e8 m/s。\n\n") + _parse("# T\n\n## 光速\n\n约 {{c1::3e8}} m/s。\n", "b.md")
+    result = merge(qs)
+    assert sorted(n.key for n in result.notes) == sorted([CLOZE_KEY + "光速", "光速"])
+    assert {n.kind for n in result.notes} == {"qa", "cloze"}

@@ -198,3 +198,127 @@ def test_seed_parses_thirty_questions(seed_dir: Path) -> None:
     assert len(parsed.questions) == 30
     assert parsed.skipped == () and parsed.notices == ()
     assert all(q.topic == ("大模型开发与微调：ResNet诞生的背景",) for q in parsed.questions)
+
+
+class TestDetails:
+    """`<details><summary>Answer</summary> … </details>`: the summary a label, the body the answer."""
+
+    js = "## 输出是什么？\n\n```js\nf()\n```\n\n- A: 1\n- B: 2\n<details><summary><b>答案</b></summary>\n<p>\n\n#### 答案：B\n\n解释。\n\n</p>\n</details>\n"
+
+    @pytest.mark.parametrize("allow_html", [False, True])
+    def test_the_body_is_the_answer_and_what_stands_before_it_the_prompt(self, allow_html: bool) -> None:
+        (q,) = parse_text(self.js, config=Config(allow_html=allow_html)).questions
+        assert "<pre" in q.prompt_html and "<li>A: 1</li>" in q.prompt_html and "答案" not in q.prompt_html
+        assert q.answer_html == "<h4>答案：B</h4>\n<p>解释。</p>\n"  # the <p> lines are wrappers, not text
+
+    def test_summary_on_its_own_line_and_the_extra_role_of_a_known_label(self) -> None:
+        text = "## 题\n\n**答案**：甲。\n\n<details>\n<summary>解析</summary>\n\n为什么是甲。\n\n</details>\n"
+        (q,) = parse_text(text).questions
+        assert q.answer_html == "<p>甲。</p>\n" and [(s.label, s.html) for s in q.extras] == [
+            ("解析", "<p>为什么是甲。</p>\n")
+        ]
+
+    def test_an_answer_with_only_a_hint_folded_keeps_the_fold_on_the_card(self) -> None:
+        (q,) = parse_text("## 题\n\n答。\n\n<details><summary>Hint</summary>\n\n提示。\n\n</details>\n").questions
+        assert q.answer_html == "<p>答。</p>\n<details><summary>Hint</summary>\n<p>提示。</p>\n</details>\n"
+
+    def test_nested_details_and_headings_inside_are_part_of_the_answer(self) -> None:
+        text = "## 题\n\n<details><summary>答案</summary>\n\n# 不是题\n\n<details><summary>更多</summary>\n\n深处。\n\n</details>\n\n</details>\n\n## 下一题\n\n答。\n"
+        parsed = parse_text(text)
+        assert [q.title for q in parsed.questions] == ["题", "下一题"]
+        assert "<h1>不是题</h1>" in parsed.questions[0].answer_html and "深处" in parsed.questions[0].answer_html
+
+    def test_an_unclosed_details_is_left_as_text(self) -> None:
+        (q,) = parse_text("## 题\n\n<details><summary>答案</summary>\n\n答。\n").questions
+        assert "&lt;details&gt;" in q.answer_html and "答。" in q.answer_html
+
+    def test_details_can_be_switched_off(self) -> None:
+        first, second = parse_text(self.js, config=Config(details=False)).questions
+        assert first.prompt_html == "" and "&lt;details&gt;" in first.answer_html
+        assert second.title == "答案：B"  # as before: the heading inside is a question of its own
+
+
+class TestLabelLines:
+    def test_pairs_under_a_heading_are_questions_of_that_topic(self) -> None:
+        parsed = parse_text(
+            "# 操作系统\n\nQ: 什么是进程？\nA: 资源分配的单位。\n\n**问：** 什么是线程？\n\n**答：** 调度的单位。\n"
+        )
+        assert [(q.title, q.topic, q.line) for q in parsed.questions] == [
+            ("什么是进程？", ("操作系统",), 3),
+            ("什么是线程？", ("操作系统",), 6),
+        ]
+        assert parsed.questions[0].answer_html == "<p>资源分配的单位。</p>\n"
+
+    def test_bold_lines_numbered_labels_and_a_file_without_headings(self) -> None:
+        text = "**Q: What does DNS do?**\n**A:** Names to addresses.\n\nQ1: Which port?\nA1: 443.\n\n问题2：为什么？\n答案2：因为。\n"
+        parsed = parse_text(text, rel="net.md")
+        assert [q.title for q in parsed.questions] == ["What does DNS do?", "Which port?", "为什么？"]
+        assert all(q.topic == ("net",) for q in parsed.questions) and parsed.notices == ()
+
+    def test_a_prompt_between_q_and_a_and_sections_after_the_answer(self) -> None:
+        text = "# T\n\nQ: 输出什么？\n\n```py\nprint(1)\n```\n\nA: 1\n\n解析：打印。\n\nQ: 下一题？\nA: 是。\n"
+        first, second = parse_text(text).questions
+        assert "print" in first.prompt_html and first.answer_html == "<p>1</p>\n"
+        assert [s.label for s in first.extras] == ["解析"] and second.title == "下一题？"
+
+    def test_one_pair_under_a_heading_keeps_the_heading_as_the_question(self) -> None:
+        (q,) = parse_text("## 单独\n\n问题：题干。\n\n答案：答。\n").questions
+        assert (q.title, q.prompt_html, q.answer_html) == ("单独", "<p>题干。</p>\n", "<p>答。</p>\n")
+
+    def test_text_before_the_first_pair_is_reported(self) -> None:
+        parsed = parse_text("# T\n\n引言。\n\nQ: 一？\nA: 一。\n\nQ: 二？\nA: 二。\n")
+        assert [q.title for q in parsed.questions] == ["一？", "二？"]
+        assert [(n.kind, n.line) for n in parsed.notices] == [("outside", 3)]
+
+    def test_an_a_paragraph_alone_is_ordinary_text(self) -> None:
+        (q,) = parse_text("## 选择题\n\nA: 选项一\n\nB: 选项二\n").questions
+        assert "A: 选项一" in q.answer_html and q.prompt_html == ""
+
+    def test_label_lines_can_be_switched_off_and_extended(self) -> None:
+        text = "# T\n\nQ: 一？\nA: 一。\n\nQ: 二？\nA: 二。\n"
+        assert [q.title for q in parse_text(text, config=Config(label_lines=False)).questions] == ["T"]
+        custom = Config(question_line_labels=("Frage",), answer_line_labels=("Antwort",))
+        parsed = parse_text("# T\n\nFrage: Eins?\nAntwort: Ja.\n\nFrage: Zwei?\nAntwort: Nein.\n", config=custom)
+        assert [q.title for q in parsed.questions] == ["Eins?", "Zwei?"]
+
+
+class TestListQuestions:
+    config = Config(list_questions=True)
+
+    def test_items_with_nested_answers(self) -> None:
+        text = "# 数据结构\n\n1. 栈和队列？\n   栈后进先出。\n2. 哈希表？\n\n   - 映射到桶。\n3. 没有答案\n"
+        parsed = parse_text(text, config=self.config)
+        assert [(q.title, q.topic, q.line) for q in parsed.questions] == [
+            ("栈和队列？", ("数据结构",), 3),
+            ("哈希表？", ("数据结构",), 5),
+        ]
+        assert parsed.questions[0].answer_html == "<p>栈后进先出。</p>\n"
+        assert [(s.title, s.line) for s in parsed.skipped] == [("没有答案", 8)]
+
+    def test_front_matter_switches_them_on_for_one_file(self) -> None:
+        parsed = parse_text("---\nlist_questions: true\n---\n\n# T\n\n- 一？\n  一。\n")
+        assert [q.title for q in parsed.questions] == ["一？"]
+        with pytest.raises(ParseError, match="list_questions"):
+            parse_text("---\nlist_questions: maybe\n---\n\n# T\n\n- 一？\n  一。\n")
+
+
+class TestAttributes:
+    def test_id_tags_and_reverse_on_a_heading(self) -> None:
+        (q,) = parse_text('# P\n\n## 什么是 GIL？ {#gil tags="高频 字节跳动" reverse}\n\n锁。\n').questions
+        assert (q.title, q.anchor, q.reverse) == ("什么是 GIL？", "gil", True)
+        assert q.tags == ("P", "高频", "字节跳动")
+
+    def test_file_reverse_and_a_heading_that_turns_it_off(self) -> None:
+        parsed = parse_text("---\nreverse: true\n---\n\n## 一 \n\n答。\n\n## 二 {reverse=false}\n\n答。\n")
+        assert [(q.title, q.reverse) for q in parsed.questions] == [("一", True), ("二", False)]
+        assert [q.reverse for q in parse_text("## 一\n\n答。\n", config=Config(reverse=True)).questions] == [True]
+
+    def test_unknown_attributes_are_warned_and_braces_that_are_no_attributes_stay(self) -> None:
+        parsed = parse_text("## 一 {#one colour=red}\n\n答。\n\n## 集合 {a, b}\n\n答。\n")
+        assert [q.title for q in parsed.questions] == ["一", "集合 {a, b}"]
+        assert [(n.kind, n.line) for n in parsed.notices] == [("attribute", 1)]
+        assert "colour=red" in parsed.notices[0].message
+
+    def test_attributes_on_label_lines(self) -> None:
+        parsed = parse_text("# T\n\nQ: 一？ {tags=x}\nA: 一。\n\nQ: 二？\nA: 二。\n")
+        assert parsed.questions[0].title == "一？" and "x" in parsed.questions[0].tags

@@ -183,3 +183,21 @@ def test_page_screenshot_is_a_png(preview_page: tuple[Page, list[str]], tmp_path
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert width == 1280 and height > 900
     assert len(data) > 20_000
+
+
+def test_each_cloze_and_each_reversed_card_is_a_card_of_its_own(
+    fixture_dir: Callable[[str], Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "preview.html"
+    result = CliRunner().invoke(main, ["preview", str(fixture_dir("kinds")), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"34 cards → {out}" in result.stdout
+    page = out.read_text(encoding="utf-8")
+    data = json.loads(page.split('<script type="application/json" id="pv-data">', 1)[1].split("</script>", 1)[0])
+    tcp = [card for card in data["cards"] if "TCP 握手" in card["front"]]
+    assert [(c["kind"], c["card"]) for c in tcp] == [("cloze", "Cloze 1"), ("cloze", "Cloze 2")]
+    assert 'data-ordinal="1">[...]</span>' in tcp[0]["front"] and "[次数]" in tcp[1]["front"]
+    assert "[...]" not in tcp[0]["back"] and '<span class="cloze" data-ordinal="1">三</span>' in tcp[0]["back"]
+    backprop = [card for card in data["cards"] if "反向传播" in card["back"]]
+    assert [(c["kind"], c["card"]) for c in backprop] == [("Q&A + reverse", "Card"), ("Q&A + reverse", "Reverse")]
+    assert "反向传播" not in backprop[1]["front"] and "链式法则" in backprop[1]["front"]

@@ -437,3 +437,89 @@ def test_math_never_hides_a_heading_plain_commonmark_shows(lines: list[str], all
     ours = tokenize(text, allow_html)
     in_html = {n for t in ours if t.type == "html_block" and t.map for n in range(*t.map)}
     assert _atx_lines(_PLAIN[allow_html].parse(text)) - _atx_lines(ours) <= in_html
+
+
+# ---------------------------------------------------------------- every format in one file
+
+FORMAT_WORDS = ["什么", "卷积", "残差", "梯度", "What", "is", "loss", "ResNet", "模型", "注意力", "x"]
+
+
+@st.composite
+def format_item(draw: st.DrawFn, n: int) -> tuple[list[str], list[int], list[int]]:
+    """One piece of a file in some question format: its lines, and which of them (0-based) are questions
+    that must become notes, and which are questions without an answer (skipped, with a reason)."""
+    words = st.lists(st.sampled_from(FORMAT_WORDS), min_size=1, max_size=4).map(" ".join)
+    title = f"{draw(words)} {n}"
+    answer = draw(words)
+    kind = draw(st.sampled_from(["heading", "details", "cloze", "labels", "bold_labels", "list", "attributes"]))
+    if kind == "heading":
+        return [f"## {title}", "", answer], [0], []
+    if kind == "attributes":
+        return [f'## {title} {{#q{n} tags="t{n}" reverse}}', "", answer], [0], []
+    if kind == "details":
+        summary = draw(st.sampled_from(["<b>答案</b>", "Answer", "点击查看", ""]))
+        return (
+            [f"###### {title}", "", "```js", "f()", "```", "", "- A: 1", f"<details><summary>{summary}</summary>"]
+            + ["<p>", "", f"#### 答案：{answer}", "", "</p>", "</details>"],
+            [0],
+            [],
+        )
+    if kind == "cloze":
+        return [f"## {title}", "", f"{answer} {{{{c1::{draw(words)}}}}} {{{{c2::{n}::hint}}}}"], [0], []
+    if kind in ("labels", "bold_labels"):
+        count = draw(st.integers(2, 3))
+        q, a = (
+            ("**Q:** ", "**A:** ")
+            if kind == "bold_labels"
+            else draw(st.sampled_from([("Q: ", "A: "), ("问：", "答：")]))
+        )
+        lines, questions = [f"# {title}", ""], []
+        for k in range(count):
+            questions.append(len(lines))
+            lines += [f"{q}{draw(words)} {n}.{k}？", f"{a}{draw(words)}", ""]
+        return lines, questions, []
+    lines, questions, skipped = [f"# {title}", ""], [], []
+    for k in range(draw(st.integers(1, 3))):
+        if draw(st.booleans()):
+            questions.append(len(lines))
+            lines += [f"{k + 1}. {draw(words)} {n}.{k}？", f"   {draw(words)}"]
+        else:
+            skipped.append(len(lines))
+            lines += [f"{k + 1}. {draw(words)} {n}.{k}"]
+    return lines, questions, skipped
+
+
+@st.composite
+def format_file(draw: st.DrawFn) -> tuple[str, set[int], set[int]]:
+    """A file mixing every question format: its text, and the lines (1-based) of its questions and its skips."""
+    text: list[str] = []
+    questions: set[int] = set()
+    skipped: set[int] = set()
+    for n in range(draw(st.integers(1, 6))):
+        lines, asked, empty = draw(format_item(n))
+        questions |= {len(text) + 1 + i for i in asked}
+        skipped |= {len(text) + 1 + i for i in empty}
+        text += [*lines, "", draw(st.sampled_from(["", "---", ""])), ""]
+    return "\n".join(text), questions, skipped
+
+
+@given(format_file())
+def test_every_question_in_any_mix_of_formats_is_in_exactly_one_note_or_skipped(
+    generated: tuple[str, set[int], set[int]],
+) -> None:
+    text, questions, skipped = generated
+    with tempfile.TemporaryDirectory() as tmp:
+        content = Path(tmp) / "notes"
+        content.mkdir()
+        (content / "mix.md").write_text(text, encoding="utf-8")
+        (content / "flashmark.toml").write_text("[formats]\nlist_questions = true\n", encoding="utf-8")
+        loaded = load_corpus(content)
+        in_notes = Counter(s for note in loaded.merge.notes for s in note.sources)
+        skips = Counter(s.where for s in loaded.skipped)
+        assert all(n == 1 for n in (in_notes + skips).values()), "a question is in two places"
+        assert set(in_notes) == {f"mix.md:{line}" for line in questions}, text
+        assert set(skips) == {f"mix.md:{line}" for line in skipped}, text
+        assert all(s.reason for s in loaded.skipped)
+        assert not [n for n in loaded.notices if n.kind == "outside"], text
+        result = build(content, Path(tmp) / "out")
+        assert len(result.notes) == len(loaded.merge.notes) and result.output.is_file()

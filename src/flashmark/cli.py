@@ -654,4 +654,4 @@ def preview(
 
     for diagnostic in warnings_of(result.notices, result.skipped, content_dir):
         _echo(str(diagnostic), err=True)
-    _echo(f"{result.notes} card{'' if result.notes == 1 else 's'} → {result.output}")
+    _echo(f"{result.cards} card{'' if result.cards == 1 else 's'} → {result.output}")

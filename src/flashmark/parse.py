@@ -340,6 +340,11 @@ def _segments(body: Sequence[Token], roles: dict[str, str]) -> list[_Segment]:
     return segments
 
 
+def _labelled(body: Sequence[Token], roles: dict[str, str]) -> bool:
+    """Whether a body has a prompt or answer of its own: a labelled section or a `<details>` answer."""
+    return any(s.label is not None for s in _segments(body, roles))
+
+
 def _trim(tokens: Sequence[Token]) -> list[Token]:
     """Drop thematic breaks (`---` between questions) at either end of a body."""
     out = list(tokens)
@@ -602,8 +607,8 @@ class _FileParser:
             self.loose(split[: starts[0]], own_topic, "under this heading, before its first Q:")
             self.label_lines(split, starts, own_topic)
             return
-        if self.list_questions and not starts and self.list_body(body, own_topic):
-            return
+        if self.list_questions and not starts and not _labelled(body, self.roles) and self.list_body(body, own_topic):
+            return  # a list of questions, unless the heading has an answer of its own (a label, a details block)
         roles = self.roles
         if starts:  # one Q:/A: pair under a heading: the heading is the question, Q: its prompt, A: its answer
             roles = {**roles, **{w: PROMPT if r == QUESTION_LINE else ANSWER for w, r in self.line_roles.items()}}

@@ -122,6 +122,7 @@ class PreviewResult:
     notes: int
     skipped: tuple[Skipped, ...]
     notices: tuple[Notice, ...]
+    cards: int = 0  # one per cloze number and per reversed card
 
 
 def _is_empty(value: str) -> bool:
@@ -337,4 +338,7 @@ def write_preview(
         tmp.write_text(page, encoding="utf-8")
 
     atomic_write(target, write)
-    return PreviewResult(deck=root, output=target, notes=len(rendered), skipped=corpus.skipped, notices=corpus.notices)
+    cards = sum(len(card_labels(rn)) for rn in rendered)
+    return PreviewResult(
+        deck=root, output=target, notes=len(rendered), skipped=corpus.skipped, notices=corpus.notices, cards=cards
+    )
