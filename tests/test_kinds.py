@@ -7,6 +7,7 @@ previous version upgraded in place; reverse turned on and off on a note with rev
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from ankitools import (
 )
 from flashmark.anki.notetype import CLOZE, KINDS, QAR
 from flashmark.anki.sync import sync
+from flashmark.anki.sync_report import step_lines, sync_summary
 from flashmark.build import build
 from flashmark.cli import main
 from flashmark.lock import LOCK_FILE, read_lock
@@ -286,6 +288,7 @@ def test_a_deck_of_the_previous_version_upgrades_in_place(tmp_path: Path) -> Non
     # Consent to a schema change moves the old notes to the reversible note type, keeping cards and reviews.
     moved = sync(notes, tmp_path / "out", collection=col, allow_schema_change=True)
     assert moved.converted == 10 and moved.backup is not None
+    assert "10 moved to the reversible note type" in sync_summary(moved)
     view = open_view(col, render=True)
     assert LEGACY_NOTETYPE not in {n.notetype for n in view.notes.values()}
     overfit = view.notes[studied.guid]
@@ -328,7 +331,8 @@ def test_turning_reverse_on_and_off_keeps_the_note_and_its_first_cards_history(t
 
     # Through sync, the reversed card that lost its front is suspended, and comes back with reverse.
     synced = sync(content, tmp_path / "out", collection=col)
-    assert synced.parked == 1
+    assert synced.parked == 1 and "1 reversed card suspended" in sync_summary(synced)
+    assert "reverse off: '什么是残差连接？' (its reversed card is suspended, its history kept)" in step_lines(synced)
     assert open_view(col).queues[turned_on.card_ids[1]] == -1
     page.write_text(question, encoding="utf-8")
     back = sync(content, tmp_path / "out", collection=col)
@@ -349,3 +353,40 @@ def test_sync_adds_every_kind_to_a_fresh_collection(tmp_path: Path) -> None:
     assert sync(content, tmp_path / "out", collection=col).changed is False  # nothing left to do
     lock = read_lock(content / LOCK_FILE)
     assert lock is not None and {e.kind for e in lock.notes} == {QAR, CLOZE}
+
+
+def readme_examples() -> list[str]:
+    """The Markdown examples of the README's sections on card kinds and question formats."""
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Card kinds") : text.index("## What cards can show")]
+    blocks = re.findall(r"^(`{3,4})markdown\n(.*?)^\1$", section, flags=re.M | re.S)
+    return [body for _, body in blocks]
+
+
+@pytest.mark.parametrize("example", readme_examples())
+def test_the_readme_examples_build_as_described(example: str, tmp_path: Path) -> None:
+    content = tmp_path / "notes"
+    content.mkdir()
+    (content / "example.md").write_text(example, encoding="utf-8")
+    result = build(content, tmp_path / "out", lock=False)
+    assert result.notes and not result.skipped and not result.notices, [n.message for n in result.notices]
+    kinds = {rn.note.kind for rn in result.notes}
+    assert (CLOZE in kinds) == ("{{c1::" in example)
+    assert all(rn.note.title for rn in result.notes)
+    if "{reverse}" in example or "reverse: true" in example:
+        assert any(rn.note.reverse for rn in result.notes)
+
+
+def test_moving_old_notes_brings_the_reversible_note_type_when_the_collection_lacks_it(tmp_path: Path) -> None:
+    old = FIXTURES / "upgrade_v0_1"
+    notes = Path(shutil.copytree(old / "notes", tmp_path / "notes"))
+    col = tmp_path / "collection.anki2"
+    before = import_apkg(old / "notes-0.1.0.apkg", col)
+    assert QA_NOTETYPE not in before.notetypes
+    result = sync(notes, tmp_path / "out", collection=col, allow_schema_change=True)
+    assert result.converted == 10
+    view = open_view(col)
+    assert {n.notetype for n in view.notes.values()} == {QA_NOTETYPE}
+    assert set(view.notes) == set(before.notes)  # the stand-in that brought the note type is gone
+    assert all(view.notes[g].card_ids == n.card_ids for g, n in before.notes.items())
+    assert sync(notes, tmp_path / "out", collection=col).changed is False

@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashmark.anki.sync import ADD, CONFLICT, DELETE, KEEP, REMOVED_TAG, RESTORE, RETIRE, UNCHANGED, UPDATE, SyncResult
+from flashmark.anki.sync import (
+    ADD,
+    CONFLICT,
+    DELETE,
+    KEEP,
+    PARK,
+    REMOVED_TAG,
+    RESTORE,
+    RETIRE,
+    UNCHANGED,
+    UNPARK,
+    UPDATE,
+    SyncResult,
+)
 
 _COUNTED = ((ADD, "added"), (UPDATE, "updated"), (KEEP, "kept as edited in Anki"), (CONFLICT, "conflict"))
 
@@ -39,6 +52,16 @@ def step_lines(result: SyncResult) -> list[str]:
             lines.append(
                 f"left: {title} stays in {step.left_in}, where it was moved in Anki (flashmark's deck: {step.deck})"
             )
+        if step.reverse_card == PARK:
+            lines.append(f"reverse off: {title} (its reversed card is suspended, its history kept)")
+        elif step.reverse_card == UNPARK:
+            lines.append(f"reverse on: {title} (its reversed card is unsuspended)")
+    if result.converted:
+        what = "would move" if result.dry_run else "moved"
+        lines.append(
+            f"note type: {what} {_plural(result.converted, 'note')} of an earlier flashmark to the reversible "
+            "Q&A note type, keeping their cards and reviews (AnkiWeb needs one full sync)"
+        )
     return lines
 
 
@@ -56,6 +79,9 @@ def sync_counts(result: SyncResult) -> dict[str, int]:
         "deleted": result.count(DELETE),
         "deleted_reviewed_cards": result.deleted_reviewed_cards,
         "unchanged": result.count(UNCHANGED),
+        "reverse_suspended": result.parked,
+        "reverse_unsuspended": result.unparked,
+        "converted": result.converted,
     }
 
 
@@ -71,6 +97,9 @@ def sync_summary(result: SyncResult) -> str:
         f"{counts['left_in_place']} left where moved in Anki" if counts["left_in_place"] else "",
         f"{counts['retired']} retired" if counts["retired"] else "",
         f"{counts['restored']} restored" if counts["restored"] else "",
+        f"{_plural(counts['reverse_suspended'], 'reversed card')} suspended" if counts["reverse_suspended"] else "",
+        f"{_plural(counts['reverse_unsuspended'], 'reversed card')} back" if counts["reverse_unsuspended"] else "",
+        f"{counts['converted']} moved to the reversible note type" if counts["converted"] else "",
         (
             f"{counts['deleted']} deleted ({_plural(counts['deleted_reviewed_cards'], 'card')} with reviews)"
             if counts["deleted"]
