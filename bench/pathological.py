@@ -103,6 +103,13 @@ CASES = [
     Case("heading-spaces", lambda n: {"a.md": "# a" + " " * n + "b\n\n答案。\n"}, "ok", ""),
     Case("dollars", lambda n: _notes(_repeat("$$a\n\n", min(n, 5 * 40_000))), "ok", ""),
     Case("parens", lambda n: _notes(_repeat("\\(a", n)), "error", MARKS),
+    Case("unclosed-folds", lambda n: _notes(_repeat("<details><summary>a</summary>\n", min(n, 30 * 90_000))), "ok", ""),
+    Case("nested-folds", lambda n: _notes(_repeat("<details>\n", min(n, 10 * 90_000)) + "</details>\n"), "ok", ""),
+    Case("unclosed-comments", lambda n: _notes(_repeat("%%a\n", min(n, 4 * 90_000))), "ok", ""),
+    Case("highlights", lambda n: _notes(_repeat("==a ", n)), "error", MARKS),
+    Case("wikilinks", lambda n: _notes(_repeat("[[a|b]] ", n)), "error", MARKS),
+    Case("callouts", lambda n: _notes(_repeat("> [!note] a\n\n", min(n, 13 * 45_000))), "ok", ""),
+    Case("footnotes", lambda n: _notes(_repeat("a[^1] ", n) + "\n\n[^1]: b\n"), "error", MARKS),
     Case("deep-folders", lambda n: {"a.md": "# Q\n\nA\n"}, "warning", "nested more than", extra=_deep_folders),
     Case("huge-image", lambda n: _notes("![big](huge.png)\n"), "warning", "over the 20 MB limit", extra=_huge_image),
 ]

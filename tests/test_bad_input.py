@@ -125,6 +125,25 @@ def test_a_binary_file_named_like_notes_is_refused(tmp_path: Path) -> None:
     assert "image.md:1: error: not valid UTF-8 (byte offset 0)" in result.output
 
 
+def test_a_binary_file_costs_only_itself_with_keep_going(tmp_path: Path) -> None:
+    content = folder(tmp_path, {"a.md": GOOD})
+    (content / "blob.md").write_bytes(b"# x\n" + b"\x00\x01" * 64)
+    result = run("build", content, "-o", tmp_path / "out", "--keep-going")
+    assert result.exit_code == 1 and "blob.md:2: error: file holds many NUL bytes" in result.output
+    assert import_apkg(tmp_path / "out" / "notes.apkg", tmp_path / "c.anki2").notes  # the other file's notes
+
+
+def test_odd_code_points_never_crash_anything(tmp_path: Path) -> None:
+    """A byte order mark in mid-file, non-characters, and surrogates encoded in UTF-8 (CESU-8, as some tools write)."""
+    odd = "# T\n\n## Q\ufeff中\n\n答\ufffe\uffff\U0010ffff 和 \ufeff 结束。\n"
+    content = folder(tmp_path, {"a.md": odd, "cesu.md": b"# T\n\n## Q\n\n\xed\xa0\x80\xed\xb0\x80\n"})
+    result = run("build", content, "-o", tmp_path / "out", "--keep-going")
+    assert "Traceback" not in result.output
+    assert "cesu.md:5: error: not valid UTF-8" in result.output
+    anki = import_apkg(tmp_path / "out" / "notes.apkg", tmp_path / "c.anki2")
+    assert len(anki.notes) == 1 and "结束" in next(iter(anki.notes.values())).fields["Answer"]
+
+
 def test_byte_order_mark_and_old_mac_line_ends_are_fine(tmp_path: Path) -> None:
     content = folder(
         tmp_path,

@@ -408,7 +408,7 @@ def test_check_options_and_usage_errors(clean: Path, tmp_path: Path) -> None:
     assert config.exit_code == 1
     assert (
         config.stderr
-        == "clean/flashmark.toml:1: error: unknown setting 'decks' (known: allow_html, deck, exclude, formats, labels, max_image_mb, reverse, skip_headings); did you mean 'deck'? [config]\n"
+        == "clean/flashmark.toml:1: error: unknown setting 'decks' (known: allow_html, deck, exclude, formats, labels, markdown, max_image_mb, reverse, skip_headings); did you mean 'deck'? [config]\n"
     )
 
 

@@ -131,7 +131,7 @@ def test_pyproject_found_from_a_relative_dot(tmp_path: Path, monkeypatch: pytest
     [
         (
             'deck = "x"\ndekc = "y"\n',
-            "unknown setting 'dekc' (known: allow_html, deck, exclude, formats, labels, max_image_mb, reverse, skip_headings); did you mean 'deck'?",
+            "unknown setting 'dekc' (known: allow_html, deck, exclude, formats, labels, markdown, max_image_mb, reverse, skip_headings); did you mean 'deck'?",
             2,
         ),
         ("deck = 3\n", "'deck' must be a non-empty string", 1),

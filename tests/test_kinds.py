@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ def kinds(tmp_path_factory: pytest.TempPathFactory) -> tuple[BuildResult, AnkiVi
     """The kinds fixture (one file per kind and format) built and imported into a fresh collection."""
     tmp = tmp_path_factory.mktemp("kinds")
     content = Path(shutil.copytree(FIXTURES / "kinds", tmp / "kinds"))
-    result = build(content, tmp / "out", lock=False)
+    result = build(content, tmp / "out")
     (tmp / "anki").mkdir()
     return result, import_apkg(result.output, tmp / "anki" / "collection.anki2", SEARCHES, render=True)
 
@@ -390,3 +391,80 @@ def test_moving_old_notes_brings_the_reversible_note_type_when_the_collection_la
     assert set(view.notes) == set(before.notes)  # the stand-in that brought the note type is gone
     assert all(view.notes[g].card_ids == n.card_ids for g, n in before.notes.items())
     assert sync(notes, tmp_path / "out", collection=col).changed is False
+
+
+def test_a_build_without_a_lock_keeps_the_one_card_type_so_earlier_imports_keep_updating(tmp_path: Path) -> None:
+    content = tmp_path / "notes"
+    content.mkdir()
+    page = content / "a.md"
+    page.write_text("# T\n\n## 一\n\n答一。\n\n## 二 {reverse}\n\n答二。\n", encoding="utf-8")
+    col = tmp_path / "collection.anki2"
+    first = import_apkg(build(content, tmp_path / "out", lock=False).output, col)
+    types = {n.fields["Question"]: n.notetype for n in first.notes.values()}
+    assert types == {"一": LEGACY_NOTETYPE, "二": QA_NOTETYPE}
+    page.write_text(page.read_text(encoding="utf-8").replace("答一。", "答一，改过。"), encoding="utf-8")
+    time.sleep(1.1)  # a build without a lock stamps its notes with the time: Anki takes only newer ones
+    again = import_apkg(build(content, tmp_path / "out", lock=False).output, col)
+    assert again.imported["conflicting"] == 0 and again.imported["updated"] >= 1
+    assert "改过" in again.by_title("一").fields["Answer"]
+
+
+def test_sync_takes_the_note_type_a_note_already_has_when_the_lock_is_lost(tmp_path: Path) -> None:
+    content = tmp_path / "notes"
+    content.mkdir()
+    page = content / "a.md"
+    page.write_text("# T\n\n## 一\n\n答一。\n", encoding="utf-8")
+    col = tmp_path / "collection.anki2"
+    import_apkg(build(content, tmp_path / "out", lock=False).output, col)  # on the one-card type
+    page.write_text("# T\n\n## 一\n\n答一，改过。\n", encoding="utf-8")
+    # No lock: the build alone would put the note on the reversible type, which Anki does not have it on.
+    dry = sync(content, tmp_path / "out", collection=col, dry_run=True)
+    assert [s.action for s in dry.steps] == ["conflict"]  # no lock vouches for Anki's copy: kept unless asked
+    result = sync(content, tmp_path / "out", collection=col, prefer="source")
+    assert [(s.action, s.applied) for s in result.steps] == [("conflict", True)]
+    view = open_view(col)
+    assert [(n.notetype, "改过" in n.fields["Answer"]) for n in view.notes.values()] == [(LEGACY_NOTETYPE, True)]
+    lock = read_lock(content / LOCK_FILE)
+    assert lock is not None and [e.kind for e in lock.notes] == ["qa"]
+    deck = import_apkg(build(content, tmp_path / "out").output, col)
+    assert deck.imported["conflicting"] == 0
+
+
+def test_old_notes_asking_for_reverse_are_counted_as_they_are_and_warned_once(tmp_path: Path) -> None:
+    old = FIXTURES / "upgrade_v0_1"
+    notes = Path(shutil.copytree(old / "notes", tmp_path / "notes"))
+    (notes / "flashmark.toml").write_text("reverse = true\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", str(notes), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "[reverse]" in line]
+    assert len(warned) == 1 and "10 questions have notes first built by an earlier flashmark" in warned[0]
+    assert "10 notes (" in result.output and "reverse" not in result.output.split("→")[1]
+
+
+def test_a_removed_cloze_paragraph_is_found_by_its_search(tmp_path: Path) -> None:
+    content = tmp_path / "notes"
+    content.mkdir()
+    page = content / "a.md"
+    page.write_text("TCP 建立连接需要 {{c1::三}} 次握手。\n\nUDP 是 {{c1::无连接}} 的。\n", encoding="utf-8")
+    col = tmp_path / "collection.anki2"
+    first = build(content, tmp_path / "out")
+    import_apkg(first.output, col)
+    page.write_text("UDP 是 {{c1::无连接}} 的。\n", encoding="utf-8")
+    second = build(content, tmp_path / "out")
+    (gone,) = second.removed
+    view = open_view(col, (gone.search,))
+    assert view.found_guids(gone.search) == {gone.guid}
+
+
+def test_double_colons_in_code_inside_a_cloze_stay_code(tmp_path: Path) -> None:
+    content = tmp_path / "notes"
+    content.mkdir()
+    (content / "a.md").write_text(
+        "## C++\n\nThe dynamic array is {{c1::`std::vector`}}; a map is {{c2::`std::map<K, V>`::ordered}}.\n",
+        encoding="utf-8",
+    )
+    view = import_apkg(build(content, tmp_path / "out").output, tmp_path / "c.anki2", render=True)
+    (note,) = view.notes.values()
+    (_, q1, a1), (_, q2, _) = view.cards(note)
+    assert "The dynamic array is [...]" in q1 and "std:\u2060:map<K, V>" in q1
+    assert "std:\u2060:vector" in a1 and "[ordered]" in q2

@@ -228,6 +228,19 @@ class TestDetails:
         assert [q.title for q in parsed.questions] == ["题", "下一题"]
         assert "<h1>不是题</h1>" in parsed.questions[0].answer_html and "深处" in parsed.questions[0].answer_html
 
+    def test_a_fold_that_is_no_answer_stays_a_fold_in_the_answer(self) -> None:
+        for summary in ("<summary>完整代码</summary>", "<summary>Click to expand</summary>", ""):
+            text = (
+                f"## 快速排序的思想？\n\n选一个基准，递归。\n\n<details>{summary}\n\n```py\nqs()\n```\n\n</details>\n"
+            )
+            (q,) = parse_text(text).questions
+            assert q.prompt_html == "" and q.answer_html.startswith("<p>选一个基准，递归。</p>\n<details>"), summary
+        for summary in ("点击查看答案", "Show answer", "Solution"):
+            (q,) = parse_text(
+                f"## 题\n\n题干。\n\n<details><summary>{summary}</summary>\n\n答。\n\n</details>\n"
+            ).questions
+            assert (q.prompt_html, q.answer_html) == ("<p>题干。</p>\n", "<p>答。</p>\n"), summary
+
     def test_an_unclosed_details_is_left_as_text(self) -> None:
         (q,) = parse_text("## 题\n\n<details><summary>答案</summary>\n\n答。\n").questions
         assert "&lt;details&gt;" in q.answer_html and "答。" in q.answer_html
@@ -265,10 +278,27 @@ class TestLabelLines:
         (q,) = parse_text("## 单独\n\n问题：题干。\n\n答案：答。\n").questions
         assert (q.title, q.prompt_html, q.answer_html) == ("单独", "<p>题干。</p>\n", "<p>答。</p>\n")
 
-    def test_text_before_the_first_pair_is_reported(self) -> None:
-        parsed = parse_text("# T\n\n引言。\n\nQ: 一？\nA: 一。\n\nQ: 二？\nA: 二。\n")
-        assert [q.title for q in parsed.questions] == ["一？", "二？"]
-        assert [(n.kind, n.line) for n in parsed.notices] == [("outside", 3)]
+    def test_an_answer_that_quotes_q_and_a_lines_stays_one_answer(self) -> None:
+        """Pairs make questions only when they open the heading's text: after an explanation they are quotes."""
+        text = (
+            "# 网络\n\n## 如何理解幂等性？\n\n幂等指执行多次与执行一次效果相同。\n\nQ: GET 是幂等的吗？\nA: 是。\n\n"
+            "## STAR 法则怎么用？\n\n例如：\n\nQ: 介绍一个难题。\nA: 情境是……\n\nQ: 学到了什么？\nA: 学到了……\n"
+        )
+        parsed = parse_text(text)
+        assert [q.title for q in parsed.questions] == ["如何理解幂等性？", "STAR 法则怎么用？"]
+        first, second = parsed.questions
+        assert first.prompt_html == "" and "幂等指" in first.answer_html and "Q: GET" in first.answer_html
+        assert second.prompt_html == "" and "Q: 学到了什么？" in second.answer_html and parsed.notices == ()
+
+    def test_a_question_label_pairs_only_with_the_answer_label_of_its_kind(self) -> None:
+        text = '## Which option is correct?\n\nQuestion: What does `typeof null` return?\n\nA: "null"\nB: "object"\n\n**Answer:** B\n'
+        (q,) = parse_text(text).questions
+        assert "typeof" in q.prompt_html and '<p>A: "null"\nB: "object"</p>' in q.prompt_html  # the options stay
+        assert q.answer_html == "<p>B</p>\n"
+
+    def test_numbered_labels_of_a_single_pair(self) -> None:
+        (q,) = parse_text("## HTTPS port\n\nQ1: What port does HTTPS use?\nA1: 443.\n").questions
+        assert (q.prompt_html, q.answer_html) == ("<p>What port does HTTPS use?</p>\n", "<p>443.</p>\n")
 
     def test_an_a_paragraph_alone_is_ordinary_text(self) -> None:
         (q,) = parse_text("## 选择题\n\nA: 选项一\n\nB: 选项二\n").questions
@@ -322,3 +352,50 @@ class TestAttributes:
     def test_attributes_on_label_lines(self) -> None:
         parsed = parse_text("# T\n\nQ: 一？ {tags=x}\nA: 一。\n\nQ: 二？\nA: 二。\n")
         assert parsed.questions[0].title == "一？" and "x" in parsed.questions[0].tags
+
+
+class TestReviewCases:
+    """Notes that earlier versions read right must read the same with the new formats on."""
+
+    def test_a_list_of_plain_items_is_an_ordinary_answer_even_with_list_questions(self) -> None:
+        text = "## Python 的可变类型有哪些？\n\n常见的有：\n\n- list\n- dict\n- set\n"
+        parsed = parse_text(text, config=Config(list_questions=True))
+        assert [q.title for q in parsed.questions] == ["Python 的可变类型有哪些？"]
+        assert "<li>dict</li>" in parsed.questions[0].answer_html and parsed.skipped == ()
+
+    def test_a_fold_holding_the_next_questions_is_reported(self) -> None:
+        text = "## Q1\n<details><summary>Answer</summary>\n\nanswer 1\n\n## Q2\n\nanswer 2\n\n## Q3\n\nanswer 3\n\n</details>\n"
+        parsed = parse_text(text)
+        assert [q.title for q in parsed.questions] == ["Q1"]
+        (notice,) = [n for n in parsed.notices if n.kind == "swallowed"]
+        assert notice.line == 2 and "'Q2', 'Q3'" in notice.message
+
+    def test_a_heading_inside_a_fold_of_another_level_is_part_of_the_answer_quietly(self) -> None:
+        parsed = parse_text(
+            "###### 1. 题？\n\n代码\n\n<details><summary>答案</summary>\n\n#### 答案：B\n\n</details>\n"
+        )
+        assert parsed.notices == () and "<h4>答案：B</h4>" in parsed.questions[0].answer_html
+
+    def test_cloze_paragraphs_alone_are_titled_by_their_answers_without_a_warning(self) -> None:
+        parsed = parse_text("TCP 需要 {{c1::三::次数}} 次握手。\n\n# T\n\n## Q\n\nA\n")
+        cloze_note = parsed.questions[0]
+        assert cloze_note.title == "TCP 需要 三 次握手。" and parsed.notices == ()
+
+    def test_an_unclosed_cloze_is_warned_at_its_own_line(self) -> None:
+        parsed = parse_text("## 填空\n\n第一行 {{c1::好}}\n第二行 {{c2::没闭合\n")
+        assert [(n.line, n.kind) for n in parsed.notices] == [(4, "cloze")]
+
+    def test_clozes_in_a_q_and_a_notes_extra_section_are_warned(self) -> None:
+        parsed = parse_text("## 题\n\n**答案**：甲\n\n**解析**：{{c1::乙}}\n")
+        assert parsed.questions[0].kind == "qa"
+        assert [n.kind for n in parsed.notices] == ["cloze"] and "'解析' section" in parsed.notices[0].message
+
+    def test_attributes_that_cannot_be_read_or_sit_on_a_topic_are_warned(self) -> None:
+        parsed = parse_text("# 主题 {tags=x}\n\n## 一 {tags=高频 字节跳动}\n\n答。\n\n## 二 {reverse=nope}\n\n答。\n")
+        assert [q.title for q in parsed.questions] == ["一", "二"]
+        messages = [(n.line, n.message[:32]) for n in parsed.notices]
+        assert messages == [
+            (1, "attributes on a heading that is "),
+            (3, "cannot read the attributes {tags"),
+            (7, "cannot read the attributes {reve"),
+        ]

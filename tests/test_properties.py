@@ -486,6 +486,8 @@ def format_item(draw: st.DrawFn, n: int) -> tuple[list[str], list[int], list[int
         else:
             skipped.append(len(lines))
             lines += [f"{k + 1}. {draw(words)} {n}.{k}"]
+    if len(questions) <= len(skipped):  # a list mostly of plain items is the heading's answer
+        return lines, [0], []
     return lines, questions, skipped
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -137,16 +137,23 @@ def _clash_error(clash: Clash) -> ParseError:
     )
 
 
-def _legacy_reverse_notice(rn: RenderedNote) -> Notice:
-    """A reversed card asked for on a note whose Anki copy has the one-card note type of earlier versions."""
-    file, _, line = rn.note.sources[0].rpartition(":")
-    return Notice(
-        file,
-        int(line),
-        "reverse",
-        "no reversed card for this question yet: its note was first built by an earlier flashmark, whose note type "
-        "has one card; `flashmark sync --allow-schema-change` moves such notes to the reversible note type, keeping "
-        "their reviews",
+def _legacy_reverse_notice(notes: Sequence[RenderedNote]) -> tuple[Notice, ...]:
+    """One warning for the questions that ask for a reversed card on notes of the earlier one-card note type."""
+    if not notes:
+        return ()
+    places = [rn.note.sources[0] for rn in notes]
+    file, _, line = places[0].rpartition(":")
+    others = f" (also {', '.join(places[1:4])}{' and more' if len(places) > 4 else ''})" if len(places) > 1 else ""
+    count = "this question has" if len(notes) == 1 else f"{len(notes)} questions have"
+    return (
+        Notice(
+            file,
+            int(line),
+            "reverse",
+            f"no reversed card yet: {count} notes first built by an earlier flashmark, whose note type has one "
+            f"card{others}; `flashmark sync --allow-schema-change` moves them to the reversible note type, keeping "
+            "their reviews",
+        ),
     )
 
 
@@ -286,8 +293,9 @@ def _build(
             namespace=namespace_for(root),
             excluded=frozenset(corpus.left_out) | failed,
             one_off=one_off,
+            lockless=not lock,
         )
-        legacy = tuple(_legacy_reverse_notice(rn) for rn in identified.legacy_reverse)
+        legacy = _legacy_reverse_notice(identified.legacy_reverse)
         chosen = {note.key for note in selection.notes}
         rendered = tuple(n for n in identified.notes if n.key in chosen)
         output, report = output_files(out_dir, root)

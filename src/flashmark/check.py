@@ -24,7 +24,7 @@ from flashmark.diagnostics import (
 )
 from flashmark.errors import LockError
 from flashmark.lock import LOCK_FILE, read_lock
-from flashmark.merge import OTHER_PROMPTS
+from flashmark.merge import OTHER_KINDS, OTHER_PROMPTS
 from flashmark.report import kinds_text
 from flashmark.types import Question
 
@@ -100,10 +100,9 @@ def findings(corpus: Corpus, content_dir: Path) -> list[Finding]:
     out += [Finding(from_notice(n, content_dir)) for n in corpus.notices]
     for c in corpus.merge.conflicts:
         places = tuple(place(s) for s in c.sources)
-        if c.reason == OTHER_PROMPTS:  # one title over different code or options: different questions
-            message = (
-                f"{len(c.sources)} questions titled '{c.title}' have different prompts, so each is a note of its own"
-            )
+        if c.reason in (OTHER_PROMPTS, OTHER_KINDS):  # different code or options, or a cloze: different questions
+            why = "different prompts" if c.reason == OTHER_PROMPTS else "a cloze and a Q&A among them"
+            message = f"{len(c.sources)} questions titled '{c.title}' have {why}, so each is a note of its own"
             out.append(Finding(at(c.sources[0], INFO, "apart", message), places))
             continue
         message = (

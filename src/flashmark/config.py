@@ -44,6 +44,8 @@ EXTRA_LABELS = (
 # is a question without a heading ("Q: … / A: …").
 QUESTION_LINE_LABELS = ("Q", "Question", "问", "问题")
 ANSWER_LINE_LABELS = ("A", "Answer", "答", "答案")
+# Markdown flavours ([markdown] in flashmark.toml; markdown/flavours.py reads them), all on by default.
+FLAVOURS = ("alerts", "autolinks", "comments", "footnotes", "highlight", "task_lists", "wikilinks")
 SKIP_HEADINGS = (
     "参考文献",
     "参考资料",
@@ -79,6 +81,7 @@ class Config:
     label_lines: bool = True  # "Q: …" / "A: …" paragraphs are questions
     list_questions: bool = False  # list items with nested answers are questions
     cloze: bool = True  # {{c1::…}} in an answer makes a cloze note
+    flavours: frozenset[str] = frozenset(FLAVOURS)  # the GitHub and Obsidian syntaxes read ([markdown])
     source: str | None = field(default=None, compare=False)
 
     def with_deck(self, deck: str | None) -> Config:
@@ -113,11 +116,22 @@ class Config:
                 self.label_lines,
                 self.list_questions,
                 self.cloze,
+                tuple(sorted(self.flavours)),
             )
         )
 
 
-KNOWN_KEYS = ("allow_html", "deck", "exclude", "formats", "labels", "max_image_mb", "reverse", "skip_headings")
+KNOWN_KEYS = (
+    "allow_html",
+    "deck",
+    "exclude",
+    "formats",
+    "labels",
+    "markdown",
+    "max_image_mb",
+    "reverse",
+    "skip_headings",
+)
 LABEL_ROLES = ("answer", "answer_line", "extra", "prompt", "question_line")
 FORMATS = ("cloze", "details", "label_lines", "list_questions")
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column \d+\)\s*$")
@@ -221,6 +235,18 @@ def _from_table(table: dict[str, Any], where: _Where) -> Config:
             if not isinstance(value, bool):
                 raise where.error(f"'formats.{name}' must be true or false", f"formats.{name}")
             cfg = _switched(cfg, name, value)
+    if "markdown" in table:
+        syntaxes = table["markdown"]
+        if not isinstance(syntaxes, dict):
+            raise where.error("'markdown' must be a table of switches, e.g. [markdown] footnotes = false", "markdown")
+        flavours = set(cfg.flavours)
+        for name, value in syntaxes.items():
+            if name not in FLAVOURS:
+                raise where.error(_unknown(name, FLAVOURS, "markdown."), f"markdown.{name}")
+            if not isinstance(value, bool):
+                raise where.error(f"'markdown.{name}' must be true or false", f"markdown.{name}")
+            (flavours.add if value else flavours.discard)(name)
+        cfg = replace(cfg, flavours=frozenset(flavours))
     if "skip_headings" in table:
         cfg = replace(cfg, skip_headings=SKIP_HEADINGS + _strings(table["skip_headings"], "skip_headings", where))
     if "exclude" in table:

@@ -33,7 +33,7 @@ try:
 except ImportError:  # Windows: builds are not serialised there
     fcntl = None  # type: ignore[assignment]
 
-from flashmark.anki.notetype import KINDS, QA, notetype_hash
+from flashmark.anki.notetype import KINDS, QA, QAR, notetype_hash
 from flashmark.errors import LockError, OutputError
 from flashmark.identity import note_guid
 from flashmark.merge import near_titles
@@ -183,6 +183,19 @@ def sketch_similarity(a: str, b: str) -> tuple[float, int]:
     return shared / len(union), shared
 
 
+_PLAIN_RUN = re.compile(r"[^{}\n]+")
+_CLOZE_OPENER = re.compile(r"^c\d+::")
+
+
+def _snippet(html_field: str) -> str:
+    """The first run of a field's text outside tags and cloze braces, enough to find the note by (≤ 30 chars)."""
+    for m in _PLAIN_RUN.finditer(_TAG.sub("\n", html_field)):
+        words = _CLOZE_OPENER.sub("", " ".join(html.unescape(m.group(0)).split()))
+        if words:
+            return words[:30]
+    return ""
+
+
 def _quoted(text: str, wildcards: bool) -> str:
     text = text.replace("\\", "\\\\").replace('"', '\\"')
     if wildcards:
@@ -190,13 +203,21 @@ def _quoted(text: str, wildcards: bool) -> str:
     return f'"{text}"'
 
 
-def anki_search(question_field: str, topic_field: str, notetype_id: int = KINDS[QA].notetype_id) -> str:
+def anki_search(
+    question_field: str, topic_field: str, notetype_id: int = KINDS[QA].notetype_id, text_field: str = ""
+) -> str:
     """A search for Anki's browser that finds a flashmark note by its first field (title) and Topic.
 
     Anki cannot search by GUID; `dupe:` finds notes of the note type whose first field matches,
-    ignoring HTML, and the Topic clause tells apart equal titles under different topics.
+    ignoring HTML, and the Topic clause tells apart equal titles under different topics. A note with
+    no title (a cloze paragraph on its own) is found by the start of its text instead.
     """
-    search = _quoted(f"dupe:{notetype_id},{question_field}", wildcards=False)
+    snippet = _snippet(text_field) if not question_field else ""
+    if snippet:
+        text = _quoted(snippet, wildcards=True)[1:-1]
+        search = f'"mid:{notetype_id}" "Text:*{text}*"'
+    else:
+        search = _quoted(f"dupe:{notetype_id},{question_field}", wildcards=False)
     if topic_field:
         search += " " + _quoted(f"Topic:{topic_field}", wildcards=True)
     return search
@@ -741,6 +762,7 @@ def assign_identities(
     namespace: str = "",
     excluded: Collection[str] = frozenset(),
     one_off: Collection[str] = frozenset(),
+    lockless: bool = False,
 ) -> Identified:
     """Give every note its GUID, modification time and note type, from the last build's lock when there is one.
 
@@ -751,6 +773,8 @@ def assign_identities(
     New notes take GUIDs from the lock's namespace, else from `namespace`. A Q&A note the lock knows on
     the one-card note type of earlier versions stays on it (Anki's importer cannot move it).
     `notetype_hashes` (default: this version's) says, by kind, what each note type looks like.
+    `lockless` (a build without a lock file, which cannot know what Anki holds): Q&A notes that do not ask
+    for a reversed card keep the one-card note type, so decks imported before keep updating.
     """
     hashes_by_kind = notetype_hashes if notetype_hashes is not None else {k: notetype_hash(k) for k in KINDS}
     build_mod = int(now) if previous is None else max(int(now), previous.max_mod + 1)
@@ -761,7 +785,12 @@ def assign_identities(
     for i, old in enumerate(chosen):
         if old is not None and KINDS[old.kind].family != KINDS[notes[i].notetype].family:
             chosen[i] = None  # the same key in another family cannot be: keys of cloze notes start "cloze:"
-    notes = [as_notetype(rn, QA) if old is not None and old.kind == QA else rn for rn, old in zip(notes, chosen)]
+    notes = [
+        as_notetype(rn, QA)
+        if (old is not None and old.kind == QA) or (lockless and rn.notetype == QAR and not rn.note.reverse)
+        else rn
+        for rn, old in zip(notes, chosen)
+    ]
     hashes = [content_hash(rn.fields, rn.tags) for rn in notes]
     # A note's answer sketch derives from its fields alone, which the content hash covers: an entry of the
     # same key and hash already holds it. (A change to answer_sketch must therefore bump LOCK_VERSION.)
@@ -812,8 +841,8 @@ def assign_identities(
             entries.append(old)  # a partial version of the note: the lock keeps the whole one
             continue
         files, deck = rn.note.files, rn.deck
-        title_field, _, topic_field = parts[i]
-        search = anki_search(title_field, topic_field, KINDS[rn.notetype].notetype_id)
+        title_field, text_field, topic_field = parts[i]
+        search = anki_search(title_field, topic_field, KINDS[rn.notetype].notetype_id, text_field)
         unchanged = same[i]
         if unchanged is not None:
             if search == unchanged.search:

@@ -19,6 +19,7 @@ NEAR_TITLE = "similar title with the same answer"
 KEPT_APART = "same title under different topics with different answers; kept as separate notes"
 CLOZE_KEY = "[cloze] "  # no normalised title holds brackets or spaces, so no Q&A key can start like this
 OTHER_PROMPTS = "same title with different prompts (code, options, 题目); kept as separate notes"
+OTHER_KINDS = "same title, but one is a cloze and one a Q&A; kept as separate notes"
 
 MIN_ANSWER_FOR_NEAR = 12  # a shorter answer ("见上文") is no evidence two titles mean the same
 NEAR_RATIO = 85.0
@@ -263,7 +264,7 @@ def merge(questions: Sequence[Question]) -> MergeResult:
         Conflict(
             title=same[0].title,
             sources=tuple(s for n in same for s in n.sources),
-            reason=OTHER_PROMPTS if len({n.topic for n in same}) < len(same) else KEPT_APART,
+            reason=_apart(same),
         )
         for same in by_title_norm.values()
         if len(same) > 1
@@ -276,6 +277,13 @@ def merge(questions: Sequence[Question]) -> MergeResult:
         Clash(anchor, tuple(n.sources[0] for n in same)) for anchor, same in by_anchor.items() if len(same) > 1
     )
     return MergeResult(notes=tuple(notes), groups=merged, conflicts=conflicts, clashes=clashes)
+
+
+def _apart(same: list[Note]) -> str:
+    """Why notes of one title were kept apart: their kinds, their prompts (under one topic), or their topics."""
+    if len({n.kind for n in same}) > 1:
+        return OTHER_KINDS
+    return OTHER_PROMPTS if len({n.topic for n in same}) < len(same) else KEPT_APART
 
 
 def _alike(q: Question) -> tuple[str, str, str]:

@@ -13,11 +13,12 @@ from typing import Any
 import yaml
 from markdown_it.token import Token
 
-from flashmark.config import Config
+from flashmark.config import ANSWER_LINE_LABELS, QUESTION_LINE_LABELS, Config
 from flashmark.errors import ParseError
 from flashmark.markdown import cloze
 from flashmark.markdown.details import CLOSE as DETAILS_CLOSE
 from flashmark.markdown.details import OPEN as DETAILS_OPEN
+from flashmark.markdown.flavours import NUMBERS_ENV, flavour_notices, footnote_labels, footnote_tokens
 from flashmark.markdown.highlight import Budget
 from flashmark.markdown.media import ImageFiles
 from flashmark.markdown.parser import (
@@ -85,9 +86,18 @@ def line_word(label: str) -> str:
     return normalise(_TRAILING_NUMBER.sub("", label) or label)
 
 
-def _line_roles(config: Config) -> dict[str, str]:
-    roles = {line_word(word): ANSWER_LINE for word in config.answer_line_labels}
-    roles.update({line_word(word): QUESTION_LINE for word in config.question_line_labels})
+def _line_roles(config: Config) -> dict[str, tuple[str, str]]:
+    """Label-line words → (role, family). A `Q:` pairs only with an `A:` of its family: Q with A, Question
+    with Answer, 问 with 答, 问题 with 答案 (so `Question:` followed by an option `A: …` is no pair);
+    words added in the settings form one family of their own."""
+    roles: dict[str, tuple[str, str]] = {}
+    for role, words, defaults in (
+        (ANSWER_LINE, config.answer_line_labels, ANSWER_LINE_LABELS),
+        (QUESTION_LINE, config.question_line_labels, QUESTION_LINE_LABELS),
+    ):
+        for n, word in enumerate(words):
+            family = str(n) if n < len(defaults) and word == defaults[n] else "settings"
+            roles[line_word(word)] = (role, family)
     return roles
 
 
@@ -188,18 +198,22 @@ def _switch(data: dict[str, Any], key: str, rel: str, content: str) -> bool | No
     raise ParseError(f"front matter '{key}' must be true or false", rel, _key_line(content, key))
 
 
+def _leading_blanks(children: Sequence[Token], start: int = 0) -> int:
+    """The index of the first child from `start` on that is not a line break or white space."""
+    i = start
+    while i < len(children) and (
+        children[i].type in ("softbreak", "hardbreak")
+        or (children[i].type == "text" and not children[i].content.strip())
+    ):
+        i += 1
+    return i
+
+
 def _strip_leading(children: Sequence[Token]) -> list[Token]:
     """Drop the breaks and spaces left at the start of a paragraph once its label is cut off."""
-    rest = list(children)
-    while rest:
-        head = rest[0]
-        if head.type in ("softbreak", "hardbreak") or (head.type == "text" and not head.content.strip()):
-            rest.pop(0)
-        elif head.type == "text" and head.content != head.content.lstrip():
-            rest[0] = copy_token(head, content=head.content.lstrip())
-            break
-        else:
-            break
+    rest = list(children[_leading_blanks(children) :])
+    if rest and rest[0].type == "text" and rest[0].content != rest[0].content.lstrip():
+        rest[0] = copy_token(rest[0], content=rest[0].content.lstrip())
     return rest
 
 
@@ -208,15 +222,28 @@ def _short_label(label: str) -> bool:
 
 
 Known = Callable[[str], bool]
+_WINDOW = 5  # children a label is read from; the rest of a paragraph is only copied once a label is found
 
 
-def _find_label(children: Sequence[Token], known: Known, any_bold: bool = True) -> tuple[str, list[Token]] | None:
-    """If inline children start with a label, return (label, the children after it).
+def _find_label(
+    children: Sequence[Token], known: Known, any_bold: bool = True, start: int = 0
+) -> tuple[str, list[Token]] | None:
+    """If inline children (from `start` on) begin with a label, return (label, the children after it).
 
     A bold label ending in a colon (`**答案：**`, `**答案**：`) counts when `any_bold` or when `known`
     says so; a plain one (`答案：`), or a known one opening a bold line (`**Q: What is…?**`), only when known.
     """
-    ch = _strip_leading(children)
+    first = _leading_blanks(children, start)
+    ch = _strip_leading(children[first : first + _WINDOW])
+    found = _read_label(ch, known, any_bold)
+    if found is None:
+        return None
+    label, rest = found
+    return label, _strip_leading([*rest, *children[first + _WINDOW :]])
+
+
+def _read_label(ch: list[Token], known: Known, any_bold: bool) -> tuple[str, list[Token]] | None:
+    """The label the first few children of a paragraph open with, and those children after it."""
     if len(ch) >= 3 and ch[0].type == "strong_open" and ch[1].type == "text" and ch[2].type == "strong_close":
         text = ch[1].content.strip()
         if text.endswith((":", "：")):
@@ -232,12 +259,11 @@ def _find_label(children: Sequence[Token], known: Known, any_bold: bool = True) 
             rest = [copy_token(ch[1], content=ch[1].content[m.end() :]), *ch[3:]]
         if not _short_label(label) or not (any_bold or known(label)):
             return None
-        return label, _strip_leading(rest)
+        return label, rest
     if ch and ch[0].type == "text":
         m = _PLAIN_LABEL.match(ch[0].content)
         if m is not None and known(m.group(1).strip()):
-            label = m.group(1).strip()
-            return label, _strip_leading([copy_token(ch[0], content=ch[0].content[m.end() :]), *ch[1:]])
+            return m.group(1).strip(), [copy_token(ch[0], content=ch[0].content[m.end() :]), *ch[1:]]
     return None
 
 
@@ -256,7 +282,7 @@ def _split_paragraphs(body: Sequence[Token], known: Known) -> list[Token]:
         cuts = [
             j
             for j, child in enumerate(children)
-            if child.type in ("softbreak", "hardbreak") and _find_label(children[j + 1 :], known, any_bold=False)
+            if child.type in ("softbreak", "hardbreak") and _find_label(children, known, any_bold=False, start=j + 1)
         ]
         if not cuts:
             out.extend(body[i : i + 3])
@@ -290,6 +316,30 @@ def _details_end(body: Sequence[Token], i: int) -> int:
     return len(body) - 1
 
 
+def _role(label: str, roles: dict[str, str]) -> str | None:
+    """A label's role: as written (答案), else without its number (答案1, Q2)."""
+    return roles.get(normalise(label)) or roles.get(line_word(label))
+
+
+# Words that make a fold's summary an answer (点击查看答案, Show answer, Solution): labels of the answer role
+# (two characters or more) and these.
+_FOLD_ANSWER_WORDS = ("solution", "answers")
+
+
+def _fold_role(summary: str, roles: dict[str, str]) -> str | None:
+    """The section a `<details>` fold is, by its summary: the answer when the summary says so, a prompt or
+    extra section when it is such a label (解析, Hint), else None: a fold kept as it is inside the answer."""
+    role = _role(summary, roles) if summary else None
+    if role is not None:
+        return role
+    plain = normalise(summary, keep_meaning=False)
+    words = set(re.findall(r"[a-z]+", summary.casefold()))
+    for word, found in roles.items():
+        if found == ANSWER and len(word) >= 2 and (word in words if word.isascii() else word in plain):
+            return ANSWER
+    return ANSWER if words & set(_FOLD_ANSWER_WORDS) else None
+
+
 def _segments(body: Sequence[Token], roles: dict[str, str]) -> list[_Segment]:
     """Split a question body at its labelled paragraphs and `<details>` blocks.
 
@@ -302,18 +352,17 @@ def _segments(body: Sequence[Token], roles: dict[str, str]) -> list[_Segment]:
     current: list[Token] = []
 
     def known(word: str) -> bool:
-        return normalise(word) in roles
+        return _role(word, roles) is not None
 
     i = 0
     while i < len(body):
         token = body[i]
-        if token.type == DETAILS_OPEN and token.level == 0 and body[i + 1].type != DETAILS_CLOSE:
+        folded = _fold_role(token.meta.get("summary") or "", roles) if token.type == DETAILS_OPEN else None
+        if folded is not None and token.level == 0 and body[i + 1].type != DETAILS_CLOSE:
             if current or label is not None:
                 segments.append(_Segment(label, role, tuple(current)))
             end = _details_end(body, i)
-            summary = token.meta.get("summary") or ""
-            found_role = roles.get(normalise(summary)) if summary else None
-            segments.append(_Segment(summary or "Answer", found_role or ANSWER, tuple(body[i + 1 : end])))
+            segments.append(_Segment(token.meta.get("summary") or "", folded, tuple(body[i + 1 : end])))
             label, role, current = None, ANSWER, []
             i = end + 1
             continue
@@ -327,7 +376,7 @@ def _segments(body: Sequence[Token], roles: dict[str, str]) -> list[_Segment]:
         if current or label is not None:
             segments.append(_Segment(label, role, tuple(current)))
         label, rest = found
-        role = roles.get(normalise(label), EXTRA)
+        role = _role(label, roles) or EXTRA
         current = [token, copy_token(body[i + 1], children=rest), body[i + 2]] if rest else []
         i += 3
     if current or label is not None:
@@ -447,8 +496,17 @@ class _FileParser:
         self.rel = rel = source.rel
         self.text = source.text
         self.config = config
+        self.images = ImageFiles(
+            source.path, rel, root if root is not None else source.path.parent, config.max_image_mb
+        )
+        self.questions: list[Question] = []
+        self.skipped: list[Skipped] = []
+        self.notices: list[Notice] = list(source.notices)
+        self.budget = Budget()
+        # One env for parsing (which gathers footnote definitions into it) and rendering (which reads them).
+        self.env: dict[str, Any] = {"file": rel, "images": self.images, "warn": self.warn, "highlight": self.budget}
         try:
-            self.tokens = tokenize(source.text, config.allow_html, config.details)
+            self.tokens = tokenize(source.text, config.allow_html, config.details, config.flavours, self.env)
         except TooMuch as exc:
             raise ParseError(exc.message, rel, exc.line) from None
         self.meta = _front_matter(self.tokens, rel)
@@ -458,14 +516,6 @@ class _FileParser:
         self.deck = self.meta.deck or _file_deck(rel)
         self.reverse = config.reverse if self.meta.reverse is None else self.meta.reverse
         self.list_questions = config.list_questions if self.meta.list_questions is None else self.meta.list_questions
-        self.images = ImageFiles(
-            source.path, rel, root if root is not None else source.path.parent, config.max_image_mb
-        )
-        self.questions: list[Question] = []
-        self.skipped: list[Skipped] = []
-        self.notices: list[Notice] = list(source.notices)
-        self.budget = Budget()
-        self.env: dict[str, Any] = {"file": rel, "images": self.images, "warn": self.warn, "highlight": self.budget}
         self.topic_tags: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def warn(self, line: int | None, kind: str, message: str) -> None:
@@ -473,36 +523,68 @@ class _FileParser:
 
     # ------------------------------------------------------------ labels
 
-    def _is_line_label(self, role: str) -> Known:
-        return lambda word: self.line_roles.get(line_word(word)) == role
+    def _is_line_label(self, role: str, family: str | None = None) -> Known:
+        def known(word: str) -> bool:
+            found = self.line_roles.get(line_word(word))
+            return found is not None and found[0] == role and (family is None or found[1] == family)
+
+        return known
 
     def _any_line_label(self, word: str) -> bool:
         return line_word(word) in self.line_roles or normalise(word) in self.roles
 
-    def _question_lines(self, body: Sequence[Token]) -> list[int]:
-        """Indexes of the paragraphs that open a label-line question: `Q:` with an `A:` (or a details block)
-        after it, before the next `Q:`."""
+    def _question_lines(self, body: Sequence[Token], first: bool = False) -> list[int]:
+        """Indexes of the paragraphs that open a label-line question: `Q:` with an `A:` of its family (or a
+        details block) after it, before the next `Q:`. With `first`, none unless the body opens with one."""
         if not self.line_roles:
             return []
-        is_question, is_answer = self._is_line_label(QUESTION_LINE), self._is_line_label(ANSWER_LINE)
+        is_question = self._is_line_label(QUESTION_LINE)
         starts: list[int] = []
-        pending: int | None = None
-        for start, _ in _level0_blocks(body):
+        pending: tuple[int, str] | None = None
+        for n, (start, _) in enumerate(_level0_blocks(body)):
             token = body[start]
             if token.type == "paragraph_open" and start + 1 < len(body):
                 children = body[start + 1].children or []
-                if _find_label(children, is_question, any_bold=False) is not None:
-                    pending = start
+                opened = _find_label(children, is_question, any_bold=False)
+                if opened is not None:
+                    pending = (start, self.line_roles[line_word(opened[0])][1])
                     continue
-                if pending is not None and _find_label(children, is_answer, any_bold=False) is not None:
-                    starts.append(pending)
-                    pending = None
+                if pending is not None:
+                    is_answer = self._is_line_label(ANSWER_LINE, pending[1])
+                    if _find_label(children, is_answer, any_bold=False) is not None:
+                        starts.append(pending[0])
+                        pending = None
             elif token.type == DETAILS_OPEN and pending is not None and self.config.details:
-                starts.append(pending)
+                starts.append(pending[0])
                 pending = None
+            if first and n == 0 and not (starts or pending):
+                return []  # the body opens with something else: an ordinary answer that quotes Q:/A: lines
         return starts
 
     # ------------------------------------------------------------ one question
+
+    def _attribute_problems(self, attributes: Attributes | None, line: int, topic: bool = False) -> None:
+        """Warn of attributes that were not read, or that a heading which is no question cannot use."""
+        if attributes is None:
+            return
+        if attributes.unreadable:
+            (shown,) = attributes.unknown
+            self.warn(
+                line,
+                "attribute",
+                f'cannot read the attributes {{{shown}}}: write them as {{#id tags="a b" reverse}} (quotes around '
+                "tags with spaces; reverse or reverse=false); ignored",
+            )
+        elif attributes.unknown:
+            shown = ", ".join(attributes.unknown)
+            known = f"#id, {', '.join(ATTRIBUTE_NAMES)}"
+            self.warn(line, "attribute", f"unknown attribute {shown} on the question (known: {known}); ignored")
+        if topic and (attributes.anchor or attributes.tags or attributes.reverse is not None):
+            self.warn(
+                line,
+                "attribute",
+                "attributes on a heading that is a topic, not a question, are not used: put them on its questions",
+            )
 
     def _tags(self, topic: tuple[str, ...]) -> tuple[str, ...]:
         tags = self.topic_tags.get(topic)
@@ -522,21 +604,15 @@ class _FileParser:
     ) -> None:
         """Make one question (or a skip) from its title's inline children and its body's block tokens."""
         children, title, attributes = _title_children(title_tokens)
-        if untitled:  # a cloze paragraph on its own: its text names it in messages and keys it
-            title = " ".join(blocks_text(body).split())[:80]
+        if untitled:  # a cloze paragraph on its own: its text (clozes revealed) names it in messages and keys it
+            title = " ".join(cloze.revealed(blocks_text(body)).split())[:80]
         title_norm = normalise(title)
         if not title_norm:
             self.skipped.append(
                 Skipped(self.rel, line, title, "heading has no words, only punctuation or numbering; give it a title")
             )
             return
-        if attributes is not None and attributes.unknown:
-            shown = ", ".join(attributes.unknown)
-            self.warn(
-                line,
-                "attribute",
-                f"unknown attribute {shown} on the question (known: #id, {', '.join(ATTRIBUTE_NAMES)})",
-            )
+        self._attribute_problems(attributes, line)
         segments = _segments(body, roles)
         prompt = [t for s in segments if s.role == PROMPT for t in s.tokens]
         answer = [t for s in segments if s.role == ANSWER for t in s.tokens]
@@ -552,7 +628,7 @@ class _FileParser:
             if numbers:
                 kind = CLOZE
         extra_segments = [s for s in segments if s.role == EXTRA and s.tokens]
-        if self.config.cloze and kind == CLOZE:
+        if self.config.cloze:
             for s in extra_segments:
                 if cloze.has_cloze(s.tokens):
                     self.warn(
@@ -561,12 +637,17 @@ class _FileParser:
                         f"clozes in the '{s.label}' section are shown as written: only the question's text and "
                         "answer make cloze cards",
                     )
-            if cloze.MARK.search(title):
+            if not untitled and cloze.MARK.search(title):
                 self.warn(line, "cloze", "clozes in a title are shown as written: put them in the text under it")
         reverse = self.reverse if attributes is None or attributes.reverse is None else attributes.reverse
         if kind == CLOZE and attributes is not None and attributes.reverse:
             self.warn(line, "reverse", "a cloze note has no reversed card; {reverse} is ignored")
         allow, env = self.config.allow_html, self.env
+        # The footnotes this question refers to go under its answer, numbered from 1 on its card.
+        labels = footnote_labels([copy_token(Token("inline", "", 0), children=children), *prompt, *answer])
+        labels += [x for s in extra_segments for x in footnote_labels(s.tokens) if x not in labels]
+        env[NUMBERS_ENV] = {label: n for n, label in enumerate(labels, 1)}
+        answer = [*answer, *footnote_tokens(labels, env)]
         extras = tuple(
             Section(sys.intern(s.label or ""), render_blocks(s.tokens, allow, env), normalise(blocks_text(s.tokens)))
             for s in extra_segments
@@ -601,24 +682,27 @@ class _FileParser:
     def heading_body(self, title_tokens: Sequence[Token], body: list[Token], topic: tuple[str, ...], line: int) -> None:
         """A heading with text under it: one question, or the topic of the label-line or list questions in it."""
         split = _split_paragraphs(body, self._any_line_label) if self.line_roles else body
-        starts = self._question_lines(split)
+        starts = self._question_lines(split, first=True)
         own_topic = (*topic, clean_title(split_attributes(inline_text(title_tokens))[0]))
         if len(starts) >= 2:
+            self._attribute_problems(_title_children(title_tokens)[2], line, topic=True)
             self.loose(split[: starts[0]], own_topic, "under this heading, before its first Q:")
             self.label_lines(split, starts, own_topic)
             return
         if self.list_questions and not starts and not _labelled(body, self.roles) and self.list_body(body, own_topic):
+            self._attribute_problems(_title_children(title_tokens)[2], line, topic=True)
             return  # a list of questions, unless the heading has an answer of its own (a label, a details block)
         roles = self.roles
-        if starts:  # one Q:/A: pair under a heading: the heading is the question, Q: its prompt, A: its answer
-            roles = {**roles, **{w: PROMPT if r == QUESTION_LINE else ANSWER for w, r in self.line_roles.items()}}
+        if starts and not _labelled(body, roles):
+            # One Q:/A: pair opening a heading's text: the heading is the question, Q: its prompt, A: its answer.
+            roles = {**roles, **{w: PROMPT if r == QUESTION_LINE else ANSWER for w, (r, _) in self.line_roles.items()}}
             body = split
         self.question(title_tokens, body, topic or (self.file_topic,), line, roles)
 
     def label_lines(self, body: Sequence[Token], starts: list[int], topic: tuple[str, ...]) -> None:
         """Questions written as `Q: …` / `A: …` paragraphs, each running to the next `Q:`."""
         is_question = self._is_line_label(QUESTION_LINE)
-        answer_roles = {**self.roles, **{w: ANSWER for w, r in self.line_roles.items() if r == ANSWER_LINE}}
+        answer_roles = {**self.roles, **{w: ANSWER for w, (r, _) in self.line_roles.items() if r == ANSWER_LINE}}
         for n, start in enumerate(starts):
             end = starts[n + 1] if n + 1 < len(starts) else len(body)
             found = _find_label(body[start + 1].children or [], is_question, any_bold=False)
@@ -627,9 +711,16 @@ class _FileParser:
             self.question(found[1], _trim(body[start + 3 : end]), topic, line, answer_roles)
 
     def list_body(self, body: Sequence[Token], topic: tuple[str, ...]) -> bool:
-        """Questions written as list items, the first line the question, the rest the answer; False if none."""
+        """Questions written as list items, the first line the question, the rest the answer; False if none.
+
+        A list counts when most of its items have an answer under them; a list of plain items (`- list`,
+        `- dict`) is an ordinary answer."""
         blocks = _level0_blocks(body)
-        lists = [(a, b) for a, b in blocks if body[a].type in ("bullet_list_open", "ordered_list_open")]
+        lists = [
+            (a, b)
+            for a, b in blocks
+            if body[a].type in ("bullet_list_open", "ordered_list_open") and _mostly_answered(body[a + 1 : b - 1])
+        ]
         if not lists:
             return False
         outside: list[Token] = []
@@ -713,7 +804,7 @@ class _FileParser:
             while stack and stack[-1][0] >= level:
                 stack.pop()
             title_tokens = tokens[h + 1].children or []
-            _, title, _ = _title_children(title_tokens)
+            _, title, attributes = _title_children(title_tokens)
             body = _trim(tokens[h + 3 : end])
             if normalise(title) in skip_titles:
                 skip_below = level
@@ -724,9 +815,14 @@ class _FileParser:
             if not body:
                 if not has_subheadings:
                     self.skipped.append(Skipped(rel, line, title, "heading has no answer under it"))
+                else:
+                    self._attribute_problems(attributes, line, topic=True)
                 continue
             self.heading_body(title_tokens, body, parents, line)
         self.notices.extend(_swallowed(tokens, self.text, rel))
+        self.notices.extend(_folded_questions(tokens, rel))
+        for at, message in flavour_notices(tokens, self.config.flavours, self.env):
+            self.warn(at, "markdown", message)
         return self.finish()
 
     def finish(self) -> ParsedFile:
@@ -746,12 +842,55 @@ class _FileParser:
         )
 
 
+def _mostly_answered(items: Sequence[Token]) -> bool:
+    """Whether more than half the items of a list (its tokens inside the list) have something under their first line."""
+    spans = _level0_blocks(list(items))
+    answered = 0
+    for start, end in spans:
+        inner = items[start + 1 : end - 1]
+        first_lines = inner[1].children or [] if len(inner) >= 3 and inner[0].type == "paragraph_open" else []
+        if len(inner) > 3 or any(c.type in ("softbreak", "hardbreak") for c in first_lines):
+            answered += 1
+    return answered * 2 > len(spans)
+
+
 def _unhide(token: Token) -> Token:
     """A list item's paragraph shown as a paragraph (tight lists hide them) once the item is an answer."""
     if token.hidden and token.type in ("paragraph_open", "paragraph_close"):
         token = copy_token(token)
         token.hidden = False
     return token
+
+
+def _folded_questions(tokens: Sequence[Token], rel: str) -> list[Notice]:
+    """Warn when a `<details>` fold holds headings of its own question's level: a `</details>` further down than
+    meant has made the questions under them part of this answer."""
+    notices = []
+    level = 0
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open" and token.level == 0:
+            level = int(token.tag[1:])
+        elif token.type == DETAILS_OPEN and token.level == 0 and level:
+            end = _details_end(tokens, i)
+            inner = [
+                clean_title(inline_text(tokens[j + 1].children or []))
+                for j in range(i + 1, end)
+                if tokens[j].type == "heading_open" and int(tokens[j].tag[1:]) == level
+            ]
+            if inner and token.map:
+                shown = ", ".join(f"'{t}'" for t in inner[:3]) + (
+                    f" and {len(inner) - 3} more" if len(inner) > 3 else ""
+                )
+                notices.append(
+                    Notice(
+                        rel,
+                        token.map[0] + 1,
+                        "swallowed",
+                        f"<details> fold runs to line {token.map[1]} and holds the headings {shown}, so they are part "
+                        "of this answer, not questions; close the fold (</details>) before them",
+                    )
+                )
+    return notices
 
 
 def _file_deck(rel: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flashmark import __version__
-from flashmark.anki.notetype import CLOZE, QA, card_labels, kind_key, kind_label
+from flashmark.anki.notetype import CLOZE, QA, card_labels, kind_label, rendered_kind
 from flashmark.diagnostics import Diagnostic, from_error, ordered, warnings_of
 from flashmark.errors import FlashmarkError
 from flashmark.types import Match, MergeResult, Moved, Notice, Removed, RenderedNote, Skipped
@@ -76,7 +76,7 @@ def summary(result: BuildResult) -> str:
     if result.errors:
         parts.append(f"{_plural(len(result.errors), 'error')}")
     parts.append(_plural(result.warnings, "warning"))
-    kinds = Counter(kind_key(rn.note.kind, rn.note.reverse) for rn in result.notes)
+    kinds = Counter(rendered_kind(rn) for rn in result.notes)
     cards = sum(len(card_labels(rn)) for rn in result.notes)
     made = _plural(len(result.notes), "note")
     if not set(kinds) <= {"qa"}:
@@ -161,7 +161,7 @@ def report_data(result: BuildResult) -> dict[str, Any]:
             "removed": len(result.removed),
             "remembered": len(result.remembered),
             "cards": sum(len(card_labels(rn)) for rn in result.notes),
-            "kinds": dict(Counter(kind_key(rn.note.kind, rn.note.reverse) for rn in result.notes)),
+            "kinds": dict(Counter(rendered_kind(rn) for rn in result.notes)),
         },
         "filter": {"tags": list(result.tags), "exclude_tags": list(result.exclude_tags)},
         "notes": [
@@ -170,7 +170,7 @@ def report_data(result: BuildResult) -> dict[str, Any]:
                 "guid": rn.guid,
                 "mod": rn.mod,
                 "title": rn.note.title,
-                "kind": kind_key(rn.note.kind, rn.note.reverse),
+                "kind": rendered_kind(rn),
                 "cards": len(card_labels(rn)),
                 "deck": rn.deck,
                 "tags": list(rn.tags),

@@ -17,7 +17,6 @@ _NUMBERING = re.compile(
     )""",
     re.X | re.I,
 )
-_ANCHOR = re.compile(r"\{#([A-Za-z0-9][\w\-:.]*)\}\s*$")
 _COLONS = re.compile(r"[:：]+")
 _SPACE = re.compile(r"\s+")
 _KEEP = frozenset("+#")
@@ -46,13 +45,17 @@ class Attributes:
     tags: tuple[str, ...] = ()
     reverse: bool | None = None
     unknown: tuple[str, ...] = ()  # items that are none of these (reported, then ignored)
+    unreadable: bool = False  # braces meant as attributes that could not be read (reported, then ignored)
 
 
 # Regexes on one title string: the attribute block at its end, and the items inside it.
 _ATTR_BLOCK = re.compile(r"\{([^{}\n]*)\}\s*$")
 _ATTR_ITEM = re.compile(
-    r"""\s*(?:\#([A-Za-z0-9][\w\-:.]*)|([A-Za-z_][\w-]*)(?:=(?:"([^"]*)"|'([^']*)'|([^\s"']+)))?)(?=\s|$)"""
+    r"""\s*(?:\#([A-Za-z0-9][\w\-:.]*)|([A-Za-z_][\w-]*)"""
+    r"""(?:=(?:["“]([^"”]*)["”]|['‘]([^'’]*)['’]|([^\s"'“”‘’]+)))?)(?=\s|$)"""
 )
+# What only an attribute block starts with: braces holding these but unreadable are reported, not kept.
+_ATTR_INTENT = re.compile(r"(?:^|\s)(?:#[A-Za-z0-9]|tags?\s*=|reverse\b)")
 _TRUE, _FALSE = frozenset({"true", "yes", "on", "1"}), frozenset({"false", "no", "off", "0"})
 ATTRIBUTE_NAMES = ("reverse", "tags")
 
@@ -79,6 +82,8 @@ def split_attributes(title: str) -> tuple[str, Attributes | None]:
             break
         item = _ATTR_ITEM.match(inner, pos)
         if item is None:
+            if _ATTR_INTENT.search(inner):  # meant as attributes, but not written as they are read
+                return title[: m.start()].rstrip(), Attributes(unknown=(inner.strip(),), unreadable=True)
             return title, None
         pos = item.end()
         if item.group(1) is not None:
@@ -94,18 +99,11 @@ def split_attributes(title: str) -> tuple[str, Attributes | None]:
         else:
             unknown.append(item.group(0).strip())
     if not known:
+        if unknown and _ATTR_INTENT.search(inner):
+            return title[: m.start()].rstrip(), Attributes(unknown=(inner.strip(),), unreadable=True)
         return title, None
     cleaned = tuple(dict.fromkeys(t for t in (user_tag(tag) for tag in tags) if t))
     return title[: m.start()].rstrip(), Attributes(anchor, cleaned, reverse, tuple(unknown))
-
-
-def split_anchor(title: str) -> tuple[str, str | None]:
-    """Split an explicit `{#id}` off the end of a heading title."""
-    # No leading `\s*` in the pattern: searched from every position, it made long runs of spaces quadratic.
-    m = _ANCHOR.search(title)
-    if m is None:
-        return title, None
-    return title[: m.start()].rstrip(), m.group(1)
 
 
 # Punctuation that carries meaning stays in a normalised title: `-`, `.`, `/`, `,` and `:` between two

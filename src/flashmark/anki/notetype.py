@@ -150,6 +150,13 @@ def kind_key(kind: str, reverse: bool) -> str:
     return "qa+reverse" if reverse else QA
 
 
+def rendered_kind(rn: RenderedNote) -> str:
+    """A rendered note's kind as JSON output names it: on the one-card note type it has no reversed card."""
+    if rn.notetype == QA:
+        return QA
+    return kind_key(rn.note.kind, rn.note.reverse)
+
+
 def card_labels(rn: RenderedNote) -> list[tuple[int, str]]:
     """The cards Anki makes of a rendered note: (ordinal, name), e.g. (0, "Card"), (1, "Reverse"), (2, "Cloze 3")."""
     kind = KINDS[rn.notetype]

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from flashmark.anki.collection import CollectionError, backup, collection_path, open_collection
-from flashmark.anki.notetype import KINDS, QA, QAR, note_type
+from flashmark.anki.notetype import BY_NOTETYPE_ID, KINDS, QA, QAR, note_type
 from flashmark.anki.package import apkg_writer
 from flashmark.build import Built, build
 from flashmark.lock import Lock, LockEntry, SyncMark, anki_search, content_hash
@@ -432,6 +432,55 @@ def _bring_notetype(col: Collection, built: Built, kind: str) -> None:
         col.remove_notes([NoteId(nid)])
 
 
+def realign(col: Collection, built: Built) -> Built:
+    """The build with each Q&A note on the note type the collection already has it on.
+
+    A note Anki holds on the other of flashmark's Q&A note types (the lock was lost, or a deck built
+    without one was imported) is written as that type: sync updates it in place instead of skipping it.
+    """
+    by_guid = {rn.guid: rn for rn in built.notes}
+    kinds = {}
+    for guid, mid in _db(col).all("select guid, mid from notes"):
+        rn = by_guid.get(guid)
+        held = BY_NOTETYPE_ID.get(mid)
+        if (
+            rn is not None
+            and held is not None
+            and held.name != rn.notetype
+            and held.family == KINDS[rn.notetype].family
+        ):
+            kinds[guid] = held.name
+    if not kinds:
+        return built
+    notes = tuple(as_notetype(rn, kinds[rn.guid]) if rn.guid in kinds else rn for rn in built.notes)
+    moved = {rn.guid: rn for rn in notes if rn.guid in kinds}
+    entries = []
+    for e in built.lock.notes:
+        rn = moved.get(e.guid)
+        if rn is None:
+            entries.append(e)
+            continue
+        kind = KINDS[rn.notetype]
+        title, topic = rn.fields[kind.index(kind.title_field)], rn.fields[kind.index(kind.topic_field)]
+        entries.append(
+            replace(
+                e,
+                kind=rn.notetype,
+                hash=content_hash(rn.fields, rn.tags),
+                search=anki_search(title, topic, kind.notetype_id),
+            )
+        )
+    marks = {m.kind for m in built.lock.notetypes}
+    lock = replace(built.lock, notes=tuple(entries))
+    for kind_name in set(kinds.values()) - marks:
+        from flashmark.anki.notetype import notetype_hash
+        from flashmark.lock import NoteTypeMark
+
+        mod = max((m.mod for m in built.lock.notetypes), default=0)
+        lock = replace(lock, notetypes=(*lock.notetypes, NoteTypeMark(kind_name, notetype_hash(kind_name), mod)))
+    return replace(built, notes=notes, lock=lock)
+
+
 def legacy_notes(col: Collection, built: Built) -> dict[str, int]:
     """The notes of the build still on the one-card Q&A note type of earlier versions: GUID → note id."""
     guids = {rn.guid for rn in built.notes if rn.notetype == QA}
@@ -669,6 +718,7 @@ def sync(
 
     def apply(built: Built) -> Lock:
         with open_collection(path, built.result.output) as col:
+            built = realign(col, built)
             selected = {rn.guid for rn in built.result.notes}
             same_collection = built.lock.collection in ("", _collection_id(col))
             legacy = legacy_notes(col, built) if allow_schema_change else {}

@@ -27,6 +27,7 @@ WORD_JOINER = "\u2060"
 MARK = re.compile(r"\{\{c(\d+)::")
 _TEXT_EVENT = re.compile(r"\{\{c(\d+)::|\}\}")
 _DOUBLE = re.compile(r"(?<=\{)(?=\{)|(?<=\})(?=\})")
+_COLONS = re.compile(r"(?<=:)(?=:)")
 _CODE = ("code_inline",)
 _BLOCK_CODE = ("fence", "code_block")
 
@@ -49,18 +50,41 @@ def has_cloze(tokens: Sequence[Token]) -> bool:
     return any("{{c" in text and MARK.search(text) for text in _contents(tokens))
 
 
-def markers_in(tokens: Sequence[Token]) -> int:
-    """How many cloze markers the text and formulas of these tokens hold."""
-    return sum(len(MARK.findall(text)) for text in _contents(tokens))
+_SIMPLE_CLOZE = re.compile(r"\{\{c\d+::((?:(?!\{\{|\}\}|::).)*)(?:::(?:(?!\{\{|\}\}).)*)?\}\}", re.S)
+
+
+def revealed(text: str) -> str:
+    """Text with its clozes shown as their answers, hints dropped (`{{c1::三::次数}}` → 三), inner ones first."""
+    for _ in range(8):  # nested clozes, from the inside out
+        text, found = _SIMPLE_CLOZE.subn(r"\1", text)
+        if not found:
+            break
+    return text
 
 
 def _line(token: Token) -> int | None:
     return token.map[0] + 1 if token.map else None
 
 
-def code_braces(text: str) -> str:
-    """Code with a word joiner inside every `{{` and `}}`: Anki reads no cloze there."""
-    return _DOUBLE.sub(WORD_JOINER, text) if ("{{" in text or "}}" in text) else text
+def _marker_line(inline: Token, child: int, offset: int) -> int | None:
+    """The line of a marker at `offset` in the text of an inline token's child: its paragraph's first line,
+    plus the line breaks before it."""
+    first = _line(inline)
+    if first is None:
+        return None
+    children = inline.children or []
+    breaks = sum(1 for c in children[:child] if c.type in ("softbreak", "hardbreak"))
+    return first + breaks + children[child].content.count("\n", 0, offset)
+
+
+def code_braces(text: str, in_cloze: bool = False) -> str:
+    """Code with a word joiner inside every `{{` and `}}`: Anki reads no cloze there. In a cloze (`in_cloze`),
+    also inside every `::`, which Anki would read as the start of the cloze's hint (`std::vector`)."""
+    if "{{" in text or "}}" in text:
+        text = _DOUBLE.sub(WORD_JOINER, text)
+    if in_cloze and "::" in text:
+        text = _COLONS.sub(WORD_JOINER, text)
+    return text
 
 
 def tex_clozes(tex: str) -> tuple[str, list[int], int]:
@@ -133,7 +157,7 @@ def prepare(tokens: Sequence[Token], warn: Warn) -> tuple[list[Token], tuple[int
     zero_line: int | None = None
     for t, token in enumerate(out):
         if token.type in _BLOCK_CODE:
-            out[t] = copy_token(token, content=code_braces(token.content))
+            out[t] = copy_token(token, content=code_braces(token.content, bool(scan.stack)))
         elif token.type in DISPLAY_MATH:
             tex, numbers, left = tex_clozes(token.content)
             scan.numbers.extend(numbers)
@@ -154,7 +178,7 @@ def prepare(tokens: Sequence[Token], warn: Warn) -> tuple[list[Token], tuple[int
                         elif scan.stack:
                             scan.closed.add(scan.stack.pop())
                 elif child.type in _CODE:
-                    children[c] = copy_token(child, content=code_braces(child.content))
+                    children[c] = copy_token(child, content=code_braces(child.content, bool(scan.stack)))
                 elif child.type in INLINE_MATH or child.type in DISPLAY_MATH:
                     tex, numbers, left = tex_clozes(child.content)
                     scan.numbers.extend(numbers)
@@ -175,9 +199,10 @@ def prepare(tokens: Sequence[Token], warn: Warn) -> tuple[list[Token], tuple[int
         children[c] = copy_token(children[c], content=text[: offset + 1] + WORD_JOINER + text[offset + 1 :])
         out[t] = copy_token(inline, children=children)
     if unclosed:
-        t, _, _, number = unclosed[0]
+        t, c, offset, number = unclosed[0]
         more = f" (and {len(unclosed) - 1} more)" if len(unclosed) > 1 else ""
-        warn(_line(out[t]), f"cloze {{{{c{number}:: is never closed{more}; end it with }}}} (shown as written)")
+        message = f"cloze {{{{c{number}:: is never closed{more}; end it with }}}} (shown as written)"
+        warn(_marker_line(out[t], c, offset), message)
     closed_numbers = [n for k, (_, _, _, n) in enumerate(scan.opens) if k in scan.closed]
     if 0 in closed_numbers and zero_line is None:
         zero_line = next(_line(out[t]) for k, (t, _, _, n) in enumerate(scan.opens) if n == 0 and k in scan.closed)

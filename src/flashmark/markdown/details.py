@@ -40,6 +40,29 @@ _TAG = re.compile(r"<[^<>]*>")
 MAX_SUMMARY = 200
 
 
+def _matching_closers(state: StateBlock) -> dict[int, int]:
+    """For each `<details>` line of the document, the line of the `</details>` that closes it (nested ones
+    matched inside out), worked out once per document: a file of folds never closed stays linear."""
+    found: dict[int, int] | None = state.env.get("fm_details_matches")
+    if found is None:
+        found = {}
+        open_lines: list[int] = []
+        for line in range(len(state.bMarks) - 1):
+            text = _line_text(state, line)
+            if "details" not in text:
+                continue
+            opened = _OPENER.match(text)
+            if opened is not None:
+                rest = text[opened.end() :]
+                summary = _SUMMARY.match(rest)
+                if not _closes(rest[summary.end() :] if summary is not None else rest):
+                    open_lines.append(line)
+            elif _closes(text) and open_lines:
+                found[open_lines.pop()] = line
+        state.env["fm_details_matches"] = found
+    return found
+
+
 def _line_text(state: StateBlock, line: int) -> str:
     return state.src[state.bMarks[line] + state.tShift[line] : state.eMarks[line]]
 
@@ -98,17 +121,8 @@ def details_rule(state: StateBlock, start: int, end: int, silent: bool) -> bool:
                     body += 1
                 else:
                     body = start + 1
-        depth, close = 1, -1
-        for line in range(body, end):
-            text = _line_text(state, line)
-            if _OPENER.match(text):
-                depth += 1
-            elif _closes(text):
-                depth -= 1
-                if depth == 0:
-                    close = line
-                    break
-        if close < 0:
+        close = _matching_closers(state).get(start, -1)
+        if close < body or close >= end:
             return False
     if silent:
         return True

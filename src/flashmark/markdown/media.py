@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import stat
 from pathlib import Path, PurePosixPath
@@ -19,6 +20,46 @@ IMAGE_SUFFIXES = frozenset(
 MAX_IMAGE_MB = 20
 _SUFFIX = re.compile(r"\.[a-z0-9]{1,5}")
 _REMOTE = ("http", "https")
+
+
+MAX_NAMES = 200_000  # files looked at when an embed has to be found by name
+
+
+def _names_under(root: Path) -> dict[str, list[Path]]:
+    """The pictures under `root` by file name (dot-folders skipped), for finding `![[name.png]]`."""
+    names: dict[str, list[Path]] = {}
+    seen = 0
+    stack = [root]
+    while stack and seen < MAX_NAMES:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(Path(entry.path))
+            elif PurePosixPath(entry.name).suffix.lower() in IMAGE_SUFFIXES:
+                names.setdefault(entry.name, []).append(Path(entry.path))
+    return names
+
+
+def _other_case(target: Path) -> str | None:
+    """A file whose path differs from `target` only in letter case (named from its folder), if there is one."""
+    try:
+        parent = target.parent
+        if not parent.is_dir():
+            return None
+        wanted = target.name.casefold()
+        for entry in os.scandir(parent):
+            if entry.name.casefold() == wanted and entry.name != target.name:
+                return entry.name
+    except OSError:
+        return None
+    return None
 
 
 def media_name(data: bytes, suffix: str) -> str:
@@ -39,6 +80,7 @@ class ImageFiles:
         self._root = root.resolve()
         self._resolved: dict[Path, MediaFile | None] = {}
         self._used: dict[str, MediaFile] = {}
+        self._names: dict[str, list[Path]] | None = None  # picture names under the root, for embeds
         self.notices: list[Notice] = []
 
     def _warn(self, line: int | None, message: str) -> None:
@@ -47,17 +89,21 @@ class ImageFiles:
         self._warned[message] = len(self.notices)
         self.notices.append(Notice(self._rel, line, KIND, message))
 
-    def resolve(self, src: str, line: int | None) -> str | None:
-        """The `src` a card should use for `src`, or None (with a warning) when it cannot be shown."""
-        if src not in self._looked_up:  # a note may name one picture thousands of times: look once
-            self._looked_up[src] = self._lookup(src, line)
-        found = self._looked_up[src]
+    def resolve(self, src: str, line: int | None, embed: bool = False) -> str | None:
+        """The `src` a card should use for `src`, or None (with a warning) when it cannot be shown.
+
+        An Obsidian embed (`embed`) not found beside the note is looked for by name in the whole folder.
+        """
+        key = ("!" if embed else "") + src
+        if key not in self._looked_up:  # a note may name one picture thousands of times: look once
+            self._looked_up[key] = self._lookup(src, line, embed)
+        found = self._looked_up[key]
         if isinstance(found, MediaFile):
             self._used.setdefault(found.name, found)
             return found.name
         return found
 
-    def _lookup(self, src: str, line: int | None) -> MediaFile | str | None:
+    def _lookup(self, src: str, line: int | None, embed: bool = False) -> MediaFile | str | None:
         shown = unquote(src)
         parts = urlsplit(src)
         scheme = parts.scheme.lower()
@@ -73,6 +119,9 @@ class ImageFiles:
         if not path:
             self._warn(line, "image has no file name; its alt text is shown instead")
             return None
+        path = path.replace("\\", "/")  # Windows separators (Typora writes them), read as browsers read them
+        if embed and not (self._dir / path).exists():
+            path = self._by_name(path, line) or path
         try:
             target = (self._dir / path).resolve()
         except (OSError, ValueError) as exc:  # a NUL byte, a name too long, a symlink loop
@@ -90,7 +139,11 @@ class ImageFiles:
         try:
             info = target.stat()
         except (OSError, ValueError):
-            self._warn(line, f"image '{path}' not found; its alt text is shown instead")
+            guess = _other_case(target)
+            hint = (
+                f"; did you mean '{PurePosixPath(path).with_name(guess)}'? (the letter case differs)" if guess else ""
+            )
+            self._warn(line, f"image '{path}' not found{hint}; its alt text is shown instead")
             return None
         if not stat.S_ISREG(info.st_mode):  # a folder, or a pipe or device that reading could block on
             self._warn(line, f"image '{path}' is not a file; its alt text is shown instead")
@@ -112,6 +165,26 @@ class ImageFiles:
             self._warn(line, f"image '{path}' cannot be read ({exc.strerror}); its alt text is shown instead")
             return None
         return MediaFile(media_name(data, PurePosixPath(path).suffix), str(target))
+
+    def _by_name(self, path: str, line: int | None) -> str | None:
+        """An embedded picture's path relative to this file, found by its name anywhere in the content folder,
+        as Obsidian finds it (the one nearest this file when several share the name)."""
+        name = PurePosixPath(path).name
+        if self._names is None:
+            self._names = _names_under(self._root)
+        found = self._names.get(name, [])
+        if not found:
+            return None
+        here = self._dir.resolve()
+
+        def shared(p: Path) -> int:  # how many folders the picture's path shares with this file's
+            return len(os.path.commonpath([p.parent, here]).split(os.sep))
+
+        found = sorted(found, key=lambda p: (-shared(p), len(p.parts), str(p)))
+        if len(found) > 1 and shared(found[0]) == shared(found[1]):
+            shown = ", ".join(p.relative_to(self._root).as_posix() for p in found[:3])
+            self._warn(line, f"'{path}' names several pictures ({shown}); using the first: write its folder too")
+        return os.path.relpath(found[0], here).replace(os.sep, "/")
 
     def looked_at(self) -> tuple[str, ...]:
         """Every image file the parse looked for (found or not), relative to the content folder."""

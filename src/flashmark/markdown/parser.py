@@ -19,6 +19,7 @@ from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from flashmark.markdown.details import details_plugin
+from flashmark.markdown.flavours import FLAVOURS, flavours_plugin
 from flashmark.markdown.highlight import code_block
 from flashmark.markdown.mathsyntax import math_delimiters_plugin
 from flashmark.markdown.sanitize import MATH_CLASS, sanitize
@@ -114,8 +115,11 @@ def _table_rule(state: StateBlock, start: int, end: int, silent: bool) -> bool:
 class ImageResolver(Protocol):
     """Maps an image reference in a content file to what the card's `src` should be."""
 
-    def resolve(self, src: str, line: int | None) -> str | None:
-        """The `src` for the card, or None when the image cannot be shown (a warning was recorded)."""
+    def resolve(self, src: str, line: int | None, embed: bool = False) -> str | None:
+        """The `src` for the card, or None when the image cannot be shown (a warning was recorded).
+
+        `embed`: an Obsidian embed (`![[name.png]]`), which may name a picture anywhere in the folder.
+        """
 
 
 def _mark_lines(state: StateCore) -> None:
@@ -189,21 +193,29 @@ def _render_image(self: RendererHTML, tokens: Sequence[Token], idx: int, options
     src = str(token.attrGet("src") or "")
     resolver: ImageResolver | None = env.get("images") if isinstance(env, dict) else None
     if resolver is not None:
-        resolved = resolver.resolve(src, token.meta.get("line"))
+        resolved = resolver.resolve(src, token.meta.get("line"), bool(token.meta.get("embed")))
         if resolved is None:
             shown = alt or src.rsplit("/", 1)[-1] or "image"
             return f'<span class="{MISSING_IMAGE_CLASS}">{escapeHtml(shown)}</span>'
         src = resolved
     title = token.attrGet("title")
-    title_attr = f' title="{escapeHtml(str(title))}"' if title else ""
-    return f'<img src="{escapeHtml(src)}" alt="{escapeHtml(alt)}"{title_attr}>'
+    extra = f' title="{escapeHtml(str(title))}"' if title else ""
+    for size in ("width", "height"):  # an embed's size hint (`![[figure.png|300]]`)
+        value = token.attrGet(size)
+        if value:
+            extra += f' {size}="{escapeHtml(str(value))}"'
+    return f'<img src="{escapeHtml(src)}" alt="{escapeHtml(alt)}"{extra}>'
 
 
-@lru_cache(maxsize=8)
-def parser(allow_html: bool = False, details: bool = True) -> MarkdownIt:
+ALL_FLAVOURS = frozenset(FLAVOURS)
+
+
+@lru_cache(maxsize=16)
+def parser(allow_html: bool = False, details: bool = True, flavours: frozenset[str] = ALL_FLAVOURS) -> MarkdownIt:
     """The MarkdownIt instance every stage shares; raw HTML is escaped unless allowed.
 
-    `details` reads `<details><summary>…</summary>…</details>` blocks as folded Markdown.
+    `details` reads `<details><summary>…</summary>…</details>` blocks as folded Markdown; `flavours`
+    are the GitHub and Obsidian syntaxes to read (markdown/flavours.py).
     """
     md = MarkdownIt("commonmark", {"html": allow_html, "linkify": False, "typographer": False})
     md.enable(["table", "strikethrough"])
@@ -217,6 +229,7 @@ def parser(allow_html: bool = False, details: bool = True) -> MarkdownIt:
     md.use(math_delimiters_plugin)
     if details:
         md.use(details_plugin)
+    flavours_plugin(md, flavours)
     md.core.ruler.before("inline", "fm_limits", _count_limits)
     md.core.ruler.push("fm_lines", _mark_lines)
     for kind in INLINE_MATH + DISPLAY_MATH:
@@ -227,10 +240,19 @@ def parser(allow_html: bool = False, details: bool = True) -> MarkdownIt:
     return md
 
 
-def tokenize(text: str, allow_html: bool = False, details: bool = True) -> list[Token]:
-    """Parse a whole file once (TooMuch when it is larger than flashmark reads in reasonable time)."""
+def tokenize(
+    text: str,
+    allow_html: bool = False,
+    details: bool = True,
+    flavours: frozenset[str] = ALL_FLAVOURS,
+    env: dict[str, Any] | None = None,
+) -> list[Token]:
+    """Parse a whole file once (TooMuch when it is larger than flashmark reads in reasonable time).
+
+    `env` keeps what the parse gathers for rendering later (footnote definitions).
+    """
     check_size(text)
-    return parser(allow_html, details).parse(text, {})
+    return parser(allow_html, details, flavours).parse(text, env if env is not None else {})
 
 
 def copy_token(token: Token, *, content: str | None = None, children: list[Token] | None = None) -> Token:
@@ -260,7 +282,7 @@ def _renderer(md: MarkdownIt) -> RendererHTML:
 
 def render_blocks(tokens: Sequence[Token], allow_html: bool = False, env: dict[str, Any] | None = None) -> str:
     """Render a slice of block tokens to sanitised HTML."""
-    md = parser(allow_html)
+    md = parser(allow_html)  # every parser renders alike: the render rules of all flavours are in each
     return sanitize(_renderer(md).render(list(tokens), md.options, env if env is not None else {}))
 
 
