@@ -92,6 +92,11 @@ PAYLOADS = [
     '<a title="{{c1::x::&quot; onmouseover=&quot;alert(1)}}" href="https://x">t</a> {{c2::y}}',
     '{{c1::<span class="mathjax_process">}}\\(\\href{javascript:alert(1)}{x}\\)</span>',
     "\\{{c1::(}}\\href{javascript:alert(1)}{x}\\{{c2::)}}",
+    # Markdown flavours: what they build comes from flashmark, their text passes the same allowlist.
+    "> [!note] <img src=x onerror=alert(1)> $\\href{javascript:alert(1)}{x}$\n> body <script>alert(1)</script>",
+    "![[javascript:alert(1).png|300]] ![[x.png|300\" onerror=\"alert(1)]] [[a|<script>alert(1)</script>]]",
+    "==<img src=x onerror=alert(1)>== x[^p]\n\n[^p]: <script>alert(1)</script> [x](javascript:alert(1))",
+    "www.example.com/<script>alert(1)</script> %%<script>%% - [x] <svg onload=alert(1)>",
     # A folded answer: the summary and the body are text and Markdown, never raw attributes.
     '<details open ontoggle=alert(1)><summary onclick="alert(1)">答案</summary>\n\n<img src=x onerror=alert(1)>\n\n</details>',
 ]
