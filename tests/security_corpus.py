@@ -94,7 +94,7 @@ PAYLOADS = [
     "\\{{c1::(}}\\href{javascript:alert(1)}{x}\\{{c2::)}}",
     # Markdown flavours: what they build comes from flashmark, their text passes the same allowlist.
     "> [!note] <img src=x onerror=alert(1)> $\\href{javascript:alert(1)}{x}$\n> body <script>alert(1)</script>",
-    "![[javascript:alert(1).png|300]] ![[x.png|300\" onerror=\"alert(1)]] [[a|<script>alert(1)</script>]]",
+    '![[javascript:alert(1).png|300]] ![[x.png|300" onerror="alert(1)]] [[a|<script>alert(1)</script>]]',
     "==<img src=x onerror=alert(1)>== x[^p]\n\n[^p]: <script>alert(1)</script> [x](javascript:alert(1))",
     "www.example.com/<script>alert(1)</script> %%<script>%% - [x] <svg onload=alert(1)>",
     # A folded answer: the summary and the body are text and Markdown, never raw attributes.
