@@ -181,7 +181,7 @@ class TestCli:
         (tmp_path / "empty").mkdir()
         result = CliRunner().invoke(main, ["build", str(tmp_path / "empty"), "-o", str(tmp_path / "out")])
         assert result.exit_code == 1
-        assert str(tmp_path / "empty") in result.output and "no Markdown files" in result.output
+        assert shown_path(tmp_path / "empty") in result.output and "no Markdown files" in result.output
         assert not (tmp_path / "out").exists()
 
     def test_missing_folder(self, tmp_path: Path) -> None:
