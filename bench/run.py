@@ -79,13 +79,13 @@ def _floor(mode: str, content: Path, out: Path) -> dict[str, float]:
     del corpus
     target = out / "floor.apkg"
     started = time.perf_counter()
-    model = note_type()
+    models = {kind: note_type(kind) for kind in {rn.notetype for rn in rendered}}
     decks: dict[str, genanki.Deck] = {}
     for rn in rendered:
         deck = decks.get(rn.deck)
         if deck is None:
             deck = decks[rn.deck] = genanki.Deck(deck_id(rn.deck), rn.deck)
-        deck.add_note(genanki.Note(model=model, fields=list(rn.fields), tags=list(rn.tags), guid=rn.guid))
+        deck.add_note(genanki.Note(model=models[rn.notetype], fields=list(rn.fields), tags=list(rn.tags), guid=rn.guid))
     package = genanki.Package(list(decks.values())) if mode == "stock" else _decks_once_package(list(decks.values()))
     package.write_to_file(str(target), timestamp=STAMP)
     seconds = time.perf_counter() - started

@@ -91,11 +91,11 @@ def test_new_flashmark_version_reparses_everything(
     load(course, tmp_path / "c")
     parses.clear()
     monkeypatch.setattr(cache_module, "__version__", "99.0.0")
-    cache_module._code_key.cache_clear()
+    cache_module.code_key.cache_clear()
     try:
         load(course, tmp_path / "c")
     finally:
-        cache_module._code_key.cache_clear()
+        cache_module.code_key.cache_clear()
     assert sorted(parses) == ["cnn.md", "nlp/attention.md"]
 
 

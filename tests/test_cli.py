@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from flashmark.build import build
 from flashmark.cli import main
 
-SUMMARY_KEYS = {"flashmark", "deck", "output", "report", "seconds", "counts", "filter", "diagnostics"}
+SUMMARY_KEYS = {"flashmark", "deck", "output", "report", "seconds", "counts", "filter", "up_to_date", "diagnostics"}
 COUNT_KEYS = {
     "files",
     "questions",

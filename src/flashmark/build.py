@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from flashmark import stamp
 from flashmark.anki.package import MediaChanged, apkg_writer
 from flashmark.cache import trusted_cache
 from flashmark.config import Config, load_config
@@ -19,8 +20,8 @@ from flashmark.merge import merge
 from flashmark.outputs import recover, sweep, transaction
 from flashmark.parallel import parse_files, paused_gc
 from flashmark.render import MAX_DECK_LEVELS, anki_deck, as_notetype, render_notes
-from flashmark.report import BuildResult, write_report_json
-from flashmark.sources import is_excluded, scan_files
+from flashmark.report import BuildResult, counts_data, write_report_json
+from flashmark.sources import Scan, is_excluded, scan_files
 from flashmark.tags import TagFilter, select_notes
 from flashmark.types import Clash, MergeResult, Notice, ParsedFile, Question, RenderedNote, Skipped
 
@@ -73,16 +74,17 @@ def load_corpus(
     progress: Progress | None = None,
     cache_dir: Path | None = None,
     workers: int | None = None,
+    scan: Scan | None = None,
 ) -> Corpus:
     """Read, parse and merge a content folder.
 
     With `keep_going`, a file that cannot be read, decoded or parsed is recorded in
     `Corpus.errors` and the other files are still read (what `flashmark check` needs).
     `cache_dir` keeps parses of unchanged files between builds; `workers` None sizes the
-    parse pool from the cores and the work.
+    parse pool from the cores and the work. `scan` is the folder's scan when the caller made it already.
     """
     config = config or load_config(content_dir)
-    scan = scan_files(content_dir, config.exclude)
+    scan = scan or scan_files(content_dir, config.exclude)
     if cache_dir is not None:
         cache_dir, distrusted = trusted_cache(cache_dir)
         if distrusted is not None:
@@ -157,6 +159,28 @@ def _legacy_reverse_notice(notes: Sequence[RenderedNote]) -> tuple[Notice, ...]:
     )
 
 
+def _unchanged(
+    said: stamp.Recorded, root: str, output: Path, report: Path, lock: Path | None, tags: TagFilter, started: float
+) -> BuildResult:
+    """The result of a build with nothing to do: the last build's counts and warnings, nothing written."""
+    return BuildResult(
+        deck=root,
+        files=said.files,
+        questions=said.questions,
+        notes=(),
+        merge=MergeResult((), (), (), ()),
+        skipped=said.skipped,
+        notices=said.notices,
+        output=output,
+        report=report,
+        seconds=time.perf_counter() - started,
+        tags=tags.include,
+        exclude_tags=tags.exclude,
+        lock=lock,
+        unchanged=said.counts,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Built:
     """A build before anything is written: what `build`'s `apply` hook (sync) works from."""
@@ -201,6 +225,7 @@ def build(
     keep_going: bool = False,
     apply: Callable[[Built], Lock] | None = None,
     write: bool = True,
+    force: bool = False,
 ) -> BuildResult:
     """Build `content_dir` into `out_dir/<deck>.apkg` and `<deck>.report.json` (or into `out_dir` itself and
     the report beside it, when `out_dir` ends in `.apkg`).
@@ -217,13 +242,18 @@ def build(
     `apply`, when given, is called with the build before anything is written (while builds of the
     folder still take turns) and returns the lock to write; if it raises, nothing is written.
     `write=False` writes nothing at all (what `sync --dry-run` needs).
+
+    When the folder, its images and settings, the lock file, the deck and the report are all as the
+    last build of this folder into this deck left them (see `flashmark.stamp`), nothing is built or
+    written: the result says so (`BuildResult.unchanged`) and repeats that build's counts and warnings.
+    `force` builds anyway.
     """
     for use_cache in (True, False):
         try:
             return _build(
                 content_dir, out_dir, deck, tags=tags, exclude_tags=exclude_tags, exclude=exclude,
                 allow_html=allow_html, progress=progress, lock=lock, use_cache=use_cache, keep_going=keep_going,
-                apply=apply, write=write,
+                apply=apply, write=write, force=force,
             )  # fmt: skip
         except MediaChanged:
             if not use_cache:
@@ -246,6 +276,7 @@ def _build(
     keep_going: bool,
     apply: Callable[[Built], Lock] | None,
     write: bool,
+    force: bool = False,
 ) -> BuildResult:
     """One build, as `build` describes it; `use_cache` False parses every file afresh."""
     # The GC pause: a build makes millions of records and no reference cycles, so collecting is pure overhead.
@@ -261,6 +292,22 @@ def _build(
         tag_filter = TagFilter.of(tags, exclude_tags)
         settings = load_config(content_dir)
         config = settings.override(deck=deck, exclude=exclude, allow_html=allow_html)
+        root = deck_name(content_dir, config)
+        output, report = output_files(out_dir, root)
+        lock_path = content_dir / LOCK_FILE if lock else None
+        scan = scan_files(content_dir, config.exclude)
+        # The stamp: only a plain build that writes its files (not sync's, not the retry without the cache).
+        stamped = write and apply is None and use_cache
+        stamp_file = stamp.stamp_path(folder / CACHE_DIR, content_dir, output)
+        parts = (config, root, tag_filter, lock, keep_going, scan.left_out, output, report, content_dir.resolve())
+        now = stamp.inputs(
+            stamp.build_key(parts), content_dir, [p.relative_to(content_dir).as_posix() for p in scan.files],
+            scan.notices, time.time_ns(),
+        )  # fmt: skip
+        if stamped and not force and not scan.errors:
+            said = stamp.up_to_date(stamp_file, now, content_dir, lock_path, (output, report))
+            if said is not None:
+                return _unchanged(said, root, output, report, lock_path, tag_filter, started)
 
         # Progress counts one step per file, then rendering, then writing the package.
         def reading(done: int, total: int, what: str) -> None:
@@ -273,16 +320,15 @@ def _build(
             progress=reading,
             cache_dir=folder / CACHE_DIR if use_cache and write else None,
             keep_going=keep_going,
+            scan=scan,
         )
         # Files that could not be read count as left out this once: their notes are not "removed".
         failed = {str(e.path) for e in corpus.errors if e.path} - {f.rel for f in corpus.files}
         steps = len(corpus.files)
-        root = deck_name(content_dir, config)
         selection = select_notes(corpus.merge.notes, tag_filter)
         if progress is not None:
             progress(steps, steps + 2, "rendering notes")
         # Identities cover every note, so a filtered build keeps the lock entries of the notes it leaves out.
-        lock_path = content_dir / LOCK_FILE if lock else None
         previous = read_lock(lock_path) if lock_path is not None else None
         one_off = frozenset(rel for rel in corpus.left_out if not is_excluded(rel, settings.exclude)) | failed
         identified = assign_identities(
@@ -298,7 +344,6 @@ def _build(
         legacy = _legacy_reverse_notice(identified.legacy_reverse)
         chosen = {note.key for note in selection.notes}
         rendered = tuple(n for n in identified.notes if n.key in chosen)
-        output, report = output_files(out_dir, root)
         if progress is not None:
             progress(steps + 1, steps + 2, "writing the deck")
         result = BuildResult(
@@ -347,6 +392,10 @@ def _build(
             if lock_path is not None and not lock_is_written(lock_path, new_lock):
                 outputs.stage(lock_path, lock_writer(new_lock))
             outputs.commit()
+        if stamped and not result.errors:
+            said = stamp.Recorded(result.files, result.questions, counts_data(result), result.skipped, result.notices)
+            deps = (dep for parsed in corpus.files for dep in parsed.deps)
+            stamp.write(stamp_file, now, content_dir, deps, lock_path, (output, report), said)
         if progress is not None:
             progress(steps + 2, steps + 2, "done")
         return result

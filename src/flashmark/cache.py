@@ -211,7 +211,7 @@ def _dependency_versions() -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _code_key() -> str:
+def code_key() -> str:
     """Everything but the config that decides what parsing a file produces."""
     digest = hashlib.blake2b(digest_size=20)
     for part in (f"format {FORMAT}", __version__, sys.version.split()[0], *_dependency_versions()):
@@ -226,7 +226,7 @@ def _code_key() -> str:
 
 def environment_key(config: Config) -> str:
     """A key that changes with flashmark's version or code, its dependencies, or a setting that affects parsing."""
-    return hashlib.blake2b(f"{_code_key()}\0{config.fingerprint()}".encode(), digest_size=20).hexdigest()
+    return hashlib.blake2b(f"{code_key()}\0{config.fingerprint()}".encode(), digest_size=20).hexdigest()
 
 
 def _stat_key(path: Path) -> tuple[int, int, int, int] | None:

@@ -215,6 +215,7 @@ def main() -> None:
     is_flag=True,
     help="Leave out files that cannot be read or parsed (listed as errors; exit status 1) and build the rest.",
 )
+@click.option("--force", is_flag=True, help="Build and write the deck even when nothing changed since the last build.")
 @click.option("--json", "as_json", is_flag=True, help="Print the build summary as JSON on stdout (for scripts).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, warnings or summary; only errors (and --json).")
 def build(
@@ -229,10 +230,13 @@ def build(
     quiet: bool,
     no_lock: bool,
     keep_going: bool,
+    force: bool,
 ) -> None:
     """Build CONTENT_DIR (default: content/) into one .apkg.
 
-    Writes OUT/<deck>.apkg and OUT/<deck>.report.json, and prints a summary.
+    Writes OUT/<deck>.apkg and OUT/<deck>.report.json, and prints a summary;
+    when nothing changed since the last build it says "up to date" and writes
+    nothing (--force builds anyway).
     CONTENT_DIR/flashmark.lock keeps each note's identity across rebuilds, so
     re-importing the deck updates the notes you study; commit it with your notes.
     With --tag/--exclude-tag the deck holds only the matching notes, under
@@ -261,6 +265,7 @@ def build(
             progress=bar,
             lock=not no_lock,
             keep_going=keep_going,
+            force=force,
         )
     except FlashmarkError as exc:
         raise _fail(exc, content_dir) from None

@@ -43,6 +43,8 @@ class BuildResult:
     left_out_files: int = 0  # Markdown files the settings or --exclude left out
     left_out_notes: int = 0  # lock entries kept for the notes of those files
     errors: tuple[FlashmarkError, ...] = ()  # files left out because they could not be read (with keep_going)
+    # Set when nothing changed since the last build and nothing was written: that build's counts.
+    unchanged: dict[str, Any] | None = None
 
     @property
     def merged(self) -> int:
@@ -65,6 +67,16 @@ def _plural(n: int, word: str) -> str:
 
 def summary(result: BuildResult) -> str:
     """One line: files read, questions found, notes written, merged, skipped, left out, remembered, output, seconds."""
+    if result.unchanged is not None:
+        counts = result.unchanged
+        made = _plural(counts["notes"], "note")
+        if not set(counts["kinds"]) <= {"qa"}:
+            made += f", {_plural(counts['cards'], 'card')}{kinds_text(counts['kinds'])}"
+        return (
+            f"up to date: {_plural(result.files, 'file')}, {_plural(result.questions, 'question')} → {made} "
+            f"({_plural(result.warnings, 'warning')}) → {result.output}: nothing changed since the last build, "
+            f"nothing written (--force builds anyway) in {result.seconds:.2f} s"
+        )
     parts = [f"{_plural(result.merged, 'repeat')} merged", f"{len(result.skipped)} skipped"]
     if result.filtered:
         parts.append(f"{_plural(result.left_out, 'note')} left out by tag filter")
@@ -148,21 +160,7 @@ def report_data(result: BuildResult) -> dict[str, Any]:
         "deck": result.deck,
         "output": str(result.output),
         "seconds": round(result.seconds, 3),
-        "counts": {
-            "files": result.files,
-            "questions": result.questions,
-            "notes": len(result.notes),
-            "merged": result.merged,
-            "skipped": len(result.skipped),
-            "warnings": result.warnings,
-            "left_out": result.left_out,
-            "left_out_files": result.left_out_files,
-            "left_out_notes": result.left_out_notes,
-            "removed": len(result.removed),
-            "remembered": len(result.remembered),
-            "cards": sum(len(card_labels(rn)) for rn in result.notes),
-            "kinds": dict(Counter(rendered_kind(rn) for rn in result.notes)),
-        },
+        "counts": counts_data(result),
         "filter": {"tags": list(result.tags), "exclude_tags": list(result.exclude_tags)},
         "notes": [
             {
@@ -208,6 +206,27 @@ def report_data(result: BuildResult) -> dict[str, Any]:
     }
 
 
+def counts_data(result: BuildResult) -> dict[str, Any]:
+    """The report's counts: files, questions, notes, merges, skips, warnings, left out, removed, cards, kinds."""
+    if result.unchanged is not None:
+        return {**result.unchanged, "removed": 0}
+    return {
+        "files": result.files,
+        "questions": result.questions,
+        "notes": len(result.notes),
+        "merged": result.merged,
+        "skipped": len(result.skipped),
+        "warnings": result.warnings,
+        "left_out": result.left_out,
+        "left_out_files": result.left_out_files,
+        "left_out_notes": result.left_out_notes,
+        "removed": len(result.removed),
+        "remembered": len(result.remembered),
+        "cards": sum(len(card_labels(rn)) for rn in result.notes),
+        "kinds": dict(Counter(rendered_kind(rn) for rn in result.notes)),
+    }
+
+
 def _removed_data(r: Removed) -> dict[str, Any]:
     return {"key": r.key, "guid": r.guid, "title": r.title, "search": r.search, "since": r.since}
 
@@ -218,6 +237,7 @@ def summary_data(result: BuildResult, content_dir: Path) -> dict[str, Any]:
     keys = ("flashmark", "deck", "output", "seconds", "counts", "filter")
     return {
         **{k: full[k] for k in keys},
+        "up_to_date": result.unchanged is not None,
         "report": str(result.report),
         "diagnostics": [d.data() for d in diagnostics(result, content_dir)],
     }

@@ -174,4 +174,6 @@ def rebuild_line(rebuild: Rebuild, clock: float | None = None) -> str:
     if rebuild.error is not None:
         return f"[{stamp}] build failed{changed} (waiting for changes)"
     assert rebuild.result is not None
+    if rebuild.result.unchanged is not None:  # e.g. a file saved without a change
+        return f"[{stamp}] {summary(rebuild.result)}"
     return f"[{stamp}] built{changed}: {summary(rebuild.result)}"
