@@ -95,7 +95,7 @@ def test_an_image_changed_during_a_build_makes_it_start_again_with_the_new_image
 
     monkeypatch.setattr(build_module, "render_notes", render_then_edit)
     with pytest.raises(SourceError, match="changed while the deck was being built"):
-        build(content, out)  # it changes every time: after one fresh start the build gives up
+        build(content, out, force=True)  # it changes every time: after one fresh start the build gives up
     assert len(edits) == 2 and first.output.read_bytes() == before
 
     def edit_once(*args: object, **kwargs: object) -> object:
@@ -105,5 +105,5 @@ def test_an_image_changed_during_a_build_makes_it_start_again_with_the_new_image
         return real_render(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(build_module, "render_notes", edit_once)
-    packed = {m.name for rn in build(content, out).notes for m in rn.note.media}
+    packed = {m.name for rn in build(content, out, force=True).notes for m in rn.note.media}
     assert len(edits) == 4 and media_name(BARS.read_bytes() + b"once", ".png") in packed

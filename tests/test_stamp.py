@@ -236,10 +236,10 @@ def test_build_with_errors_leaves_no_stamp(course: Path, tmp_path: Path) -> None
 
 def test_just_changed_files_are_not_trusted_by_their_figures() -> None:
     taken = 10_000_000_000_000
-    assert stamp._racy((1, taken - 1_000, taken - 1_000, 1), taken)
-    assert not stamp._racy((1, taken - 10 * stamp.RACY_NS, taken - 10 * stamp.RACY_NS, 1), taken)
+    assert stamp.racy((1, taken - 1_000, taken - 1_000, 1), taken)
+    assert not stamp.racy((1, taken - 10 * stamp.RACY_NS, taken - 10 * stamp.RACY_NS, 1), taken)
     whole = 9_999_000_000_000  # a file system that keeps whole seconds: two seconds of doubt
-    assert stamp._racy((1, whole, whole, 1), whole + 1_500_000_000)
+    assert stamp.racy((1, whole, whole, 1), whole + 1_500_000_000)
 
 
 class TestCli:

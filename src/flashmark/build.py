@@ -9,13 +9,24 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from flashmark import stamp
+from flashmark import stamp, state
 from flashmark.anki.package import MediaChanged, apkg_writer
 from flashmark.cache import trusted_cache
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError, ParseError
 from flashmark.identity import namespace_for
-from flashmark.lock import LOCK_FILE, Lock, assign_identities, exclusive, lock_is_written, lock_writer, read_lock
+from flashmark.incremental import Rebuilt, from_scratch, notes_of, rebuild
+from flashmark.lock import (
+    LOCK_FILE,
+    Identified,
+    Lock,
+    assign_identities,
+    exclusive,
+    lock_chunks_of,
+    lock_is_written,
+    lock_writer,
+    read_lock,
+)
 from flashmark.merge import merge
 from flashmark.outputs import recover, sweep, transaction
 from flashmark.parallel import parse_files, paused_gc
@@ -296,9 +307,13 @@ def _build(
         output, report = output_files(out_dir, root)
         lock_path = content_dir / LOCK_FILE if lock else None
         scan = scan_files(content_dir, config.exclude)
-        # The stamp: only a plain build that writes its files (not sync's, not the retry without the cache).
+        # The stamp and the state: only for a plain build that writes its files (not sync's, not the retry
+        # without the cache); the state also needs the lock file, and every file of the folder read.
         stamped = write and apply is None and use_cache
-        stamp_file = stamp.stamp_path(folder / CACHE_DIR, content_dir, output)
+        stateful = stamped and lock_path is not None and not scan.left_out and not scan.errors
+        cache_dir = folder / CACHE_DIR
+        stamp_file = stamp.stamp_path(cache_dir, content_dir, output)
+        state_file = state.state_path(cache_dir, content_dir, output)
         parts = (config, root, tag_filter, lock, keep_going, scan.left_out, output, report, content_dir.resolve())
         now = stamp.inputs(
             stamp.build_key(parts), content_dir, [p.relative_to(content_dir).as_posix() for p in scan.files],
@@ -308,76 +323,36 @@ def _build(
             said = stamp.up_to_date(stamp_file, now, content_dir, lock_path, (output, report))
             if said is not None:
                 return _unchanged(said, root, output, report, lock_path, tag_filter, started)
-
-        # Progress counts one step per file, then rendering, then writing the package.
-        def reading(done: int, total: int, what: str) -> None:
-            if progress is not None:
-                progress(done, total + 2, what)
-
-        corpus = load_corpus(
-            content_dir,
-            config,
-            progress=reading,
-            cache_dir=folder / CACHE_DIR if use_cache and write else None,
-            keep_going=keep_going,
-            scan=scan,
-        )
-        # Files that could not be read count as left out this once: their notes are not "removed".
-        failed = {str(e.path) for e in corpus.errors if e.path} - {f.rel for f in corpus.files}
-        steps = len(corpus.files)
-        selection = select_notes(corpus.merge.notes, tag_filter)
-        if progress is not None:
-            progress(steps, steps + 2, "rendering notes")
-        # Identities cover every note, so a filtered build keeps the lock entries of the notes it leaves out.
-        previous = read_lock(lock_path) if lock_path is not None else None
-        one_off = frozenset(rel for rel in corpus.left_out if not is_excluded(rel, settings.exclude)) | failed
-        identified = assign_identities(
-            render_notes(corpus.merge.notes, root),
-            previous,
-            None,
-            time.time(),
-            namespace=namespace_for(root),
-            excluded=frozenset(corpus.left_out) | failed,
-            one_off=one_off,
-            lockless=not lock,
-        )
-        legacy = _legacy_reverse_notice(identified.legacy_reverse)
-        chosen = {note.key for note in selection.notes}
-        rendered = tuple(n for n in identified.notes if n.key in chosen)
+        state_key = stamp.build_key((config, root, output, report, content_dir.resolve()))
+        rebuilt: Rebuilt | None = None
+        corpus: Corpus | None = None
+        if stateful and not force and lock_path is not None:
+            rebuilt = _from_state(state_file, state_key, now, content_dir, config, root, lock_path, output, report)
+        if rebuilt is not None:
+            result, rendered, new_lock, lock_text = _incremental_result(
+                rebuilt, root, tag_filter, output, report, lock_path, scan.notices, started
+            )
+            previous, all_notes = None, notes_of(rebuilt)
+            notetype_mods = rebuilt.identified.notetype_mods
+        else:
+            result, rendered, new_lock, previous, all_notes, identified, corpus = _full(
+                content_dir, config, settings, root, tag_filter, output, report, lock_path, scan, started,
+                cache_dir=cache_dir if use_cache and write else None, keep_going=keep_going, progress=progress,
+            )  # fmt: skip
+            lock_text = None
+            notetype_mods = identified.notetype_mods
+            if stateful and not result.errors and not result.left_out_files:
+                rebuilt = from_scratch(corpus.files, corpus.merge, identified, now.sources, content_dir, root)
+        steps = result.files
         if progress is not None:
             progress(steps + 1, steps + 2, "writing the deck")
-        result = BuildResult(
-            deck=root,
-            files=len(corpus.files) + len(failed),
-            questions=len(corpus.questions) + len(corpus.skipped),
-            notes=rendered,
-            merge=corpus.merge,
-            skipped=corpus.skipped,
-            notices=corpus.notices + legacy,
-            output=output,
-            report=report,
-            seconds=time.perf_counter() - started,
-            left_out=selection.left_out,
-            tags=tag_filter.include,
-            exclude_tags=tag_filter.exclude,
-            matches=identified.matches,
-            removed=identified.removed,
-            lock=lock_path,
-            remembered=identified.remembered,
-            restored=identified.restored,
-            moved=identified.moved,
-            left_out_files=len(corpus.left_out),
-            left_out_notes=identified.left_out,
-            errors=corpus.errors,
-        )
 
         def write_report(tmp: Path) -> None:
             write_report_json(result, tmp)
 
-        new_lock = identified.lock
-        write_deck = apkg_writer(rendered, notetype_mods=identified.notetype_mods)
+        write_deck = apkg_writer(rendered, notetype_mods=notetype_mods)
         if apply is not None:
-            new_lock = apply(Built(result, identified.notes, new_lock, previous, write_deck))
+            new_lock = apply(Built(result, all_notes, new_lock, previous, write_deck))
             kinds = {e.guid: e.kind for e in new_lock.notes}
             if any(kinds.get(rn.guid, rn.notetype) != rn.notetype for rn in rendered):  # sync moved notes' type
                 rendered = tuple(as_notetype(rn, kinds.get(rn.guid, rn.notetype)) for rn in rendered)
@@ -385,17 +360,250 @@ def _build(
                 result = replace(result, notes=rendered)
         if not write:
             return result
+        if stateful or state_file.exists():
+            _set_aside(state_file, keep=rebuilt is not None and not rebuilt.full)
         # The deck, its report and the lock file change together: all three are written aside first.
         with transaction(folder / _journal_name(content_dir)) as outputs:
             outputs.stage(output, write_deck)
             outputs.stage(report, write_report)
-            if lock_path is not None and not lock_is_written(lock_path, new_lock):
-                outputs.stage(lock_path, lock_writer(new_lock))
+            if lock_path is not None:
+                if lock_text is not None:
+                    if not _holds_text(lock_path, lock_text):
+                        outputs.stage(lock_path, _text_writer(lock_text))
+                elif not lock_is_written(lock_path, new_lock):
+                    outputs.stage(lock_path, lock_writer(new_lock))
             outputs.commit()
         if stamped and not result.errors:
             said = stamp.Recorded(result.files, result.questions, counts_data(result), result.skipped, result.notices)
-            deps = (dep for parsed in corpus.files for dep in parsed.deps)
+            if rebuilt is not None:
+                deps: Iterable[str] = (dep for record in rebuilt.files for dep, _ in record.deps)
+            else:
+                deps = (dep for parsed in corpus.files for dep in parsed.deps) if corpus is not None else ()
             stamp.write(stamp_file, now, content_dir, deps, lock_path, (output, report), said)
+        if rebuilt is not None and stateful and lock_path is not None:
+            _keep_state(state_file, rebuilt, state_key, now, content_dir, lock_path, (output, report))
         if progress is not None:
             progress(steps + 2, steps + 2, "done")
         return result
+
+
+def _full(
+    content_dir: Path,
+    config: Config,
+    settings: Config,
+    root: str,
+    tag_filter: TagFilter,
+    output: Path,
+    report: Path,
+    lock_path: Path | None,
+    scan: Scan,
+    started: float,
+    *,
+    cache_dir: Path | None,
+    keep_going: bool,
+    progress: Progress | None,
+) -> tuple[BuildResult, tuple[RenderedNote, ...], Lock, Lock | None, tuple[RenderedNote, ...], Identified, Corpus]:
+    """Every file read (or taken from the parse cache), merged, rendered and identified."""
+
+    # Progress counts one step per file, then rendering, then writing the package.
+    def reading(done: int, total: int, what: str) -> None:
+        if progress is not None:
+            progress(done, total + 2, what)
+
+    corpus = load_corpus(content_dir, config, progress=reading, cache_dir=cache_dir, keep_going=keep_going, scan=scan)
+    # Files that could not be read count as left out this once: their notes are not "removed".
+    failed = {str(e.path) for e in corpus.errors if e.path} - {f.rel for f in corpus.files}
+    steps = len(corpus.files)
+    selection = select_notes(corpus.merge.notes, tag_filter)
+    if progress is not None:
+        progress(steps, steps + 2, "rendering notes")
+    # Identities cover every note, so a filtered build keeps the lock entries of the notes it leaves out.
+    previous = read_lock(lock_path) if lock_path is not None else None
+    one_off = frozenset(rel for rel in corpus.left_out if not is_excluded(rel, settings.exclude)) | failed
+    identified = assign_identities(
+        render_notes(corpus.merge.notes, root),
+        previous,
+        None,
+        time.time(),
+        namespace=namespace_for(root),
+        excluded=frozenset(corpus.left_out) | failed,
+        one_off=one_off,
+        lockless=lock_path is None,
+    )
+    legacy = _legacy_reverse_notice(identified.legacy_reverse)
+    chosen = {note.key for note in selection.notes}
+    rendered = tuple(n for n in identified.notes if n.key in chosen)
+    result = BuildResult(
+        deck=root,
+        files=len(corpus.files) + len(failed),
+        questions=len(corpus.questions) + len(corpus.skipped),
+        notes=rendered,
+        merge=corpus.merge,
+        skipped=corpus.skipped,
+        notices=corpus.notices + legacy,
+        output=output,
+        report=report,
+        seconds=time.perf_counter() - started,
+        left_out=selection.left_out,
+        tags=tag_filter.include,
+        exclude_tags=tag_filter.exclude,
+        matches=identified.matches,
+        removed=identified.removed,
+        lock=lock_path,
+        remembered=identified.remembered,
+        restored=identified.restored,
+        moved=identified.moved,
+        left_out_files=len(corpus.left_out),
+        left_out_notes=identified.left_out,
+        errors=corpus.errors,
+    )
+    return result, rendered, identified.lock, previous, identified.notes, identified, corpus
+
+
+def _from_state(
+    path: Path,
+    key: str,
+    now: stamp.Inputs,
+    content_dir: Path,
+    config: Config,
+    root: str,
+    lock_path: Path,
+    output: Path,
+    report: Path,
+) -> Rebuilt | None:
+    """This build made from the last one's state, when there is a state that describes the folder's outputs."""
+    last = state.State.open(path)
+    if last is None:
+        return None
+    try:
+        meta = last.meta
+        if (
+            meta.get("key") != key
+            or meta.get("content") != str(content_dir.resolve())
+            or meta.get("outputs") != state.output_figures((output, report))
+            or meta.get("lock") != stamp.file_hash(lock_path)
+            or type(meta.get("taken")) is not int
+            or type(meta.get("max_mod")) is not int
+        ):
+            return None
+        cache_dir, distrusted = trusted_cache(path.parent.parent)
+        if distrusted is not None:
+            return None
+        return rebuild(last, now, content_dir, config, root, cache_dir, time.time())
+    finally:
+        last.close()
+
+
+def _incremental_result(
+    rebuilt: Rebuilt,
+    root: str,
+    tag_filter: TagFilter,
+    output: Path,
+    report: Path,
+    lock_path: Path | None,
+    scan_notices: Iterable[Notice],
+    started: float,
+) -> tuple[BuildResult, tuple[RenderedNote, ...], Lock, str]:
+    """The result, deck notes, lock and lock text of a build made from the last build's state."""
+    notes = notes_of(rebuilt)
+    merged = rebuilt.merge
+    selection = select_notes(merged.notes, tag_filter)
+    chosen = {note.key for note in selection.notes}
+    rendered = tuple(n for n in notes if n.key in chosen) if tag_filter.active else notes
+    files = rebuilt.files
+    notices = (
+        *scan_notices,
+        *(n for f in files for n in f.deck_notices),
+        *(n for f in files for n in f.notices),
+    )
+    identified = rebuilt.identified
+    result = BuildResult(
+        deck=root,
+        files=len(files),
+        questions=sum(f.questions for f in files),
+        notes=rendered,
+        merge=merged,
+        skipped=tuple(s for f in files for s in f.skipped),
+        notices=notices,
+        output=output,
+        report=report,
+        seconds=time.perf_counter() - started,
+        left_out=selection.left_out,
+        tags=tag_filter.include,
+        exclude_tags=tag_filter.exclude,
+        matches=identified.matches,
+        removed=identified.removed,
+        lock=lock_path,
+        remembered=identified.remembered,
+        restored=identified.restored,
+        moved=identified.moved,
+    )
+    text = "".join(lock_chunks_of(identified.lock, rebuilt.lock_lines))
+    return result, rendered, identified.lock, text
+
+
+def _holds_text(path: Path, text: str) -> bool:
+    """Whether the file at `path` holds exactly `text`."""
+    try:
+        return path.read_bytes() == text.encode("utf-8")
+    except OSError:
+        return False
+
+
+def _text_writer(text: str) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(text.encode("utf-8"))
+
+    return write
+
+
+def _set_aside(path: Path, keep: bool) -> None:
+    """Before the outputs change: a state kept for updating is marked as describing no outputs, any other removed."""
+    if not keep:
+        state.forget(path)
+        return
+    last = state.State.open(path)
+    if last is None:
+        return
+    last.close()
+    last.invalidate()
+
+
+def _keep_state(
+    path: Path,
+    rebuilt: Rebuilt,
+    key: str,
+    now: stamp.Inputs,
+    content_dir: Path,
+    lock_path: Path,
+    outputs: tuple[Path, Path],
+) -> None:
+    """After the outputs were written: the state the next build starts from (updated, or written anew)."""
+    marks = [[m.kind, m.hash, m.mod] for m in rebuilt.header.notetypes]
+    meta = {
+        "key": key,
+        "content": str(content_dir.resolve()),
+        "taken": now.taken_ns,
+        "max_mod": max([0, *(m.mod for m in rebuilt.header.notetypes), *(r.rendered.mod for r in rebuilt.notes),
+                        *(e.mod for e in rebuilt.identified.lock.notes)]),
+        "notetypes": marks,
+        "namespace": rebuilt.header.namespace,
+        "collection": rebuilt.header.collection,
+        "lock": stamp.file_hash(lock_path),
+        "outputs": state.output_figures(outputs),
+    }  # fmt: skip
+    if rebuilt.full:
+        state.write(path, state.Snapshot(rebuilt.files, rebuilt.notes, rebuilt.removed_lines, meta))
+        return
+    last = state.State.open(path)
+    if last is None:
+        return
+    last.close()
+    last.update(
+        rebuilt.redone_files,
+        [f for f in rebuilt.files if f.rel in rebuilt.redone_files],
+        rebuilt.touched,
+        [r for r in rebuilt.notes if r.rendered.key in rebuilt.fresh],
+        rebuilt.removed_lines,
+        meta,
+    )

@@ -20,7 +20,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -248,6 +248,24 @@ def _entry_json(e: LockEntry) -> str:
 
 def lock_chunks(lock: Lock) -> Iterator[str]:
     """The lock's JSON text in pieces, one note per piece, so it can be written without building it whole."""
+    return lock_chunks_of(lock, [(e.key, _entry_json(e)) for e in lock.notes])
+
+
+def entry_line(e: LockEntry) -> str:
+    """One entry as the lock file writes it (on one line)."""
+    return _entry_json(e)
+
+
+def read_entry(line: str) -> LockEntry:
+    """An entry from the line `entry_line` wrote; ValueError when it is not one."""
+    try:
+        return _entry(json.loads(line), 0)
+    except _Bad as exc:
+        raise ValueError(str(exc)) from None
+
+
+def lock_chunks_of(lock: Lock, lines: Iterable[tuple[str, str]]) -> Iterator[str]:
+    """The text of a lock with `lock`'s note types, namespace and collection, and these (key, entry line) notes."""
     notetypes = json.dumps(
         {m.kind: {"hash": m.hash, "mod": m.mod} for m in sorted(lock.notetypes, key=lambda m: m.kind)}
     )
@@ -256,14 +274,11 @@ def lock_chunks(lock: Lock) -> Iterator[str]:
         f'{{\n  "flashmark_lock": {LOCK_VERSION},\n  "namespace": {_quote(lock.namespace)},\n'
         f'  "notetypes": {notetypes},\n{collection}  "notes": '
     )
-    if not lock.notes:
-        yield "[]\n}\n"
-        return
     sep = "[\n    "
-    for e in sorted(lock.notes, key=lambda e: e.key):
-        yield sep + _entry_json(e)
+    for _, line in sorted(lines, key=lambda kl: kl[0]):
+        yield sep + line
         sep = ",\n    "
-    yield "\n  ]\n}\n"
+    yield "[]\n}\n" if sep == "[\n    " else "\n  ]\n}\n"
 
 
 def lock_text(lock: Lock) -> str:
@@ -763,6 +778,8 @@ def assign_identities(
     excluded: Collection[str] = frozenset(),
     one_off: Collection[str] = frozenset(),
     lockless: bool = False,
+    floor_mod: int = 0,
+    taken_guids: Collection[str] = (),
 ) -> Identified:
     """Give every note its GUID, modification time and note type, from the last build's lock when there is one.
 
@@ -777,7 +794,7 @@ def assign_identities(
     for a reversed card keep the one-card note type, so decks imported before keep updating.
     """
     hashes_by_kind = notetype_hashes if notetype_hashes is not None else {k: notetype_hash(k) for k in KINDS}
-    build_mod = int(now) if previous is None else max(int(now), previous.max_mod + 1)
+    build_mod = max(int(now) if previous is None else max(int(now), previous.max_mod + 1), floor_mod)
     stamp = int(now)
     namespace = (previous.namespace if previous is not None else "") or namespace
     old_by_key = {e.key: e for e in previous.notes} if previous else {}
@@ -826,6 +843,7 @@ def assign_identities(
                 hashes[new.index] = content_hash(notes[new.index].fields, notes[new.index].tags)
 
     taken = {e.guid for e in chosen if e is not None} | ({e.guid for e in previous.notes} if previous else set())
+    taken.update(taken_guids)
     out: list[RenderedNote] = []
     entries: list[LockEntry] = []
     restored: list[Removed] = []

@@ -6,12 +6,13 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 from rapidfuzz import fuzz
 
 from flashmark.text import normalise
-from flashmark.types import CLOZE, Clash, Conflict, MergeGroup, MergeResult, Note, Question, Section
+from flashmark.types import CLOZE, Clash, Conflict, KeyInput, MergeGroup, MergeResult, Note, Question, Section
 
 SAME_TOPIC = "same title under the same topic"
 SAME_ANSWER = "same title and same answer under another topic"
@@ -83,6 +84,12 @@ def _normalise_short(text: str) -> str:
 
 def _topic_key(q: Question) -> tuple[str, ...]:
     return tuple([_normalise_short(t) for t in q.topic])
+
+
+def merge_signature(q: Question) -> tuple[str, str]:
+    """What decides how `q` merges: all that makes its group (title, topic, id, prompt, kind), and its normalised
+    answer ("" for none). Two questions are compared at all only when they share one of the two."""
+    return f"{q.title_norm}\0{chr(1).join(_topic_key(q))}\0{q.anchor or ''}\0{q.prompt_norm}\0{q.kind}", q.answer_norm
 
 
 def _anchor_of(group: list[Question]) -> str | None:
@@ -160,7 +167,7 @@ def prompt_mark(prompt_norm: str) -> str:
     return hashlib.blake2b(prompt_norm.encode(), digest_size=4).hexdigest()
 
 
-def _note_keys(notes: list[tuple[str | None, str, tuple[str, ...], str, str]]) -> list[str]:
+def note_keys(notes: Sequence[KeyInput]) -> list[str]:
     """Key each note (anchor, normalised title, topic, normalised prompt, kind) by its title, qualified by
     topic where titles collide, and by prompt where title and topic both do. Cloze notes' keys start CLOZE_KEY."""
     base = [
@@ -186,21 +193,37 @@ def _note_keys(notes: list[tuple[str | None, str, tuple[str, ...], str, str]]) -
     return keys
 
 
-def merge(questions: Sequence[Question]) -> MergeResult:
-    """Group repeated questions into notes; report what merged and what was kept apart."""
+@dataclass(frozen=True, slots=True)
+class Clusters:
+    """Questions grouped into notes (in note order), before the notes get their keys."""
+
+    members: tuple[tuple[int, ...], ...]  # per note, its questions' indices in the input, in order
+    chosen: tuple[Question, ...]  # per note, the question whose title it takes
+    reasons: tuple[str, ...]  # per note, why its questions merged ("" for one question)
+    key_inputs: tuple[KeyInput, ...]  # per note, what its key is made of (see note_keys)
+
+
+def bucket_size_limit() -> int:
+    """Above how many groups an answer's groups are compared by exact title only (then the order of the groups counts)."""
+    return MAX_BUCKET_PAIRS
+
+
+def cluster(questions: Sequence[Question]) -> Clusters:
+    """Which questions merge into which notes, and why."""
     # 1. Same normalised title and prompt under the same topic (and the same kind and explicit id, if any).
     index: dict[tuple[str, tuple[str, ...], str | None, str, str], int] = {}
-    groups: list[list[Question]] = []
+    groups: list[list[int]] = []
     topic_keys: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for q in questions:
+    for n, q in enumerate(questions):
         topic_key = topic_keys.get(q.topic)
         if topic_key is None:
             topic_key = topic_keys[q.topic] = _topic_key(q)
         i = index.setdefault((q.title_norm, topic_key, q.anchor, q.prompt_norm, q.kind), len(groups))
         if i == len(groups):
-            groups.append([q])
+            groups.append([n])
         else:
-            groups[i].append(q)
+            groups[i].append(n)
+    qs = [[questions[n] for n in g] for g in groups]
     uf = _Union(len(groups))
     for i, g in enumerate(groups):
         if len(g) > 1:
@@ -208,8 +231,8 @@ def merge(questions: Sequence[Question]) -> MergeResult:
 
     # 2./3. Compare titles only among groups that share an identical normalised answer.
     by_answer: dict[str, list[int]] = defaultdict(list)
-    for i, g in enumerate(groups):
-        for norm in (g[0].answer_norm,) if len(g) == 1 else dict.fromkeys(q.answer_norm for q in g):
+    for i, group in enumerate(qs):
+        for norm in (group[0].answer_norm,) if len(group) == 1 else dict.fromkeys(q.answer_norm for q in group):
             if norm:
                 by_answer[norm].append(i)
     for norm, members in by_answer.items():
@@ -218,65 +241,94 @@ def merge(questions: Sequence[Question]) -> MergeResult:
         if len(members) > MAX_BUCKET_PAIRS:
             by_title: dict[tuple[str, str, str], int] = {}
             for i in members:
-                first = by_title.setdefault(_alike(groups[i][0]), i)
-                if first != i and _anchors_agree(groups[first], groups[i]):
+                first = by_title.setdefault(_alike(qs[i][0]), i)
+                if first != i and _anchors_agree(qs[first], qs[i]):
                     uf.join(first, i, SAME_ANSWER)
             continue
         for x, i in enumerate(members):
             for j in members[x + 1 :]:
-                a, b = groups[i][0].title_norm, groups[j][0].title_norm
-                if not _anchors_agree(groups[i], groups[j]) or _alike(groups[i][0])[1:] != _alike(groups[j][0])[1:]:
+                a, b = qs[i][0].title_norm, qs[j][0].title_norm
+                if not _anchors_agree(qs[i], qs[j]) or _alike(qs[i][0])[1:] != _alike(qs[j][0])[1:]:
                     continue
                 if a == b:
                     uf.join(i, j, SAME_ANSWER)
                 elif len(norm) >= MIN_ANSWER_FOR_NEAR and near_titles(a, b):
                     uf.join(i, j, NEAR_TITLE)
 
-    clusters: dict[int, list[Question]] = {}
+    clusters: dict[int, list[int]] = {}
     for i, g in enumerate(groups):
         clusters.setdefault(uf.find(i), []).extend(g)
-    order = {id(q): n for n, q in enumerate(questions)}
-    for cluster in clusters.values():
-        if len(cluster) > 1:
-            cluster.sort(key=lambda q: order[id(q)])
+    for c in clusters.values():
+        if len(c) > 1:
+            c.sort()
     roots = list(clusters)
-    chosen = [_chosen(clusters[r]) for r in roots]
+    chosen = [_chosen([questions[n] for n in clusters[r]]) for r in roots]
     # chosen.title_norm is normalise(chosen.title), the note's title
-    anchors = [_anchor_of(clusters[r]) if len(clusters[r]) > 1 else c.anchor or None for r, c in zip(roots, chosen)]
-    keys = _note_keys([(anchor, c.title_norm, c.topic, c.prompt_norm, c.kind) for anchor, c in zip(anchors, chosen)])
-    notes = [_build_note(clusters[r], c, key) for r, c, key in zip(roots, chosen, keys)]
-
-    merged = tuple(
-        MergeGroup(
-            key=note.key,
-            title=note.title,
-            sources=note.sources,
-            titles=tuple(dict.fromkeys(q.title for q in clusters[r])),
-            reason="; ".join(sorted(uf.reasons.get(r, set()))),
-        )
-        for r, note in zip(roots, notes)
-        if len(clusters[r]) > 1
+    anchors = [
+        _anchor_of([questions[n] for n in clusters[r]]) if len(clusters[r]) > 1 else c.anchor or None
+        for r, c in zip(roots, chosen)
+    ]
+    return Clusters(
+        members=tuple(tuple(clusters[r]) for r in roots),
+        chosen=tuple(chosen),
+        reasons=tuple("; ".join(sorted(uf.reasons.get(r, set()))) for r in roots),
+        key_inputs=tuple((anchor, c.title_norm, c.topic, c.prompt_norm, c.kind) for anchor, c in zip(anchors, chosen)),
     )
+
+
+def build_notes(
+    questions: Sequence[Question], clusters: Clusters, keys: Sequence[str]
+) -> tuple[tuple[Note, ...], tuple[MergeGroup, ...]]:
+    """The notes of clustered questions under their keys, and the records of those that merged several."""
+    notes = []
+    groups = []
+    for members, chosen, reason, key in zip(clusters.members, clusters.chosen, clusters.reasons, keys):
+        cluster_questions = [questions[n] for n in members]
+        note = _build_note(cluster_questions, chosen, key)
+        notes.append(note)
+        if len(members) > 1:
+            titles = tuple(dict.fromkeys(q.title for q in cluster_questions))
+            groups.append(
+                MergeGroup(key=note.key, title=note.title, sources=note.sources, titles=titles, reason=reason)
+            )
+    return tuple(notes), tuple(groups)
+
+
+def conflicts_of(notes: Sequence[Note], title_norms: Sequence[str]) -> tuple[Conflict, ...]:
+    """Notes of one normalised title kept apart (by topic, prompt or kind), in the order their first note comes."""
     by_title_norm: dict[str, list[Note]] = defaultdict(list)
-    for note, c in zip(notes, chosen):
-        by_title_norm[c.title_norm].append(note)
-    conflicts = tuple(
-        Conflict(
-            title=same[0].title,
-            sources=tuple(s for n in same for s in n.sources),
-            reason=_apart(same),
-        )
+    for note, title_norm in zip(notes, title_norms):
+        by_title_norm[title_norm].append(note)
+    return tuple(
+        Conflict(title=same[0].title, sources=tuple(s for n in same for s in n.sources), reason=_apart(same))
         for same in by_title_norm.values()
         if len(same) > 1
     )
+
+
+def clashes_of(notes: Sequence[Note]) -> tuple[Clash, ...]:
+    """Explicit ids on more than one note."""
     by_anchor: dict[str, list[Note]] = defaultdict(list)
     for note in notes:
         if note.anchor:
             by_anchor[note.anchor].append(note)
-    clashes = tuple(
+    return tuple(
         Clash(anchor, tuple(n.sources[0] for n in same)) for anchor, same in by_anchor.items() if len(same) > 1
     )
-    return MergeResult(notes=tuple(notes), groups=merged, conflicts=conflicts, clashes=clashes)
+
+
+def merge(questions: Sequence[Question]) -> MergeResult:
+    """Group repeated questions into notes; report what merged and what was kept apart."""
+    clusters = cluster(questions)
+    notes, groups = build_notes(questions, clusters, note_keys(clusters.key_inputs))
+    return MergeResult(
+        notes=notes,
+        groups=groups,
+        conflicts=conflicts_of(notes, [k[1] for k in clusters.key_inputs]),
+        clashes=clashes_of(notes),
+        members=clusters.members,
+        key_inputs=clusters.key_inputs,
+    )
 
 
 def _apart(same: list[Note]) -> str:

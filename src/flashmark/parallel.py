@@ -152,12 +152,14 @@ def parse_files(
     *,
     keep_going: bool = False,
     progress: Progress | None = None,
+    prune: bool = True,
 ) -> tuple[tuple[ParsedFile, ...], tuple[FlashmarkError, ...]]:
     """Parse every file, reusing cached results; return the parsed files and, with `keep_going`, the errors.
 
     Without `keep_going` the first file (in order) that cannot be read or parsed raises its error.
     `workers` None picks a pool size from the cores and the work; `progress(done, total, file)` is
-    called once per file, in order.
+    called once per file, in order. With `prune` (when `paths` are all the folder's files), the cache
+    entries of other files are removed.
     """
     cache = ParseCache.open(cache_dir, content_dir, config) if cache_dir is not None else None
     rels = [path.relative_to(content_dir).as_posix() for path in paths]
@@ -190,7 +192,7 @@ def parse_files(
                 done.file(i, parse_task(task))
             except (SourceError, ParseError) as exc:
                 done.file(i, exc)
-    if cache is not None:
+    if cache is not None and prune:
         cache.prune(rels)
     files = tuple(r for r in done.results if isinstance(r, ParsedFile))
     errors = tuple(r for r in done.results if isinstance(r, FlashmarkError))

@@ -52,7 +52,7 @@ def figures(path: Path | str) -> Figures | None:
     return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
 
 
-def _racy(fig: Sequence[int], taken_ns: int) -> bool:
+def racy(fig: Sequence[int], taken_ns: int) -> bool:
     """Whether a file's figures were taken so soon after it changed that a later change might not show in them."""
     coarse = fig[1] % 1_000_000_000 == 0 and fig[2] % 1_000_000_000 == 0
     return max(fig[1], fig[2]) >= taken_ns - (COARSE_RACY_NS if coarse else RACY_NS)
@@ -190,7 +190,7 @@ def up_to_date(
         for raw, (rel, fig) in zip(sources, now.sources):
             if type(raw) is not list or len(raw) != 2 or raw[0] != rel or not _same_figures(raw[1], fig):
                 return None
-            if fig is None or _racy(fig, taken):
+            if fig is None or racy(fig, taken):
                 return None
         if [_valid_notice(n) for n in stamp["scan_notices"]] != list(now.scan_notices):
             return None
@@ -198,7 +198,7 @@ def up_to_date(
             if type(raw) is not list or len(raw) != 2 or type(raw[0]) is not str:
                 return None
             fig = figures(content_dir / raw[0])  # taken after the build read it: changed since it began, not trusted
-            if not _same_figures(raw[1], fig) or (fig is not None and _racy(fig, taken)):
+            if not _same_figures(raw[1], fig) or (fig is not None and racy(fig, taken)):
                 return None
         if not _lock_intact(stamp["lock"], lock_path):
             return None
@@ -239,7 +239,7 @@ def _lock_intact(raw: Any, lock_path: Path | None) -> bool:
     if type(raw) is not list or len(raw) != 3 or type(raw[2]) is not str or type(raw[1]) is not int:
         return False
     fig = figures(lock_path)
-    if fig is not None and _same_figures(raw[0], fig) and not _racy(fig, raw[1]):
+    if fig is not None and _same_figures(raw[0], fig) and not racy(fig, raw[1]):
         return True
     return fig is not None and file_hash(lock_path) == raw[2]
 

@@ -9,6 +9,8 @@ from pathlib import Path
 QA = "qa"
 CLOZE = "cloze"
 
+KeyInput = tuple[str | None, str, tuple[str, ...], str, str]  # anchor, normalised title, topic, prompt, kind
+
 
 @dataclass(frozen=True, slots=True)
 class MediaFile:
@@ -162,6 +164,8 @@ class MergeResult:
     groups: tuple[MergeGroup, ...] = ()
     conflicts: tuple[Conflict, ...] = ()
     clashes: tuple[Clash, ...] = ()
+    members: tuple[tuple[int, ...], ...] = ()  # per note, the indices of its questions in merge()'s input
+    key_inputs: tuple[KeyInput, ...] = ()  # per note, what its key is made of (merge.note_keys)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,443 @@
+"""The build state: the last build's notes and files, kept so that the next build redoes only what changed.
+
+One SQLite database per content folder and deck, under the output folder's `.cache/state/` (a
+folder the build made for its user alone; anything else is ignored). It holds, for the last build:
+
+- each Markdown file with its size and times, the images it read, its skipped questions and warnings;
+- each note as rendered and identified (fields, tags, deck, GUID, modification time), its lock-file
+  entry, its merge record, where its first question is, the files its questions come from, and
+  hashes of what another question would have to share with it to touch it (`merge.merge_keys`);
+- the lock file's removed notes, its note types and namespace, a hash of its text, and the figures
+  of the deck and report as written.
+
+Nothing in it is code, and it is used only when everything that shapes a build besides the files
+(flashmark's code, the settings and options) is as it was, the lock file is byte for byte the one
+this state was written with, and the deck and report are the ones it describes; otherwise the build
+is a full one and writes a new state. Damage of any kind reads as "no state".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flashmark.cache import make_private, private_folder
+from flashmark.stamp import Figures, figures
+from flashmark.types import KeyInput, MediaFile, MergeGroup, Note, Notice, RenderedNote, Section, Skipped
+
+FORMAT = 1
+_SCHEMA = """
+CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE files (rel TEXT PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE notes (key TEXT PRIMARY KEY, rel TEXT NOT NULL, line INTEGER NOT NULL, seq INTEGER NOT NULL,
+                    ki TEXT NOT NULL, data TEXT NOT NULL, entry TEXT NOT NULL, grp TEXT);
+CREATE TABLE note_files (rel TEXT NOT NULL, key TEXT NOT NULL);
+CREATE INDEX note_files_rel ON note_files (rel);
+CREATE TABLE note_keys (k TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL);
+CREATE INDEX note_keys_k ON note_keys (k);
+CREATE TABLE removed (key TEXT PRIMARY KEY, entry TEXT NOT NULL);
+"""
+
+
+class Damaged(Exception):
+    """A state whose data does not have the shape this version writes."""
+
+
+def state_path(cache_dir: Path, content_dir: Path, output: Path) -> Path:
+    """Where the state of `content_dir` built into the deck `output` lives under `cache_dir`."""
+    name = hashlib.blake2b(f"{content_dir.resolve()}\0{output.resolve()}".encode(), digest_size=12).hexdigest()
+    return cache_dir / "state" / f"{name}.sqlite"
+
+
+def light_key(kind: str, key: str) -> str:
+    """A short hash of a group key ("x") or an answer ("a") of `merge.merge_signature` (answers can be long)."""
+    return kind + hashlib.blake2b(key.encode(), digest_size=10).hexdigest()
+
+
+# ---------------------------------------------------------------- records as JSON
+
+
+def _note_data(rn: RenderedNote) -> list[Any]:
+    n = rn.note
+    return [
+        [
+            n.key, n.title, n.title_html, list(n.topic), n.prompt_html, list(n.answers),
+            [[s.label, s.html, s.norm] for s in n.extras], list(n.tags), n.deck, list(n.sources), n.anchor,
+            [[m.name, m.path] for m in n.media], list(n.files), n.kind, n.reverse,
+        ],
+        rn.guid, rn.deck, list(rn.fields), list(rn.tags), rn.mod, rn.notetype,
+    ]  # fmt: skip
+
+
+def _strs(raw: Any) -> tuple[str, ...]:
+    if type(raw) is not list or any(type(x) is not str for x in raw):
+        raise Damaged
+    return tuple(raw)
+
+
+def _str(raw: Any) -> str:
+    if type(raw) is not str:
+        raise Damaged
+    return raw
+
+
+def _rendered(raw: Any) -> RenderedNote:
+    if type(raw) is not list or len(raw) != 7 or type(raw[0]) is not list or len(raw[0]) != 15:
+        raise Damaged
+    n, guid, deck, fields, tags, mod, notetype = raw
+    key, title, title_html, topic, prompt, answers, extras, ntags, ndeck, sources, anchor, media, files, kind, rev = n
+    if type(extras) is not list or type(media) is not list or type(mod) is not int or type(rev) is not bool:
+        raise Damaged
+    if anchor is not None and type(anchor) is not str:
+        raise Damaged
+    note = Note(
+        _str(key), _str(title), _str(title_html), _strs(topic), _str(prompt), _strs(answers),
+        tuple(Section(*_strs(s)) for s in extras), _strs(ntags), _str(ndeck), _strs(sources), anchor,
+        tuple(MediaFile(*_strs(m)) for m in media), _strs(files), _str(kind), rev,
+    )  # fmt: skip
+    return RenderedNote(note, _str(guid), _str(deck), _strs(fields), _strs(tags), mod, _str(notetype))
+
+
+def _notices(raw: Any) -> tuple[Notice, ...]:
+    if type(raw) is not list:
+        raise Damaged
+    out = []
+    for n in raw:
+        if type(n) is not list or len(n) != 4 or not (n[1] is None or type(n[1]) is int):
+            raise Damaged
+        out.append(Notice(_str(n[0]), n[1], _str(n[2]), _str(n[3])))
+    return tuple(out)
+
+
+def _skipped(raw: Any) -> tuple[Skipped, ...]:
+    if type(raw) is not list:
+        raise Damaged
+    out = []
+    for s in raw:
+        if type(s) is not list or len(s) != 4 or type(s[1]) is not int:
+            raise Damaged
+        out.append(Skipped(_str(s[0]), s[1], _str(s[2]), _str(s[3])))
+    return tuple(out)
+
+
+def _figures(raw: Any) -> Figures | None:
+    if raw is None:
+        return None
+    if type(raw) is not list or len(raw) != 4 or any(type(x) is not int for x in raw):
+        raise Damaged
+    return raw[0], raw[1], raw[2], raw[3]
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """What one Markdown file gave the last build besides its notes."""
+
+    rel: str
+    figures: Figures | None  # taken before the build read it
+    deps: tuple[tuple[str, Figures | None], ...]  # the images (and other files) its parse read
+    questions: int  # questions found, skipped ones included
+    skipped: tuple[Skipped, ...]
+    notices: tuple[Notice, ...]  # its own warnings
+    deck_notices: tuple[Notice, ...]  # decks nested too deep
+    # Per question: light keys of its group and of its answer ("" for none), and the key of its note.
+    signatures: tuple[tuple[str, str, str], ...] = ()
+
+    def data(self) -> str:
+        return json.dumps(
+            [
+                list(self.figures) if self.figures else None,
+                [[d, list(f) if f else None] for d, f in self.deps],
+                self.questions,
+                [[s.file, s.line, s.title, s.reason] for s in self.skipped],
+                [[n.file, n.line, n.kind, n.message] for n in self.notices],
+                [[n.file, n.line, n.kind, n.message] for n in self.deck_notices],
+                [list(sig) for sig in self.signatures],
+            ],
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def of(cls, rel: str, text: str) -> FileRecord:
+        raw = json.loads(text)
+        if type(raw) is not list or len(raw) != 7 or type(raw[1]) is not list or type(raw[2]) is not int:
+            raise Damaged
+        if type(raw[6]) is not list:
+            raise Damaged
+        deps = []
+        for d in raw[1]:
+            if type(d) is not list or len(d) != 2:
+                raise Damaged
+            deps.append((_str(d[0]), _figures(d[1])))
+        signatures = []
+        for sig in raw[6]:
+            x, a, note = _strs(sig)
+            signatures.append((x, a, note))
+        notices, deck = _notices(raw[4]), _notices(raw[5])
+        return cls(rel, _figures(raw[0]), tuple(deps), raw[2], _skipped(raw[3]), notices, deck, tuple(signatures))
+
+
+@dataclass(frozen=True, slots=True)
+class NoteRecord:
+    """One note of a build, with everything the next build needs to reuse it."""
+
+    rendered: RenderedNote
+    rel: str  # where its first question is
+    line: int
+    seq: int  # its first question's place among its file's questions
+    key_input: KeyInput  # what its key was made of (merge.note_keys)
+    entry: str  # its lock-file entry
+    group: MergeGroup | None
+    files: tuple[str, ...]  # the files its questions come from
+    keys: tuple[tuple[str, int], ...]  # light keys of its groups (1) and answers (how many of its groups have it)
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a build leaves in its state."""
+
+    files: Sequence[FileRecord]
+    notes: Sequence[NoteRecord]
+    removed: Sequence[tuple[str, str]]  # (key, lock entry line) of the lock's entries without a note
+    meta: dict[str, Any]
+
+
+def _group_data(g: MergeGroup | None) -> str | None:
+    if g is None:
+        return None
+    return json.dumps([g.key, g.title, list(g.sources), list(g.titles), g.reason], ensure_ascii=False)
+
+
+def _group(text: str | None) -> MergeGroup | None:
+    if text is None:
+        return None
+    raw = json.loads(text)
+    if type(raw) is not list or len(raw) != 5:
+        raise Damaged
+    return MergeGroup(_str(raw[0]), _str(raw[1]), _strs(raw[2]), _strs(raw[3]), _str(raw[4]))
+
+
+def _insert_notes(db: sqlite3.Connection, notes: Iterable[NoteRecord]) -> None:
+    rows: list[tuple[object, ...]] = []
+    files: list[tuple[str, str]] = []
+    keys: list[tuple[str, str, int]] = []
+    for r in notes:
+        key = r.rendered.key
+        data = json.dumps(_note_data(r.rendered), ensure_ascii=False)
+        ki = json.dumps(r.key_input, ensure_ascii=False)
+        rows.append((key, r.rel, r.line, r.seq, ki, data, r.entry, _group_data(r.group)))
+        files.extend((f, key) for f in r.files)
+        keys.extend((k, key, n) for k, n in r.keys)
+    db.executemany("INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.executemany("INSERT INTO note_files VALUES (?, ?)", files)
+    db.executemany("INSERT INTO note_keys VALUES (?, ?, ?)", keys)
+
+
+def _set_meta(db: sqlite3.Connection, meta: dict[str, Any]) -> None:
+    db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA synchronous=OFF")  # a cache: a state lost in a crash only costs a full build
+    db.execute("PRAGMA journal_mode=MEMORY")
+    return db
+
+
+def write(path: Path, snapshot: Snapshot) -> None:
+    """Replace the state at `path` with `snapshot`; a state that cannot be written is removed instead."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if private_folder(path.parent.parent) is not None or private_folder(path.parent) is not None:
+            return
+        make_private(path.parent)
+        tmp.unlink(missing_ok=True)
+        with closing(_connect(tmp)) as db:
+            db.executescript(_SCHEMA)
+            db.execute("BEGIN")
+            _set_meta(db, {"format": FORMAT, **snapshot.meta})
+            db.executemany("INSERT INTO files VALUES (?, ?)", [(f.rel, f.data()) for f in snapshot.files])
+            _insert_notes(db, snapshot.notes)
+            db.executemany("INSERT INTO removed VALUES (?, ?)", snapshot.removed)
+            db.execute("COMMIT")
+        os.replace(tmp, path)
+    except (OSError, sqlite3.Error):
+        forget(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def forget(path: Path) -> None:
+    """Remove a state (after a build it no longer describes)."""
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class State:
+    """An open build state, read lazily: a build asks only for what the files it redoes touch."""
+
+    def __init__(self, path: Path, db: sqlite3.Connection, meta: dict[str, Any]) -> None:
+        self.path = path
+        self.db = db
+        self.meta = meta
+
+    @classmethod
+    def open(cls, path: Path) -> State | None:
+        """The state at `path` when there is one this user's builds wrote, else None."""
+        if not path.is_file() or any(private_folder(f) is not None for f in (path.parent.parent, path.parent)):
+            return None
+        try:
+            db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+            meta = {k: json.loads(v) for k, v in db.execute("SELECT k, v FROM meta")}
+        except (sqlite3.Error, ValueError):
+            return None
+        if meta.get("format") != FORMAT:
+            db.close()
+            return None
+        return cls(path, db, meta)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def files(self) -> dict[str, FileRecord]:
+        return {rel: FileRecord.of(rel, data) for rel, data in self.db.execute("SELECT rel, data FROM files")}
+
+    def _keys_where(self, sql: str, values: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(values):
+            marks = ",".join("?" * len(chunk))
+            found.update(k for (k,) in self.db.execute(sql.format(marks), tuple(chunk)))
+        return found
+
+    def notes_of_files(self, rels: Iterable[str]) -> set[str]:
+        """The notes with a question in any of these files."""
+        return self._keys_where("SELECT DISTINCT key FROM note_files WHERE rel IN ({})", sorted(rels))
+
+    def files_of_notes(self, keys: Iterable[str]) -> set[str]:
+        return self._keys_where("SELECT DISTINCT rel FROM note_files WHERE key IN ({})", sorted(keys))
+
+    def notes_sharing(self, light: Iterable[str]) -> set[str]:
+        """The notes that share any of these light keys."""
+        return self._keys_where("SELECT DISTINCT key FROM note_keys WHERE k IN ({})", sorted(light))
+
+    def bucket_sizes(self, light: Iterable[str]) -> dict[str, int]:
+        """How many groups had each of these answers in the last build."""
+        sizes: dict[str, int] = {}
+        values = sorted(light)
+        for chunk in _chunks(values):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT k, SUM(n) FROM note_keys WHERE k IN ({marks}) GROUP BY k"
+            sizes.update((k, int(n)) for k, n in self.db.execute(sql, tuple(chunk)))
+        return sizes
+
+    def entries(self, keys: Iterable[str]) -> list[str]:
+        """The lock-file entries of these notes."""
+        out: list[str] = []
+        for chunk in _chunks(sorted(keys)):
+            marks = ",".join("?" * len(chunk))
+            out.extend(e for (e,) in self.db.execute(f"SELECT entry FROM notes WHERE key IN ({marks})", tuple(chunk)))
+        return out
+
+    def removed(self) -> list[tuple[str, str]]:
+        return list(self.db.execute("SELECT key, entry FROM removed"))
+
+    def guids(self) -> set[str]:
+        """Every GUID the lock file holds (a new note's GUID must be none of them)."""
+        guids = {g for (g,) in self.db.execute("SELECT json_extract(data, '$[1]') FROM notes")}
+        guids.update(g for (g,) in self.db.execute("SELECT json_extract(entry, '$.guid') FROM removed"))
+        return guids
+
+    def positions(self) -> list[tuple[str, str, int, int, KeyInput]]:
+        """(key, file, line, order, key input) of every note: where each stands, and what its key is made of."""
+        rows = list(self.db.execute("SELECT key, rel, line, seq, ki FROM notes"))
+        inputs = json.loads("[" + ",".join(row[4] for row in rows) + "]")
+        out = []
+        for (key, rel, line, seq, _), ki in zip(rows, inputs):
+            if type(ki) is not list or len(ki) != 5 or type(line) is not int or type(seq) is not int:
+                raise Damaged
+            anchor = ki[0]
+            if anchor is not None and type(anchor) is not str:
+                raise Damaged
+            out.append((_str(key), _str(rel), line, seq, (anchor, _str(ki[1]), _strs(ki[2]), _str(ki[3]), _str(ki[4]))))
+        return out
+
+    def notes_except(self, keys: set[str]) -> list[NoteRecord]:
+        """Every note but these, with its rendering, lock entry and merge record."""
+        rows = [
+            row
+            for row in self.db.execute("SELECT key, rel, line, seq, ki, data, entry, grp FROM notes")
+            if row[0] not in keys
+        ]
+        datas = json.loads("[" + ",".join(row[5] for row in rows) + "]")
+        inputs = json.loads("[" + ",".join(row[4] for row in rows) + "]")
+        return [
+            NoteRecord(
+                _rendered(data), _str(rel), line, seq,
+                (ki[0], _str(ki[1]), _strs(ki[2]), _str(ki[3]), _str(ki[4])), _str(entry), _group(grp), (), (),
+            )
+            for (_, rel, line, seq, _, _, entry, grp), data, ki in zip(rows, datas, inputs)
+        ]  # fmt: skip
+
+    def update(
+        self,
+        files_gone: Iterable[str],
+        files: Iterable[FileRecord],
+        notes_gone: Iterable[str],
+        notes: Iterable[NoteRecord],
+        removed: Sequence[tuple[str, str]],
+        meta: dict[str, Any],
+    ) -> bool:
+        """Change the state into the next build's: files and notes replaced, removed notes anew."""
+        gone_notes = sorted(notes_gone)
+        try:
+            with closing(_connect(self.path)) as db:
+                db.execute("BEGIN")
+                for chunk in _chunks(sorted(files_gone)):
+                    db.execute(f"DELETE FROM files WHERE rel IN ({','.join('?' * len(chunk))})", tuple(chunk))
+                db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)", [(f.rel, f.data()) for f in files])
+                for chunk in _chunks(gone_notes):
+                    marks = ",".join("?" * len(chunk))
+                    for table in ("notes", "note_files", "note_keys"):
+                        db.execute(f"DELETE FROM {table} WHERE key IN ({marks})", tuple(chunk))
+                _insert_notes(db, notes)
+                db.execute("DELETE FROM removed")
+                db.executemany("INSERT INTO removed VALUES (?, ?)", removed)
+                _set_meta(db, meta)
+                db.execute("COMMIT")
+            return True
+        except (OSError, sqlite3.Error):
+            forget(self.path)
+            return False
+
+    def invalidate(self) -> bool:
+        """Mark the state as not describing the outputs (before they are replaced); False when that fails."""
+        try:
+            with closing(_connect(self.path)) as db:
+                _set_meta(db, {"outputs": None})
+            return True
+        except (OSError, sqlite3.Error):
+            forget(self.path)
+            return False
+
+
+def output_figures(paths: Iterable[Path]) -> list[list[int] | None]:
+    """The figures of the files a build wrote, as the state keeps them."""
+    return [list(f) if (f := figures(p)) else None for p in paths]
+
+
+def now_ns() -> int:
+    return time.time_ns()
