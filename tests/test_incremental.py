@@ -1,0 +1,394 @@
+"""Incremental builds equal full builds: after any sequence of edits, the deck, the lock file and the report that a
+rebuild (from the last build's state, or "up to date") leaves are those a full build of the same folder makes.
+
+The folder is generated from a model the test keeps (files → topics → questions), with few titles, answers and
+ids to draw from, so that edits make questions merge, stop merging, share answers, move between files, clash in
+their keys and come back. Each step edits a working folder, copies it (lock file included) and builds both: the
+working one into the output folder it always uses, the copy from scratch (`force=True`, a fresh output folder).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import flashmark.incremental as incremental
+from flashmark import stamp
+from flashmark.build import CACHE_DIR, build
+from flashmark.errors import FlashmarkError
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x1f\x15\xc4\x89" * 4
+TITLES = [
+    "什么是卷积？",
+    "什么是池化？",
+    "What is dropout?",
+    "什么是深度卷积？",
+    "What is a residual block?",
+    "卷积是什么？",
+]
+ANSWERS = [
+    "用一个小的卷积核在输入上滑动并做加权求和，得到特征图。",
+    "在局部窗口内取最大值，降低分辨率并带来一定的平移不变性。",
+    "Randomly zeroing activations during training so units cannot co-adapt.",
+    "![图](img/a.png) 逐通道卷积之后再做逐点卷积，参数量小得多。",
+    "A {{c1::skip connection}} adds the input of a block to its output.",
+]
+ANCHORS = [None, None, None, "conv", "pool"]
+TOPICS = ["基础", "进阶", "Basics"]
+
+
+@dataclass
+class Q:
+    title: str
+    answer: str
+    anchor: str | None = None
+    reverse: bool = False
+
+    def markdown(self) -> str:
+        attrs = [f"#{self.anchor}"] if self.anchor else []
+        if self.reverse:
+            attrs.append("reverse")
+        heading = self.title + (f" {{{' '.join(attrs)}}}" if attrs else "")
+        return f"### {heading}\n\n**答案：** {self.answer}\n"
+
+
+@dataclass
+class Folder:
+    files: dict[str, dict[str, list[Q]]] = field(default_factory=dict)  # name → topic → questions
+    lead: dict[str, int] = field(default_factory=dict)  # blank lines above a file's first heading
+    reverse: bool = False
+    picture: int = 0
+
+    def write(self, root: Path) -> None:
+        """Write the folder as an editor would: only the files whose text changed."""
+        texts: dict[Path, bytes] = {}
+        for name, topics in self.files.items():
+            parts = ["\n" * self.lead.get(name, 0) + f"# {Path(name).stem}\n"]
+            for topic, questions in topics.items():
+                parts.append(f"## {topic}\n")
+                parts.extend(q.markdown() for q in questions)
+            texts[root / name] = "\n".join(parts).encode()
+        texts[root / "flashmark.toml"] = f'deck = "增量"\nreverse = {str(self.reverse).lower()}\n'.encode()
+        texts[root / "img" / "a.png"] = PNG + bytes([self.picture])
+        for path in [*root.rglob("*.md"), *root.rglob("*.toml"), *root.rglob("*.png")]:
+            if path not in texts:
+                path.unlink()
+        for path, data in texts.items():
+            if not path.is_file() or path.read_bytes() != data:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+
+
+def questions_st() -> st.SearchStrategy[Q]:
+    return st.builds(Q, st.sampled_from(TITLES), st.sampled_from(ANSWERS), st.sampled_from(ANCHORS), st.booleans())
+
+
+def folders() -> st.SearchStrategy[Folder]:
+    topic = st.dictionaries(st.sampled_from(TOPICS), st.lists(questions_st(), min_size=1, max_size=3), max_size=2)
+    names = st.sampled_from(["a.md", "b.md", "sub/c.md", "sub/d.md"])
+    return st.builds(Folder, st.dictionaries(names, topic, min_size=1, max_size=3))
+
+
+# ---------------------------------------------------------------- edits
+
+
+Edit = Callable[[Folder, Any], None]
+
+
+def _questions(f: Folder) -> list[tuple[str, str, int]]:
+    return [
+        (name, topic, i) for name, topics in f.files.items() for topic, qs in topics.items() for i in range(len(qs))
+    ]
+
+
+def _pick(f: Folder, n: int) -> tuple[str, str, int] | None:
+    found = _questions(f)
+    return found[n % len(found)] if found else None
+
+
+def edit_answer(f: Folder, n: int) -> None:
+    if (at := _pick(f, n)) is not None:
+        q = f.files[at[0]][at[1]][at[2]]
+        q.answer = ANSWERS[(ANSWERS.index(q.answer) + 1) % len(ANSWERS)] if q.answer in ANSWERS else ANSWERS[0]
+
+
+def reword_answer(f: Folder, n: int) -> None:
+    if (at := _pick(f, n)) is not None:
+        f.files[at[0]][at[1]][at[2]].answer += f" 补充 {n}。"
+
+
+def retitle(f: Folder, n: int) -> None:
+    if (at := _pick(f, n)) is not None:
+        f.files[at[0]][at[1]][at[2]].title = TITLES[n % len(TITLES)]
+
+
+def toggle_anchor(f: Folder, n: int) -> None:
+    if (at := _pick(f, n)) is not None:
+        q = f.files[at[0]][at[1]][at[2]]
+        q.anchor = None if q.anchor else ANCHORS[3 + n % 2]
+
+
+def toggle_reverse(f: Folder, n: int) -> None:
+    if (at := _pick(f, n)) is not None:
+        q = f.files[at[0]][at[1]][at[2]]
+        q.reverse = not q.reverse
+
+
+def add_question(f: Folder, n: int) -> None:
+    names = sorted(f.files) or ["a.md"]
+    topics = f.files.setdefault(names[n % len(names)], {})
+    topics.setdefault(TOPICS[n % len(TOPICS)], []).insert(
+        n % 2, Q(TITLES[n % len(TITLES)], ANSWERS[(n // 2) % len(ANSWERS)])
+    )
+
+
+def delete_question(f: Folder, n: int) -> None:
+    if (at := _pick(f, n)) is not None and len(_questions(f)) > 1:
+        del f.files[at[0]][at[1]][at[2]]
+        if not f.files[at[0]][at[1]]:
+            del f.files[at[0]][at[1]]
+
+
+def move_question(f: Folder, n: int) -> None:
+    if (at := _pick(f, n)) is not None:
+        q = f.files[at[0]][at[1]].pop(at[2])
+        if not f.files[at[0]][at[1]]:
+            del f.files[at[0]][at[1]]
+        target = ["a.md", "b.md", "sub/c.md"][n % 3]
+        f.files.setdefault(target, {}).setdefault(TOPICS[n % len(TOPICS)], []).append(q)
+
+
+def copy_question(f: Folder, n: int) -> None:
+    """The same question in another file: it merges (same answer), or is kept apart."""
+    if (at := _pick(f, n)) is not None:
+        q = f.files[at[0]][at[1]][at[2]]
+        target = ["b.md", "sub/d.md"][n % 2]
+        f.files.setdefault(target, {}).setdefault(TOPICS[(n + 1) % len(TOPICS)], []).append(Q(q.title, q.answer))
+
+
+def rename_file(f: Folder, n: int) -> None:
+    names = sorted(f.files)
+    if names:
+        old = names[n % len(names)]
+        new = f"moved{n % 3}/{Path(old).name}"
+        if new not in f.files:
+            f.files[new] = f.files.pop(old)
+
+
+def shift_lines(f: Folder, n: int) -> None:
+    names = sorted(f.files)
+    if names:
+        name = names[n % len(names)]
+        f.lead[name] = f.lead.get(name, 0) + 1 + n % 3
+
+
+def toggle_settings(f: Folder, n: int) -> None:
+    f.reverse = not f.reverse
+
+
+def change_picture(f: Folder, n: int) -> None:
+    f.picture = (f.picture + 1) % 256
+
+
+def nothing(f: Folder, n: int) -> None:
+    pass
+
+
+EDITS: list[Edit] = [
+    edit_answer, reword_answer, retitle, toggle_anchor, toggle_reverse, add_question, delete_question,
+    move_question, copy_question, rename_file, shift_lines, toggle_settings, change_picture, nothing,
+]  # fmt: skip
+
+
+# ---------------------------------------------------------------- what a build leaves
+
+
+def apkg_view(path: Path) -> dict[str, Any]:
+    """A deck's contents apart from row ids: notes, cards with their decks, decks, note types, media."""
+    with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(path) as z:
+        z.extract("collection.anki2", scratch)
+        names = json.loads(z.read("media"))
+        media = sorted((name, hashlib.sha1(z.read(n)).hexdigest()) for n, name in names.items())
+        db = sqlite3.connect(Path(scratch) / "collection.anki2")
+        try:
+            decks = json.loads(db.execute("SELECT decks FROM col").fetchone()[0])
+            models = json.loads(db.execute("SELECT models FROM col").fetchone()[0])
+            deck_names = {int(k): v["name"] for k, v in decks.items()}
+            notes = sorted(db.execute("SELECT guid, mid, mod, tags, flds, sfld FROM notes").fetchall())
+            cards = sorted(
+                (guid, ord_, deck_names[did], mod)
+                for guid, ord_, did, mod in db.execute(
+                    "SELECT n.guid, c.ord, c.did, c.mod FROM cards c JOIN notes n ON n.id = c.nid"
+                )
+            )
+        finally:
+            db.close()
+    types = sorted((k, m["mod"], m["did"], json.dumps(m["flds"]), json.dumps(m["tmpls"])) for k, m in models.items())
+    return {"notes": notes, "cards": cards, "decks": sorted(deck_names.values()), "models": types, "media": media}
+
+
+SINCE_LAST = ("removed", "matched", "restored", "moved")
+
+
+def report_view(path: Path, whole: bool) -> dict[str, Any]:
+    """The report without what differs by machine; without what changed since the last build unless `whole`."""
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    for key in ("seconds", "output", "lock"):
+        data.pop(key)
+    if not whole:
+        for key in SINCE_LAST:
+            data.pop(key)
+        data["counts"].pop("removed")
+    return data
+
+
+@dataclass
+class Outcome:
+    error: str | None
+    deck: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
+    lock: str | None = None
+    unchanged: bool = False
+
+
+def built(content: Path, out: Path, **options: Any) -> Outcome:
+    try:
+        result = build(content, out, **options)
+    except FlashmarkError as exc:
+        return Outcome(str(exc))
+    lock = (content / "flashmark.lock").read_text(encoding="utf-8")
+    whole = result.unchanged is None
+    return Outcome(None, apkg_view(result.output), report_view(result.report, whole), lock, not whole)
+
+
+@pytest.fixture
+def used(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each rebuild was made from the last build's state (True) or was a full one (False)."""
+    seen: list[bool] = []
+    real = incremental._rebuild
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        try:
+            rebuilt = real(*args, **kwargs)
+        except Exception:
+            seen.append(False)
+            raise
+        seen.append(rebuilt is not None)
+        return rebuilt
+
+    monkeypatch.setattr(incremental, "_rebuild", spy)
+    return seen
+
+
+def settle() -> None:
+    time.sleep(stamp.RACY_NS / 1e9 + 0.01)
+
+
+def run_steps(folder: Folder, steps: list[tuple[int, int]], root: Path, clock: list[float]) -> None:
+    work, out = root / "work", root / "out"
+    work.mkdir()
+    folder.write(work)
+    settle()
+    for n, (edit, arg) in enumerate([(len(EDITS) - 1, 0), *steps]):
+        EDITS[edit](folder, arg)
+        folder.write(work)
+        settle()
+        copy = root / f"copy{n}"
+        shutil.copytree(work, copy)
+        clock[0] += 1  # both builds see the same time, so new notes get the same modification time
+        incremental_build = built(work, out)
+        full_build = built(copy, root / f"fresh{n}", force=True)
+        assert incremental_build.error == full_build.error, f"step {n}: {EDITS[edit].__name__}"
+        if full_build.error is not None:
+            continue
+        context = f"step {n}: {EDITS[edit].__name__}({arg})"
+        assert incremental_build.deck == full_build.deck, context
+        assert incremental_build.lock == full_build.lock, context
+        if incremental_build.unchanged:  # the report on disk is the last build's: what it saw change is its own
+            assert full_build.report is not None
+            for key in SINCE_LAST:
+                full_build.report.pop(key)
+            full_build.report["counts"].pop("removed")
+        assert incremental_build.report == full_build.report, context
+        shutil.rmtree(copy)
+        shutil.rmtree(root / f"fresh{n}")
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr("flashmark.build.time.time", lambda: clock[0])
+    return clock
+
+
+@settings(max_examples=25, deadline=None)
+@given(folder=folders(), steps=st.lists(st.tuples(st.integers(0, len(EDITS) - 1), st.integers(0, 50)), max_size=5))
+def test_incremental_builds_equal_full_builds(folder: Folder, steps: list[tuple[int, int]]) -> None:
+    with pytest.MonkeyPatch.context() as mp, tempfile.TemporaryDirectory() as scratch:
+        clock = [1_800_000_000.0]
+        mp.setattr("flashmark.build.time.time", lambda: clock[0])
+        run_steps(folder, steps, Path(scratch), clock)
+
+
+def test_an_answer_edit_is_rebuilt_from_the_state(tmp_path: Path, used: list[bool], frozen_clock) -> None:
+    folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])]}, "b.md": {"进阶": [Q(TITLES[1], ANSWERS[1])]}})
+    run_steps(folder, [(EDITS.index(reword_answer), 0), (EDITS.index(add_question), 3)], tmp_path, frozen_clock)
+    assert used == [True, True]  # the first build has no state; both rebuilds do
+
+
+@pytest.mark.parametrize("edit", [e for e in EDITS if e not in (toggle_settings, nothing)], ids=lambda e: e.__name__)
+def test_every_edit_kind(tmp_path: Path, edit: Edit, frozen_clock) -> None:
+    folder = Folder(
+        {
+            "a.md": {"基础": [Q(TITLES[0], ANSWERS[0], "conv"), Q(TITLES[1], ANSWERS[3])]},
+            "b.md": {"进阶": [Q(TITLES[0], ANSWERS[0]), Q(TITLES[2], ANSWERS[2], reverse=True)]},
+            "sub/c.md": {"Basics": [Q(TITLES[3], ANSWERS[4]), Q(TITLES[5], ANSWERS[0])]},
+        }
+    )
+    run_steps(folder, [(EDITS.index(edit), n) for n in range(4)], tmp_path, frozen_clock)
+
+
+def test_settings_change_is_a_full_build(tmp_path: Path, used: list[bool], frozen_clock) -> None:
+    folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])]}})
+    run_steps(folder, [(EDITS.index(toggle_settings), 0)], tmp_path, frozen_clock)
+    assert used == []  # the settings are part of the state's key: no rebuild from it is even tried
+
+
+def test_damaged_state_is_a_full_build(tmp_path: Path, used: list[bool], frozen_clock) -> None:
+    folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])]}, "b.md": {"进阶": [Q(TITLES[1], ANSWERS[1])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    (state,) = (tmp_path / "out" / CACHE_DIR / "state").glob("*.sqlite")
+    db = sqlite3.connect(state)
+    db.execute("UPDATE notes SET data = '[1, 2]'")
+    db.commit()
+    db.close()
+    reword_answer(folder, 1)
+    folder.write(tmp_path / "work")
+    settle()
+    result = build(tmp_path / "work", tmp_path / "out")
+    assert used == [False] and result.unchanged is None and len(result.notes) == 2
+
+
+def test_state_from_another_folder_is_not_used(tmp_path: Path, used: list[bool], frozen_clock) -> None:
+    folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    other = tmp_path / "other"
+    shutil.copytree(tmp_path / "work", other)
+    reword_answer(folder, 1)
+    folder.write(other)
+    settle()
+    build(other, tmp_path / "out")
+    assert used == []  # the state is keyed by content folder and deck: the other folder has none
