@@ -349,6 +349,20 @@ def test_an_answer_edit_is_rebuilt_from_the_state(tmp_path: Path, used: list[boo
     assert used == [True, True]  # the first build has no state; both rebuilds do
 
 
+def test_a_rebuilds_notes_are_the_full_builds(tmp_path: Path, used: list[bool], frozen_clock) -> None:
+    """The notes a rebuild kept are read from its state when asked for: the same records a full build makes."""
+    folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])]}, "b.md": {"进阶": [Q(TITLES[3], ANSWERS[3])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    reword_answer(folder, 0)
+    folder.write(tmp_path / "work")
+    settle()
+    rebuilt = build(tmp_path / "work", tmp_path / "out")
+    assert used == [True] and len(rebuilt.notes) == 2
+    full = build(tmp_path / "work", tmp_path / "full", force=True)
+    assert rebuilt.notes == full.notes and list(rebuilt.notes) == list(full.notes)
+    assert [rn.note.media for rn in rebuilt.notes] == [rn.note.media for rn in full.notes]
+
+
 @pytest.mark.parametrize("edit", [e for e in EDITS if e not in (toggle_settings, nothing)], ids=lambda e: e.__name__)
 def test_every_edit_kind(tmp_path: Path, edit: Edit, frozen_clock) -> None:
     folder = Folder(
@@ -367,19 +381,31 @@ def test_settings_change_is_a_full_build(tmp_path: Path, used: list[bool], froze
     assert used == []  # the settings are part of the state's key: no rebuild from it is even tried
 
 
-def test_damaged_state_is_a_full_build(tmp_path: Path, used: list[bool], frozen_clock) -> None:
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE notes SET seq = 'x'",
+        "UPDATE bodies SET media = '[1'",
+        "UPDATE files SET data = '{}'",
+        "DELETE FROM bodies",
+        "DROP TABLE note_keys",
+        "UPDATE meta SET v = '[]' WHERE k = 'notetypes'",
+    ],
+)
+def test_damaged_state_is_a_full_build(tmp_path: Path, used: list[bool], frozen_clock, damage: str) -> None:
     folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])]}, "b.md": {"进阶": [Q(TITLES[1], ANSWERS[1])]}})
     run_steps(folder, [], tmp_path, frozen_clock)
     (state,) = (tmp_path / "out" / CACHE_DIR / "state").glob("*.sqlite")
     db = sqlite3.connect(state)
-    db.execute("UPDATE notes SET data = '[1, 2]'")
+    db.execute(damage)
     db.commit()
     db.close()
     reword_answer(folder, 1)
     folder.write(tmp_path / "work")
     settle()
     result = build(tmp_path / "work", tmp_path / "out")
-    assert used == [False] and result.unchanged is None and len(result.notes) == 2
+    assert used in ([False], []) and result.unchanged is None and len(result.notes) == 2
+    assert result.notes == build(tmp_path / "work", tmp_path / "again", force=True).notes
 
 
 def test_state_from_another_folder_is_not_used(tmp_path: Path, used: list[bool], frozen_clock) -> None:
@@ -392,3 +418,22 @@ def test_state_from_another_folder_is_not_used(tmp_path: Path, used: list[bool],
     settle()
     build(other, tmp_path / "out")
     assert used == []  # the state is keyed by content folder and deck: the other folder has none
+
+
+def test_notes_of_an_earlier_rebuild_changed_since_are_an_error(tmp_path: Path, frozen_clock) -> None:
+    """A rebuild's kept notes are read from its state when asked for; one a later build changed is not passed off."""
+    folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])]}, "b.md": {"进阶": [Q(TITLES[1], ANSWERS[1])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    reword_answer(folder, 1)
+    folder.write(tmp_path / "work")
+    settle()
+    earlier = build(tmp_path / "work", tmp_path / "out")  # keeps a.md's note, remakes b.md's
+    reword_answer(folder, 0)
+    folder.write(tmp_path / "work")
+    settle()
+    frozen_clock[0] += 1
+    later = build(tmp_path / "work", tmp_path / "out")  # remakes a.md's note
+    assert len(earlier.notes) == 2 and len(later.notes) == 2
+    with pytest.raises(FlashmarkError, match="build again"):
+        list(earlier.notes)
+    assert [rn.key for rn in later.notes] == [rn.key for rn in build(tmp_path / "work", tmp_path / "x").notes]

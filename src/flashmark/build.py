@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flashmark import stamp, state
-from flashmark.anki.package import MediaChanged, apkg_writer
+from flashmark.anki.notetype import card_labels, rendered_kind
+from flashmark.anki.package import MediaChanged, PackageNote, apkg_writer
 from flashmark.cache import trusted_cache
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError, ParseError
 from flashmark.identity import namespace_for
-from flashmark.incremental import Rebuilt, from_scratch, notes_of, rebuild
+from flashmark.incremental import LazyNotes, Rebuilt, from_scratch, rebuild
 from flashmark.lock import (
     LOCK_FILE,
     Identified,
@@ -328,36 +330,40 @@ def _build(
         corpus: Corpus | None = None
         if stateful and not force and lock_path is not None:
             rebuilt = _from_state(state_file, state_key, now, content_dir, config, root, lock_path, output, report)
+        note_lines: Sequence[str] | None = None
         if rebuilt is not None:
-            result, rendered, new_lock, lock_text = _incremental_result(
-                rebuilt, root, tag_filter, output, report, lock_path, scan.notices, started
+            result, rows, new_lock, lock_text, note_lines = _incremental_result(
+                rebuilt, root, tag_filter, output, report, lock_path, scan.notices, started, state_file
             )
-            previous, all_notes = None, notes_of(rebuilt)
             notetype_mods = rebuilt.identified.notetype_mods
+            write_deck = apkg_writer(rows, notetype_mods=notetype_mods)
         else:
             result, rendered, new_lock, previous, all_notes, identified, corpus = _full(
                 content_dir, config, settings, root, tag_filter, output, report, lock_path, scan, started,
                 cache_dir=cache_dir if use_cache and write else None, keep_going=keep_going, progress=progress,
             )  # fmt: skip
             lock_text = None
-            notetype_mods = identified.notetype_mods
             if stateful and not result.errors and not result.left_out_files:
                 rebuilt = from_scratch(corpus.files, corpus.merge, identified, now.sources, content_dir, root)
+            if rebuilt is not None:  # the lines the state keeps are the report's and the lock file's
+                line_of = {r.key: r.report for r in rebuilt.made}
+                note_lines = [line_of[rn.key] for rn in result.notes]
+                lock_text = "".join(lock_chunks_of(new_lock, rebuilt.lock_lines))
+            write_deck = apkg_writer(rendered, notetype_mods=identified.notetype_mods)
+            if apply is not None:
+                new_lock = apply(Built(result, all_notes, new_lock, previous, write_deck))
+                kinds = {e.guid: e.kind for e in new_lock.notes}
+                if any(kinds.get(rn.guid, rn.notetype) != rn.notetype for rn in rendered):  # sync moved notes' type
+                    rendered = tuple(as_notetype(rn, kinds.get(rn.guid, rn.notetype)) for rn in rendered)
+                    write_deck = apkg_writer(rendered, notetype_mods={m.kind: m.mod for m in new_lock.notetypes})
+                    result = replace(result, notes=rendered)
         steps = result.files
         if progress is not None:
             progress(steps + 1, steps + 2, "writing the deck")
 
         def write_report(tmp: Path) -> None:
-            write_report_json(result, tmp)
+            write_report_json(result, tmp, note_lines)
 
-        write_deck = apkg_writer(rendered, notetype_mods=notetype_mods)
-        if apply is not None:
-            new_lock = apply(Built(result, all_notes, new_lock, previous, write_deck))
-            kinds = {e.guid: e.kind for e in new_lock.notes}
-            if any(kinds.get(rn.guid, rn.notetype) != rn.notetype for rn in rendered):  # sync moved notes' type
-                rendered = tuple(as_notetype(rn, kinds.get(rn.guid, rn.notetype)) for rn in rendered)
-                write_deck = apkg_writer(rendered, notetype_mods={m.kind: m.mod for m in new_lock.notetypes})
-                result = replace(result, notes=rendered)
         if not write:
             return result
         if stateful or state_file.exists():
@@ -478,7 +484,8 @@ def _from_state(
     try:
         meta = last.meta
         if (
-            meta.get("key") != key
+            not state.sealed(meta)
+            or meta.get("key") != key
             or meta.get("content") != str(content_dir.resolve())
             or meta.get("outputs") != state.output_figures((output, report))
             or meta.get("lock") != stamp.file_hash(lock_path)
@@ -503,13 +510,18 @@ def _incremental_result(
     lock_path: Path | None,
     scan_notices: Iterable[Notice],
     started: float,
-) -> tuple[BuildResult, tuple[RenderedNote, ...], Lock, str]:
-    """The result, deck notes, lock and lock text of a build made from the last build's state."""
-    notes = notes_of(rebuilt)
-    merged = rebuilt.merge
-    selection = select_notes(merged.notes, tag_filter)
-    chosen = {note.key for note in selection.notes}
-    rendered = tuple(n for n in notes if n.key in chosen) if tag_filter.active else notes
+    state_file: Path,
+) -> tuple[BuildResult, list[PackageNote], Lock, str, list[str]]:
+    """The result, the deck's notes, the lock and its text, and the report's note lines of a build made from
+    the last build's state."""
+    selection = select_notes(rebuilt.notes, tag_filter)
+    chosen = selection.notes
+    rows: list[PackageNote] = [r.rendered if isinstance(r, state.NoteRecord) else r for r in chosen]
+    made = {r.key: r.rendered for r in rebuilt.made}
+    kept = {r.key: (r.guid, r.mod) for r in chosen if not isinstance(r, state.NoteRecord)}
+    notes = LazyNotes([r.key for r in chosen], made, kept, state_file)
+    kinds = Counter(rendered_kind(r.rendered) if isinstance(r, state.NoteRecord) else r.rkind for r in chosen)
+    cards = sum(len(card_labels(r.rendered)) if isinstance(r, state.NoteRecord) else r.cards for r in chosen)
     files = rebuilt.files
     notices = (
         *scan_notices,
@@ -521,8 +533,8 @@ def _incremental_result(
         deck=root,
         files=len(files),
         questions=sum(f.questions for f in files),
-        notes=rendered,
-        merge=merged,
+        notes=notes,
+        merge=rebuilt.merge,
         skipped=tuple(s for f in files for s in f.skipped),
         notices=notices,
         output=output,
@@ -537,9 +549,10 @@ def _incremental_result(
         remembered=identified.remembered,
         restored=identified.restored,
         moved=identified.moved,
+        tally=(dict(kinds), cards),
     )
     text = "".join(lock_chunks_of(identified.lock, rebuilt.lock_lines))
-    return result, rendered, identified.lock, text
+    return result, rows, identified.lock, text, [r.report for r in chosen]
 
 
 def _holds_text(path: Path, text: str) -> bool:
@@ -584,7 +597,7 @@ def _keep_state(
         "key": key,
         "content": str(content_dir.resolve()),
         "taken": now.taken_ns,
-        "max_mod": max([0, *(m.mod for m in rebuilt.header.notetypes), *(r.rendered.mod for r in rebuilt.notes),
+        "max_mod": max([0, *(m.mod for m in rebuilt.header.notetypes), *(r.mod for r in rebuilt.notes),
                         *(e.mod for e in rebuilt.identified.lock.notes)]),
         "notetypes": marks,
         "namespace": rebuilt.header.namespace,
@@ -593,7 +606,7 @@ def _keep_state(
         "outputs": state.output_figures(outputs),
     }  # fmt: skip
     if rebuilt.full:
-        state.write(path, state.Snapshot(rebuilt.files, rebuilt.notes, rebuilt.removed_lines, meta))
+        state.write(path, state.Snapshot(rebuilt.files, rebuilt.made, rebuilt.removed_lines, meta))
         return
     last = state.State.open(path)
     if last is None:
@@ -603,7 +616,7 @@ def _keep_state(
         rebuilt.redone_files,
         [f for f in rebuilt.files if f.rel in rebuilt.redone_files],
         rebuilt.touched,
-        [r for r in rebuilt.notes if r.rendered.key in rebuilt.fresh],
+        rebuilt.made,
         rebuilt.removed_lines,
         meta,
     )

@@ -1,25 +1,32 @@
 """Rebuilding only what changed: the files that changed, and every note their questions could touch.
 
 A rebuild starts from the last build's state (`flashmark.state`). The files whose figures changed
-(or whose images did), and the files that are gone, are redone; so is every other file holding a
-question of a note they touch, and every note that shares a normalised title, answer or id with any
-question of those files, old or new (`merge.merge_keys`), until nothing more is touched. Questions
-that share none of these cannot merge, be kept apart from or change the key of one another, so
-merging the redone files' questions alone gives the very notes merging everything would. They are
-rendered and identified against their part of the lock file; every other note, merge record, conflict
-and file record comes from the state as it was. When the change reaches too far (a quarter of the
-files), or touches anything this does not redo (files left out, errors, ids clashing, notes on the
-earlier one-card note type asking for reversed cards), the build is a full one.
+(or whose images did), and the files that are gone, are redone with all their notes. How questions
+merge depends only on their groups (title, topic, id, prompt, kind) and answers: the groups a
+question left or joined are redone with every note holding one of them, so are the notes sharing
+an answer with such a group (they may now merge with it, or part from it), and every note of a large
+answer bucket the redone questions share (there the order of the groups counts), until nothing more
+is touched. Other notes keep their questions, groups and merges, so merging the touched notes'
+questions alone gives the very notes merging everything would. What does span every note is done
+over all of them: keys (`merge.note_keys`; a kept note whose key would change is redone too),
+conflicts and clashes. The redone notes are rendered and identified against their part of the lock
+file; every other note goes into the deck, report and lock file as the last build wrote it.
+When the change reaches too far (a quarter of the files), or touches what this does not redo (files
+left out or unreadable, ids clashing, notes of the earlier one-card note type asking for reversed
+cards), the build is a full one.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, overload
 
 from flashmark.config import Config
+from flashmark.errors import FlashmarkError
 from flashmark.identity import namespace_for
 from flashmark.lock import Identified, Lock, NoteTypeMark, assign_identities, entry_line, read_entry
 from flashmark.merge import (
@@ -33,12 +40,15 @@ from flashmark.merge import (
 )
 from flashmark.parallel import parse_files
 from flashmark.render import render_notes
+from flashmark.report import note_line
 from flashmark.stamp import Figures, Inputs, figures, racy
-from flashmark.state import Damaged, FileRecord, NoteRecord, State, light_key
+from flashmark.state import Damaged, FileRecord, Kept, NoteRecord, State, light_key
 from flashmark.types import Conflict, KeyInput, MergeGroup, MergeResult, Notice, ParsedFile, Question, RenderedNote
 
 MAX_SHARE = 4  # redo at most 1/MAX_SHARE of the files (and at least MIN_FILES): beyond, a full build is as quick
 MIN_FILES = 64
+
+Record = NoteRecord | Kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +56,7 @@ class Rebuilt:
     """A build's notes and records, whether made from scratch or from the last build's state."""
 
     files: tuple[FileRecord, ...]  # every file read, in order
-    notes: tuple[NoteRecord, ...]  # every note, in order, rendered and identified
+    notes: tuple[Record, ...]  # every note, in order: made by this build, or kept from the last
     conflicts: tuple[Conflict, ...]
     identified: Identified  # matches, removals and the lock's note types for the notes identified this time
     lock_lines: tuple[tuple[str, str], ...]  # (key, entry line) of every lock entry
@@ -54,19 +64,79 @@ class Rebuilt:
     full: bool  # made from scratch: the state is written anew
     redone_files: frozenset[str] = frozenset()  # the files read again (and those gone), whose records change
     touched: frozenset[str] = frozenset()  # the last build's notes made again (their records go)
-    fresh: frozenset[str] = frozenset()  # the notes made this time (their records come)
+
+    @property
+    def made(self) -> list[NoteRecord]:
+        """The notes this build made (all of them, for a full build)."""
+        return [r for r in self.notes if isinstance(r, NoteRecord)]
 
     @property
     def merge(self) -> MergeResult:
-        return MergeResult(
-            tuple(r.rendered.note for r in self.notes),
-            tuple(r.group for r in self.notes if r.group is not None),
-            self.conflicts,
-        )
+        """The merge records (the notes themselves are in `notes`)."""
+        return MergeResult((), tuple(r.group for r in self.notes if r.group is not None), self.conflicts)
 
     @property
     def header(self) -> Lock:
         return self.identified.lock
+
+
+class LazyNotes(Sequence[RenderedNote]):
+    """A rebuild's notes in deck order: those it made, and those it kept, read from the state when first asked for.
+
+    The state is opened when the rebuild ends, so the kept notes can be read even after the cache folder is
+    deleted (on systems that keep a deleted file readable while it is open). Should a later build of the
+    folder have changed one of them in the meantime, asking for the notes is an error.
+    """
+
+    def __init__(self, keys: list[str], made: dict[str, RenderedNote], kept: dict[str, tuple[str, int]], path: Path):
+        self._keys = keys
+        self._made = made
+        self._kept = kept  # key → (guid, mod) as the rebuild kept it
+        self._state = State.open(path) if kept else None
+        self._notes: tuple[RenderedNote, ...] | None = None
+
+    def _load(self) -> tuple[RenderedNote, ...]:
+        if self._notes is None:
+            found: dict[str, RenderedNote] = {}
+            if self._kept:
+                try:
+                    if self._state is None:
+                        raise Damaged
+                    found = self._state.rendered(list(self._kept))
+                    if any((found[k].guid, found[k].mod) != self._kept[k] for k in self._kept):
+                        raise Damaged
+                except (Damaged, KeyError, ValueError, sqlite3.Error):
+                    raise FlashmarkError(
+                        "the notes this build kept are gone from its cache (a later build changed them); build again"
+                    ) from None
+                finally:
+                    if self._state is not None:
+                        self._state.close()
+                        self._state = None
+            self._notes = tuple(self._made.get(k) or found[k] for k in self._keys)
+        return self._notes
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    @overload
+    def __getitem__(self, index: int) -> RenderedNote: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[RenderedNote]: ...
+    def __getitem__(self, index: int | slice) -> RenderedNote | Sequence[RenderedNote]:
+        return self._load()[index]
+
+    def __iter__(self) -> Iterator[RenderedNote]:
+        return iter(self._load())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and tuple(self) == tuple(other)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self))
+
+    def __repr__(self) -> str:
+        return f"LazyNotes({len(self)} notes)"
 
 
 def deck_notices(root: str, parsed: ParsedFile) -> tuple[Notice, ...]:
@@ -126,21 +196,13 @@ def note_records(
     records = []
     for rn, indices, ki in zip(identified.notes, members, key_inputs):
         first = questions[indices[0]]
-        keys = _note_keys_of(signatures[i] for i in indices)
-        files = tuple(dict.fromkeys(questions[i].file for i in indices))
         records.append(
             NoteRecord(
-                rn,
-                first.file,
-                first.line,
-                place[id(first)],
-                ki,
-                entry_line(entries[rn.key]),
-                group_of.get(rn.key),
-                files,
-                keys,
+                rn, first.file, place[id(first)], ki, entry_line(entries[rn.key]), note_line(rn),
+                group_of.get(rn.key), tuple(dict.fromkeys(questions[i].file for i in indices)),
+                _note_keys_of(signatures[i] for i in indices),
             )
-        )
+        )  # fmt: skip
     return records
 
 
@@ -160,7 +222,7 @@ def rebuild(
     """The build from the last build's state and the files that changed, or None when a full build is needed."""
     try:
         return _rebuild(state, now, content_dir, config, root, cache_dir, clock)
-    except (Damaged, ValueError, KeyError, TypeError, IndexError):  # a state not as this version writes it
+    except (Damaged, ValueError, KeyError, TypeError, IndexError, sqlite3.Error):  # not as this version writes it
         return None
 
 
@@ -214,18 +276,13 @@ def _rebuild(
     current = [rel for rel, _ in now.sources]
     order = {rel: i for i, rel in enumerate(current)}
     gone = frozenset(old_files.keys() - order.keys())
-    todo = _changed(state, now, content_dir, old_files) | gone
+    redo = frozenset(_changed(state, now, content_dir, old_files)) | gone
     limit = max(MIN_FILES, len(current) // MAX_SHARE)
-    positions = state.positions()
+    last = state.notes()
     parsed: dict[str, ParsedFile] = {}
-    redo = frozenset(todo)
     touched = state.notes_of_files(redo)
-    changed_groups: set[str] | None = None  # groups a question left or joined
+    changed_groups: set[str] | None = None  # the groups a question left or joined
     while True:
-        # The notes of every file to redo; the notes of every group a question left or joined, and those sharing
-        # an answer with such a group; every note of a large answer bucket the redone questions share (where the
-        # order of the groups counts): until nothing more is touched. Other files give only the touched notes'
-        # questions.
         while True:
             need = state.files_of_notes(touched) | (redo & order.keys())
             if len(need) > limit:
@@ -257,7 +314,7 @@ def _rebuild(
         # Keys are made over every note, in build order (the file, then the place in it, of a note's first
         # question): the notes kept must keep theirs, or be made again too.
         place = {id(q): i for f in parsed.values() for i, q in enumerate(f.questions)}
-        kept_at = [(order[rel], seq, key, ki) for key, rel, _, seq, ki in positions if key not in touched]
+        kept_at = [(order[k.rel], k.seq, k.key, k.key_input) for k in last.values() if k.key not in touched]
         first = [questions[m[0]] for m in clusters.members]
         new_at = [(order[q.file], place[id(q)], None, ki) for q, ki in zip(first, clusters.key_inputs)]
         everything = sorted([*kept_at, *new_at], key=lambda p: (p[0], p[1]))
@@ -270,7 +327,6 @@ def _rebuild(
     by_place = {(p[0], p[1]): key for p, key in zip(everything, keys) if p[2] is None}
     new_keys = [by_place[(order[q.file], place[id(q)])] for q in first]
     notes, groups = build_notes(questions, clusters, new_keys)
-    rendered = render_notes(notes, root)
     meta = state.meta
     part = sorted(
         [read_entry(line) for line in state.entries(touched)] + [read_entry(line) for _, line in state.removed()],
@@ -279,37 +335,46 @@ def _rebuild(
     marks = tuple(NoteTypeMark(kind, digest, mod) for kind, digest, mod in meta["notetypes"])
     previous = Lock(notes=tuple(part), notetypes=marks, namespace=meta["namespace"], collection=meta["collection"])
     identified = assign_identities(
-        rendered, previous, None, clock, namespace=namespace_for(root), floor_mod=meta["max_mod"] + 1,
-        taken_guids=state.guids(),
+        render_notes(notes, root), previous, None, clock, namespace=namespace_for(root),
+        floor_mod=meta["max_mod"] + 1, taken_guids=state.guids(),
     )  # fmt: skip
     if identified.legacy_reverse:
         return None
 
-    kept = state.notes_except(touched)
-    new = note_records(questions, clusters.members, clusters.key_inputs, groups, identified, place)
-    all_notes = sorted([*kept, *new], key=lambda r: (order[r.rel], r.seq))
-    conflicts = conflicts_of([r.rendered.note for r in all_notes], [r.key_input[1] for r in all_notes])
-    if clashes_of([r.rendered.note for r in all_notes]):
+    made = note_records(questions, clusters.members, clusters.key_inputs, groups, identified, place)
+    kept = [k for k in last.values() if k.key not in touched]
+    every: list[Record] = sorted([*kept, *made], key=lambda r: (order[r.rel], r.seq))
+    if clashes_of(every):
         return None
+    conflicts = conflicts_of(every, [r.key_input[1] for r in every])
     fig_of = dict(now.sources)
-    note_of = {id(q): key for q, key in _question_notes(questions, clusters.members, new_keys)}
+    note_of = {id(questions[i]): key for indices, key in zip(clusters.members, new_keys) for i in indices}
     records = tuple(
         file_record(
             parsed[rel], fig_of[rel], content_dir, root,
-            [note_of.get(id(q)) or sig[2] for q, sig in zip(parsed[rel].questions, _old_sigs(old_files, rel, parsed))],
+            [note_of.get(id(q)) or sig[2] for q, sig in zip(parsed[rel].questions, _old_signatures(old_files, rel, parsed))],
         )
         if rel in parsed
         else old_files[rel]
         for rel in current
     )  # fmt: skip
-    fresh_keys = frozenset(r.rendered.key for r in new)
+    made_keys = {r.key for r in made}
     sub_lines = lock_lines(identified)
-    removed = tuple((k, line) for k, line in sub_lines if k not in fresh_keys)
-    lines = tuple([(r.rendered.key, r.entry) for r in kept] + sub_lines)
+    removed = tuple((k, line) for k, line in sub_lines if k not in made_keys)
+    lines = tuple([(k.key, k.entry) for k in kept] + sub_lines)
     return Rebuilt(
-        records, tuple(all_notes), conflicts, identified, lines, removed, False, frozenset(parsed) | gone,
-        frozenset(touched), fresh_keys,
+        records, tuple(every), conflicts, identified, lines, removed, False, frozenset(parsed) | gone,
+        frozenset(touched),
     )  # fmt: skip
+
+
+def _old_signatures(old_files: dict[str, FileRecord], rel: str, parsed: dict[str, ParsedFile]) -> list[Any]:
+    """A parsed file's questions' old signatures (read only for questions in no note redone: an unchanged file)."""
+    record = old_files.get(rel)
+    count = len(parsed[rel].questions)
+    if record is None or len(record.signatures) != count:
+        return [("", "", "")] * count
+    return list(record.signatures)
 
 
 def from_scratch(
@@ -329,30 +394,11 @@ def from_scratch(
     if places != sorted(places):  # a rebuild orders notes by place: it must be the merge's own order
         return None
     fig_of = dict(sources)
-    note_of = {id(q): key for q, key in _question_notes(questions, merged.members, [n.key for n in merged.notes])}
+    note_of = {id(questions[i]): n.key for indices, n in zip(merged.members, merged.notes) for i in indices}
     records = tuple(
         file_record(f, fig_of.get(f.rel), content_dir, root, [note_of[id(q)] for q in f.questions]) for f in files
     )
-    keys = {r.rendered.key for r in notes}
+    keys = {r.key for r in notes}
     lines = lock_lines(identified)
     removed = tuple((k, line) for k, line in lines if k not in keys)
     return Rebuilt(records, tuple(notes), merged.conflicts, identified, tuple(lines), removed, True)
-
-
-def _question_notes(
-    questions: Sequence[Question], members: Sequence[tuple[int, ...]], keys: Sequence[str]
-) -> list[tuple[Question, str]]:
-    return [(questions[i], key) for indices, key in zip(members, keys) for i in indices]
-
-
-def _old_sigs(old_files: dict[str, FileRecord], rel: str, parsed: dict[str, ParsedFile]) -> list[tuple[str, ...]]:
-    """A parsed file's questions' old signatures (only read for questions that are in no note redone)."""
-    record = old_files.get(rel)
-    count = len(parsed[rel].questions)
-    if record is None or len(record.signatures) != count:
-        return [("", "", "")] * count
-    return list(record.signatures)
-
-
-def notes_of(rebuilt: Rebuilt) -> tuple[RenderedNote, ...]:
-    return tuple(r.rendered for r in rebuilt.notes)

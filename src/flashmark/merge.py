@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from rapidfuzz import fuzz
 
@@ -294,9 +295,24 @@ def build_notes(
     return tuple(notes), tuple(groups)
 
 
-def conflicts_of(notes: Sequence[Note], title_norms: Sequence[str]) -> tuple[Conflict, ...]:
+class Placed(Protocol):
+    """What conflicts and clashes need of a note (a Note, or a note an incremental build kept)."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def sources(self) -> tuple[str, ...]: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def topic(self) -> tuple[str, ...]: ...
+    @property
+    def anchor(self) -> str | None: ...
+
+
+def conflicts_of(notes: Sequence[Placed], title_norms: Sequence[str]) -> tuple[Conflict, ...]:
     """Notes of one normalised title kept apart (by topic, prompt or kind), in the order their first note comes."""
-    by_title_norm: dict[str, list[Note]] = defaultdict(list)
+    by_title_norm: dict[str, list[Placed]] = defaultdict(list)
     for note, title_norm in zip(notes, title_norms):
         by_title_norm[title_norm].append(note)
     return tuple(
@@ -306,9 +322,9 @@ def conflicts_of(notes: Sequence[Note], title_norms: Sequence[str]) -> tuple[Con
     )
 
 
-def clashes_of(notes: Sequence[Note]) -> tuple[Clash, ...]:
+def clashes_of(notes: Sequence[Placed]) -> tuple[Clash, ...]:
     """Explicit ids on more than one note."""
-    by_anchor: dict[str, list[Note]] = defaultdict(list)
+    by_anchor: dict[str, list[Placed]] = defaultdict(list)
     for note in notes:
         if note.anchor:
             by_anchor[note.anchor].append(note)
@@ -331,7 +347,7 @@ def merge(questions: Sequence[Question]) -> MergeResult:
     )
 
 
-def _apart(same: list[Note]) -> str:
+def _apart(same: Sequence[Placed]) -> str:
     """Why notes of one title were kept apart: their kinds, their prompts (under one topic), or their topics."""
     if len({n.kind for n in same}) > 1:
         return OTHER_KINDS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,8 @@ class BuildResult:
     deck: str
     files: int
     questions: int
-    notes: tuple[RenderedNote, ...]
-    merge: MergeResult
+    notes: Sequence[RenderedNote]  # a build made from the last one's state reads its kept notes when first asked
+    merge: MergeResult  # its groups and conflicts (its notes: see `notes`)
     skipped: tuple[Skipped, ...]
     notices: tuple[Notice, ...]
     output: Path
@@ -45,6 +45,7 @@ class BuildResult:
     errors: tuple[FlashmarkError, ...] = ()  # files left out because they could not be read (with keep_going)
     # Set when nothing changed since the last build and nothing was written: that build's counts.
     unchanged: dict[str, Any] | None = None
+    tally: tuple[dict[str, int], int] | None = None  # notes by kind, and cards, when known without reading the notes
 
     @property
     def merged(self) -> int:
@@ -88,8 +89,7 @@ def summary(result: BuildResult) -> str:
     if result.errors:
         parts.append(f"{_plural(len(result.errors), 'error')}")
     parts.append(_plural(result.warnings, "warning"))
-    kinds = Counter(rendered_kind(rn) for rn in result.notes)
-    cards = sum(len(card_labels(rn)) for rn in result.notes)
+    kinds, cards = tally(result)
     made = _plural(len(result.notes), "note")
     if not set(kinds) <= {"qa"}:
         made += f", {_plural(cards, 'card')}{kinds_text(kinds)}"
@@ -97,6 +97,33 @@ def summary(result: BuildResult) -> str:
         f"{_plural(result.files, 'file')}, {_plural(result.questions, 'question')} → "
         f"{made} ({', '.join(parts)}) → {result.output} in {result.seconds:.2f} s"
     )
+
+
+def tally(result: BuildResult) -> tuple[dict[str, int], int]:
+    """The deck's notes by kind (qa, qa+reverse, cloze) and its cards."""
+    if result.tally is not None:
+        return result.tally
+    return dict(Counter(rendered_kind(rn) for rn in result.notes)), sum(len(card_labels(rn)) for rn in result.notes)
+
+
+def note_data(rn: RenderedNote) -> dict[str, Any]:
+    """A note as the report lists it."""
+    return {
+        "key": rn.key,
+        "guid": rn.guid,
+        "mod": rn.mod,
+        "title": rn.note.title,
+        "kind": rendered_kind(rn),
+        "cards": len(card_labels(rn)),
+        "deck": rn.deck,
+        "tags": list(rn.tags),
+        "sources": list(rn.note.sources),
+    }
+
+
+def note_line(rn: RenderedNote) -> str:
+    """A note's line in the report."""
+    return _encode(note_data(rn))
 
 
 def kinds_text(kinds: Mapping[str, int]) -> str:
@@ -152,8 +179,8 @@ def rebuild_lines(result: BuildResult, for_import: bool = True) -> list[str]:
     return lines
 
 
-def report_data(result: BuildResult) -> dict[str, Any]:
-    """The JSON report: every note with its sources, every merge, skip and warning."""
+def report_data(result: BuildResult, notes: bool = True) -> dict[str, Any]:
+    """The JSON report: every note with its sources (unless not `notes`), every merge, skip and warning."""
     m = result.merge
     return {
         "flashmark": __version__,
@@ -162,20 +189,7 @@ def report_data(result: BuildResult) -> dict[str, Any]:
         "seconds": round(result.seconds, 3),
         "counts": counts_data(result),
         "filter": {"tags": list(result.tags), "exclude_tags": list(result.exclude_tags)},
-        "notes": [
-            {
-                "key": rn.key,
-                "guid": rn.guid,
-                "mod": rn.mod,
-                "title": rn.note.title,
-                "kind": rendered_kind(rn),
-                "cards": len(card_labels(rn)),
-                "deck": rn.deck,
-                "tags": list(rn.tags),
-                "sources": list(rn.note.sources),
-            }
-            for rn in result.notes
-        ],
+        "notes": [note_data(rn) for rn in result.notes] if notes else [],
         "merged": [
             {"key": g.key, "title": g.title, "titles": list(g.titles), "sources": list(g.sources), "reason": g.reason}
             for g in m.groups
@@ -222,8 +236,8 @@ def counts_data(result: BuildResult) -> dict[str, Any]:
         "left_out_notes": result.left_out_notes,
         "removed": len(result.removed),
         "remembered": len(result.remembered),
-        "cards": sum(len(card_labels(rn)) for rn in result.notes),
-        "kinds": dict(Counter(rendered_kind(rn) for rn in result.notes)),
+        "cards": tally(result)[1],
+        "kinds": tally(result)[0],
     }
 
 
@@ -233,7 +247,7 @@ def _removed_data(r: Removed) -> dict[str, Any]:
 
 def summary_data(result: BuildResult, content_dir: Path) -> dict[str, Any]:
     """The short build summary `flashmark build --json` prints: counts, paths, filter, diagnostics."""
-    full = report_data(result)
+    full = report_data(result, notes=False)
     keys = ("flashmark", "deck", "output", "seconds", "counts", "filter")
     return {
         **{k: full[k] for k in keys},
@@ -262,18 +276,24 @@ def _encode(value: Any) -> str:
     return text
 
 
-def _json_lines(data: dict[str, Any]) -> Iterator[str]:
-    """Indented at the top level, one line per list item: stable, diff-friendly and written by json's C encoder."""
+def _json_lines(data: dict[str, Any], encoded: Mapping[str, Sequence[str]] | None = None) -> Iterator[str]:
+    """Indented at the top level, one line per list item: stable, diff-friendly and written by json's C encoder.
+
+    `encoded` gives the items of some lists already encoded, one per line.
+    """
     yield "{"
     last_key = len(data) - 1
     for n, (key, value) in enumerate(data.items()):
         comma = "," if n < last_key else ""
         head = f"  {_encode(key)}: "
-        if isinstance(value, list) and value:
+        lines = encoded.get(key) if encoded is not None else None
+        if lines is None and isinstance(value, list) and value:
+            lines = [_encode(item) for item in value]
+        if lines:
             yield head + "["
-            last = len(value) - 1
-            for i, item in enumerate(value):
-                yield "    " + _encode(item) + ("," if i < last else "")
+            last = len(lines) - 1
+            for i, line in enumerate(lines):
+                yield "    " + line + ("," if i < last else "")
             yield "  ]" + comma
         else:
             yield head + _encode(value) + comma
@@ -285,8 +305,10 @@ def report_json(result: BuildResult) -> str:
     return "\n".join(_json_lines(report_data(result))) + "\n"
 
 
-def write_report_json(result: BuildResult, path: Path) -> None:
-    """Write `report_json(result)` to `path` a line at a time, never holding the whole text."""
+def write_report_json(result: BuildResult, path: Path, note_lines: Sequence[str] | None = None) -> None:
+    """Write `report_json(result)` to `path` a line at a time; `note_lines`: the notes' lines (`note_line`) when
+    they are known already."""
+    data = report_data(result, notes=note_lines is None)
     with open(path, "w", encoding="utf-8") as out:
-        for line in _json_lines(report_data(result)):
+        for line in _json_lines(data, {"notes": note_lines} if note_lines is not None else None):
             out.write(line + "\n")

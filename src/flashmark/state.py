@@ -27,8 +27,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from flashmark.anki.notetype import card_labels, rendered_kind
 from flashmark.cache import make_private, private_folder
 from flashmark.stamp import Figures, figures
 from flashmark.types import KeyInput, MediaFile, MergeGroup, Note, Notice, RenderedNote, Section, Skipped
@@ -37,8 +38,14 @@ FORMAT = 1
 _SCHEMA = """
 CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE files (rel TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE notes (key TEXT PRIMARY KEY, rel TEXT NOT NULL, line INTEGER NOT NULL, seq INTEGER NOT NULL,
-                    ki TEXT NOT NULL, data TEXT NOT NULL, entry TEXT NOT NULL, grp TEXT);
+CREATE TABLE notes (key TEXT PRIMARY KEY, rel TEXT NOT NULL, seq INTEGER NOT NULL, anchor TEXT,
+                    title_norm TEXT NOT NULL, topic TEXT NOT NULL, prompt_norm TEXT NOT NULL, kind TEXT NOT NULL,
+                    title TEXT NOT NULL, sources TEXT NOT NULL, guid TEXT NOT NULL, notetype TEXT NOT NULL,
+                    deck TEXT NOT NULL, tags TEXT NOT NULL, mod INTEGER NOT NULL, rkind TEXT NOT NULL,
+                    cards INTEGER NOT NULL, grp TEXT);
+CREATE TABLE bodies (key TEXT PRIMARY KEY, fields TEXT NOT NULL, media TEXT NOT NULL, report TEXT NOT NULL,
+                     entry TEXT NOT NULL);
+CREATE TABLE datas (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE note_files (rel TEXT NOT NULL, key TEXT NOT NULL);
 CREATE INDEX note_files_rel ON note_files (rel);
 CREATE TABLE note_keys (k TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL);
@@ -81,6 +88,10 @@ def _strs(raw: Any) -> tuple[str, ...]:
     if type(raw) is not list or any(type(x) is not str for x in raw):
         raise Damaged
     return tuple(raw)
+
+
+def _split(raw: Any) -> tuple[str, ...]:
+    return tuple(_str(raw).split(_SEP)) if raw else ()
 
 
 def _str(raw: Any) -> str:
@@ -184,19 +195,93 @@ class FileRecord:
         return cls(rel, _figures(raw[0]), tuple(deps), raw[2], _skipped(raw[3]), notices, deck, tuple(signatures))
 
 
+_SEP = "\x1f"  # never in a field, tag, topic or file name (the parse takes it out)
+
+
 @dataclass(frozen=True, slots=True)
 class NoteRecord:
-    """One note of a build, with everything the next build needs to reuse it."""
+    """A note made by this build, with everything the next build needs to reuse it."""
 
     rendered: RenderedNote
-    rel: str  # where its first question is
-    line: int
+    rel: str  # the file of its first question
     seq: int  # its first question's place among its file's questions
     key_input: KeyInput  # what its key was made of (merge.note_keys)
     entry: str  # its lock-file entry
+    report: str  # its line in the report
     group: MergeGroup | None
     files: tuple[str, ...]  # the files its questions come from
     keys: tuple[tuple[str, int], ...]  # light keys of its groups (1) and answers (how many of its groups have it)
+
+    @property
+    def key(self) -> str:
+        return self.rendered.key
+
+    @property
+    def title(self) -> str:
+        return self.rendered.note.title
+
+    @property
+    def mod(self) -> int:
+        return self.rendered.mod
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return self.rendered.note.sources
+
+    @property
+    def tags(self) -> tuple[str, ...]:
+        return self.rendered.tags
+
+    @property
+    def kind(self) -> str:
+        return self.rendered.note.kind
+
+    @property
+    def topic(self) -> tuple[str, ...]:
+        return self.rendered.note.topic
+
+    @property
+    def anchor(self) -> str | None:
+        return self.rendered.note.anchor
+
+
+class Kept(NamedTuple):
+    """A note of the last build that this build keeps as it was: what the deck, report and lock file need of it.
+
+    A named tuple, not a frozen dataclass like the other records: a rebuild reads one per note, and a tuple
+    is made several times faster.
+    """
+
+    key: str
+    rel: str
+    seq: int
+    key_input: KeyInput
+    title: str
+    sources: tuple[str, ...]
+    guid: str
+    notetype: str
+    deck: str
+    tags: tuple[str, ...]
+    mod: int
+    rkind: str  # its kind as the report counts it (qa, qa+reverse, cloze)
+    cards: int
+    group: MergeGroup | None
+    fields: tuple[str, ...]
+    media: tuple[MediaFile, ...]
+    report: str
+    entry: str
+
+    @property
+    def kind(self) -> str:
+        return self.key_input[4]
+
+    @property
+    def topic(self) -> tuple[str, ...]:
+        return self.key_input[2]
+
+    @property
+    def anchor(self) -> str | None:
+        return self.key_input[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,21 +311,47 @@ def _group(text: str | None) -> MergeGroup | None:
 
 def _insert_notes(db: sqlite3.Connection, notes: Iterable[NoteRecord]) -> None:
     rows: list[tuple[object, ...]] = []
+    bodies: list[tuple[str, ...]] = []
+    datas: list[tuple[str, str]] = []
     files: list[tuple[str, str]] = []
     keys: list[tuple[str, str, int]] = []
     for r in notes:
-        key = r.rendered.key
-        data = json.dumps(_note_data(r.rendered), ensure_ascii=False)
-        ki = json.dumps(r.key_input, ensure_ascii=False)
-        rows.append((key, r.rel, r.line, r.seq, ki, data, r.entry, _group_data(r.group)))
+        rn, key = r.rendered, r.rendered.key
+        anchor, title_norm, topic, prompt_norm, kind = r.key_input
+        rows.append(
+            (
+                key, r.rel, r.seq, anchor, title_norm, _SEP.join(topic), prompt_norm, kind, rn.note.title,
+                _SEP.join(rn.note.sources), rn.guid, rn.notetype, rn.deck, _SEP.join(rn.tags), rn.mod,
+                rendered_kind(rn), len(card_labels(rn)), _group_data(r.group),
+            )
+        )  # fmt: skip
+        media = json.dumps([[m.name, m.path] for m in rn.media], ensure_ascii=False) if rn.media else ""
+        data = json.dumps(_note_data(rn), ensure_ascii=False)
+        bodies.append((key, _SEP.join(rn.fields), media, r.report, r.entry))
+        datas.append((key, data))
         files.extend((f, key) for f in r.files)
         keys.extend((k, key, n) for k, n in r.keys)
-    db.executemany("INSERT INTO notes VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.executemany(f"INSERT INTO notes VALUES ({','.join('?' * 18)})", rows)
+    db.executemany("INSERT INTO bodies VALUES (?, ?, ?, ?, ?)", bodies)
+    db.executemany("INSERT INTO datas VALUES (?, ?)", datas)
     db.executemany("INSERT INTO note_files VALUES (?, ?)", files)
     db.executemany("INSERT INTO note_keys VALUES (?, ?, ?)", keys)
 
 
+def seal(meta: dict[str, Any]) -> str:
+    """A hash of the state's description (all but the outputs, which are cleared while they are replaced)."""
+    text = json.dumps({k: v for k, v in meta.items() if k not in ("seal", "outputs")}, sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def sealed(meta: dict[str, Any]) -> bool:
+    """Whether the state's description is whole: as written, every part of it."""
+    return meta.get("seal") == seal(meta)
+
+
 def _set_meta(db: sqlite3.Connection, meta: dict[str, Any]) -> None:
+    if "outputs" not in meta or len(meta) > 1:
+        meta = {**meta, "seal": seal({"format": FORMAT, **meta})}
     db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(k, json.dumps(v)) for k, v in meta.items()])
 
 
@@ -349,7 +460,7 @@ class State:
         out: list[str] = []
         for chunk in _chunks(sorted(keys)):
             marks = ",".join("?" * len(chunk))
-            out.extend(e for (e,) in self.db.execute(f"SELECT entry FROM notes WHERE key IN ({marks})", tuple(chunk)))
+            out.extend(e for (e,) in self.db.execute(f"SELECT entry FROM bodies WHERE key IN ({marks})", tuple(chunk)))
         return out
 
     def removed(self) -> list[tuple[str, str]]:
@@ -357,40 +468,56 @@ class State:
 
     def guids(self) -> set[str]:
         """Every GUID the lock file holds (a new note's GUID must be none of them)."""
-        guids = {g for (g,) in self.db.execute("SELECT json_extract(data, '$[1]') FROM notes")}
+        guids = {g for (g,) in self.db.execute("SELECT guid FROM notes")}
         guids.update(g for (g,) in self.db.execute("SELECT json_extract(entry, '$.guid') FROM removed"))
         return guids
 
-    def positions(self) -> list[tuple[str, str, int, int, KeyInput]]:
-        """(key, file, line, order, key input) of every note: where each stands, and what its key is made of."""
-        rows = list(self.db.execute("SELECT key, rel, line, seq, ki FROM notes"))
-        inputs = json.loads("[" + ",".join(row[4] for row in rows) + "]")
-        out = []
-        for (key, rel, line, seq, _), ki in zip(rows, inputs):
-            if type(ki) is not list or len(ki) != 5 or type(line) is not int or type(seq) is not int:
-                raise Damaged
-            anchor = ki[0]
-            if anchor is not None and type(anchor) is not str:
-                raise Damaged
-            out.append((_str(key), _str(rel), line, seq, (anchor, _str(ki[1]), _strs(ki[2]), _str(ki[3]), _str(ki[4]))))
+    _TYPES = (
+        "typeof(rel) != 'text' OR typeof(seq) != 'integer' OR typeof(anchor) NOT IN ('text', 'null')"
+        " OR typeof(title_norm) != 'text' OR typeof(topic) != 'text' OR typeof(prompt_norm) != 'text'"
+        " OR typeof(kind) != 'text' OR typeof(title) != 'text' OR typeof(sources) != 'text' OR typeof(guid) != 'text'"
+        " OR typeof(notetype) != 'text' OR typeof(deck) != 'text' OR typeof(tags) != 'text'"
+        " OR typeof(mod) != 'integer' OR typeof(rkind) != 'text' OR typeof(cards) != 'integer'"
+        " OR typeof(grp) NOT IN ('text', 'null')"
+    )
+
+    def notes(self) -> dict[str, Kept]:
+        """Every note of the last build as it left it, by key (Kept.rel and Kept.seq say where it stands)."""
+        bad = (
+            "typeof(fields) != 'text' OR typeof(media) != 'text' OR typeof(report) != 'text' OR typeof(entry) != 'text'"
+        )
+        if (
+            self.db.execute(f"SELECT COUNT(*) FROM notes WHERE {self._TYPES}").fetchone()[0]
+            or self.db.execute(f"SELECT COUNT(*) FROM bodies WHERE {bad}").fetchone()[0]
+        ):
+            raise Damaged
+        sql = (
+            "SELECT key, rel, seq, anchor, title_norm, topic, prompt_norm, kind, title, sources, guid, notetype, deck,"
+            " tags, mod, rkind, cards, grp, fields, media, report, entry FROM notes JOIN bodies USING (key)"
+        )
+        split, sep = str.split, _SEP
+        out: dict[str, Kept] = {}
+        for key, rel, seq, anchor, title_norm, topic, prompt_norm, kind, title, sources, *rest in self.db.execute(sql):
+            guid, notetype, deck, tags, mod, rkind, cards, grp, fields, media, report, entry = rest
+            out[key] = Kept(
+                key, rel, seq, (anchor, title_norm, tuple(split(topic, sep)) if topic else (), prompt_norm, kind),
+                title, tuple(split(sources, sep)), guid, notetype, deck, tuple(split(tags, sep)) if tags else (),
+                mod, rkind, cards, _group(grp) if grp else None, tuple(split(fields, sep)),
+                tuple(MediaFile(*_strs(m)) for m in json.loads(media)) if media else (), report, entry,
+            )  # fmt: skip
+        if len(out) != self.db.execute("SELECT COUNT(*) FROM notes").fetchone()[0]:
+            raise Damaged  # a note without its body
         return out
 
-    def notes_except(self, keys: set[str]) -> list[NoteRecord]:
-        """Every note but these, with its rendering, lock entry and merge record."""
-        rows = [
-            row
-            for row in self.db.execute("SELECT key, rel, line, seq, ki, data, entry, grp FROM notes")
-            if row[0] not in keys
-        ]
-        datas = json.loads("[" + ",".join(row[5] for row in rows) + "]")
-        inputs = json.loads("[" + ",".join(row[4] for row in rows) + "]")
-        return [
-            NoteRecord(
-                _rendered(data), _str(rel), line, seq,
-                (ki[0], _str(ki[1]), _strs(ki[2]), _str(ki[3]), _str(ki[4])), _str(entry), _group(grp), (), (),
-            )
-            for (_, rel, line, seq, _, _, entry, grp), data, ki in zip(rows, datas, inputs)
-        ]  # fmt: skip
+    def rendered(self, keys: Sequence[str]) -> dict[str, RenderedNote]:
+        """These notes as the last build rendered them."""
+        out: dict[str, RenderedNote] = {}
+        for chunk in _chunks(list(keys)):
+            marks = ",".join("?" * len(chunk))
+            rows = list(self.db.execute(f"SELECT key, data FROM datas WHERE key IN ({marks})", tuple(chunk)))
+            datas = json.loads("[" + ",".join(data for _, data in rows) + "]")
+            out.update((key, _rendered(data)) for (key, _), data in zip(rows, datas))
+        return out
 
     def update(
         self,
@@ -411,7 +538,7 @@ class State:
                 db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)", [(f.rel, f.data()) for f in files])
                 for chunk in _chunks(gone_notes):
                     marks = ",".join("?" * len(chunk))
-                    for table in ("notes", "note_files", "note_keys"):
+                    for table in ("notes", "bodies", "datas", "note_files", "note_keys"):
                         db.execute(f"DELETE FROM {table} WHERE key IN ({marks})", tuple(chunk))
                 _insert_notes(db, notes)
                 db.execute("DELETE FROM removed")

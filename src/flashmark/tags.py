@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Generic, Protocol, TypeVar
 
 from flashmark.errors import FlashmarkError
 from flashmark.text import user_tag
@@ -53,6 +54,13 @@ def has_tag(tags: Iterable[str], patterns: Sequence[str]) -> bool:
     return any(tag_matches(t, p) for t in tags for p in patterns)
 
 
+class Tagged(Protocol):
+    """Anything with tags: a Note, a RenderedNote, a note a rebuild kept."""
+
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class TagFilter:
     """Which notes a build keeps: those with a --tag (all when none is given), minus any --exclude-tag."""
@@ -69,7 +77,7 @@ class TagFilter:
     def active(self) -> bool:
         return bool(self.include or self.exclude)
 
-    def keeps(self, note: Note) -> bool:
+    def keeps(self, note: Tagged) -> bool:
         if self.include and not has_tag(note.tags, self.include):
             return False
         return not (self.exclude and has_tag(note.tags, self.exclude))
@@ -79,15 +87,18 @@ class TagFilter:
         return " ".join([*(f"--tag {p}" for p in self.include), *(f"--exclude-tag {p}" for p in self.exclude)])
 
 
+T = TypeVar("T", bound="Tagged")
+
+
 @dataclass(frozen=True, slots=True)
-class Selection:
+class Selection(Generic[T]):
     """The notes a filter keeps, and how many it left out."""
 
-    notes: tuple[Note, ...]
+    notes: tuple[T, ...]
     left_out: int
 
 
-def select_notes(notes: Sequence[Note], tag_filter: TagFilter, require_some: bool = True) -> Selection:
+def select_notes(notes: Sequence[T], tag_filter: TagFilter, require_some: bool = True) -> Selection[T]:
     """Apply a tag filter to merged notes; an active filter that keeps nothing is an error when `require_some`."""
     if not tag_filter.active:
         return Selection(tuple(notes), 0)

@@ -184,6 +184,10 @@ class RenderedNote:
     def key(self) -> str:
         return self.note.key
 
+    @property
+    def media(self) -> tuple[MediaFile, ...]:
+        return self.note.media
+
 
 @dataclass(frozen=True, slots=True)
 class Match:

@@ -10,7 +10,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import genanki
 from genanki.apkg_col import APKG_COL
@@ -22,11 +22,32 @@ from flashmark.errors import OutputError, SourceError
 from flashmark.identity import deck_id
 from flashmark.markdown.media import media_name
 from flashmark.outputs import atomic_write, temp_path
-from flashmark.types import MediaFile, RenderedNote
+from flashmark.types import MediaFile
 
 # genanki's schema, split so the indexes are built after the rows are in (same schema, same order).
 _SCHEMA_TABLES = ";".join(part for part in APKG_SCHEMA.split(";") if "CREATE INDEX" not in part)
 _SCHEMA_INDEXES = ";".join(part for part in APKG_SCHEMA.split(";") if "CREATE INDEX" in part)
+
+
+class PackageNote(Protocol):
+    """What the package needs of a note: a RenderedNote, or a note an incremental build kept as it was."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def guid(self) -> str: ...
+    @property
+    def notetype(self) -> str: ...
+    @property
+    def deck(self) -> str: ...
+    @property
+    def fields(self) -> tuple[str, ...]: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def mod(self) -> int: ...
+    @property
+    def media(self) -> tuple[MediaFile, ...]: ...
 
 
 class StampedModel(genanki.Model):  # type: ignore[misc]
@@ -62,9 +83,9 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
     with two `executemany` calls (the notes' fed by a generator, so their joined fields never pile up).
     """
 
-    def __init__(self, notes: Sequence[RenderedNote], models: dict[str, genanki.Model] | None = None) -> None:
+    def __init__(self, notes: Sequence[PackageNote], models: dict[str, genanki.Model] | None = None) -> None:
         self.models = models if models is not None else {}
-        by_deck: dict[str, list[RenderedNote]] = {}
+        by_deck: dict[str, list[PackageNote]] = {}
         checked: set[tuple[str, ...]] = set()  # tag tuples are shared by the notes of a topic
         for rn in notes:
             if rn.notetype not in self.models:
@@ -179,9 +200,9 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
         cursor.executescript(_SCHEMA_INDEXES)  # indexing once at the end is faster than row by row
 
 
-def package_media(notes: Sequence[RenderedNote]) -> list[MediaFile]:
+def package_media(notes: Sequence[PackageNote]) -> list[MediaFile]:
     """Every media file the notes reference, once per name."""
-    return list({m.name: m for rn in notes for m in rn.note.media}.values())
+    return list({m.name: m for rn in notes for m in rn.media}.values())
 
 
 class MediaChanged(SourceError):
@@ -199,7 +220,7 @@ def media_bytes(media: MediaFile) -> bytes:
     return data
 
 
-def make_package(notes: Sequence[RenderedNote], notetype_mods: dict[str, int] | None = None) -> genanki.Package:
+def make_package(notes: Sequence[PackageNote], notetype_mods: dict[str, int] | None = None) -> genanki.Package:
     """Build the genanki package: one deck per deck name, one note per rendered note with its mod, and each
     note type the notes use with the modification time the lock gave it."""
     mods = notetype_mods or {}
@@ -230,7 +251,7 @@ def write_apkg(package: genanki.Package, target: Path, timestamp: float, media: 
 
 
 def apkg_writer(
-    notes: Sequence[RenderedNote], timestamp: float | None = None, notetype_mods: dict[str, int] | None = None
+    notes: Sequence[PackageNote], timestamp: float | None = None, notetype_mods: dict[str, int] | None = None
 ) -> Callable[[Path], None]:
     """A function writing the .apkg of `notes` to a path (for `atomic_write` or a Transaction).
 
@@ -244,7 +265,7 @@ def apkg_writer(
 
 
 def write_package(
-    notes: Sequence[RenderedNote],
+    notes: Sequence[PackageNote],
     target: Path,
     timestamp: float | None = None,
     notetype_mods: dict[str, int] | None = None,
