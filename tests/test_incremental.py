@@ -437,3 +437,31 @@ def test_notes_of_an_earlier_rebuild_changed_since_are_an_error(tmp_path: Path, 
     with pytest.raises(FlashmarkError, match="build again"):
         list(earlier.notes)
     assert [rn.key for rn in later.notes] == [rn.key for rn in build(tmp_path / "work", tmp_path / "x").notes]
+
+
+def test_unchanged_images_are_not_hashed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frozen_clock) -> None:
+    """An image the last build checked, unchanged since (size, times, inode), is packed without hashing it again."""
+    import flashmark.anki.package as package
+
+    hashed: list[str] = []
+    real = package.media_name
+
+    def counting(data: bytes, suffix: str) -> str:
+        hashed.append(suffix)
+        return real(data, suffix)
+
+    monkeypatch.setattr(package, "media_name", counting)
+    folder = Folder({"a.md": {"基础": [Q(TITLES[3], ANSWERS[3])]}, "b.md": {"进阶": [Q(TITLES[1], ANSWERS[1])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    assert hashed  # the first build checks the image it packs
+    hashed.clear()
+    reword_answer(folder, 1)  # b.md, which has no image
+    folder.write(tmp_path / "work")
+    settle()
+    result = build(tmp_path / "work", tmp_path / "out")
+    assert hashed == [] and result.unchanged is None
+    change_picture(folder, 0)
+    folder.write(tmp_path / "work")
+    settle()
+    build(tmp_path / "work", tmp_path / "out")
+    assert hashed == [".png"]  # a changed image is checked again

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from flashmark import stamp, state
 from flashmark.anki.notetype import card_labels, rendered_kind
-from flashmark.anki.package import MediaChanged, PackageNote, apkg_writer
+from flashmark.anki.package import MediaChanged, PackageNote, Verified, apkg_writer
 from flashmark.cache import trusted_cache
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError, ParseError
@@ -331,12 +331,15 @@ def _build(
         if stateful and not force and lock_path is not None:
             rebuilt = _from_state(state_file, state_key, now, content_dir, config, root, lock_path, output, report)
         note_lines: Sequence[str] | None = None
+        # Images the last build checked against their names, and those this build checks (see media_bytes).
+        trusted = _trusted_media(state_file, content_dir) if stateful and not force else None
+        verified: dict[str, Verified] = {}
         if rebuilt is not None:
             result, rows, new_lock, lock_text, note_lines = _incremental_result(
                 rebuilt, root, tag_filter, output, report, lock_path, scan.notices, started, state_file
             )
             notetype_mods = rebuilt.identified.notetype_mods
-            write_deck = apkg_writer(rows, notetype_mods=notetype_mods)
+            write_deck = apkg_writer(rows, notetype_mods=notetype_mods, trusted=trusted, verified=verified)
         else:
             result, rendered, new_lock, previous, all_notes, identified, corpus = _full(
                 content_dir, config, settings, root, tag_filter, output, report, lock_path, scan, started,
@@ -349,7 +352,9 @@ def _build(
                 line_of = {r.key: r.report for r in rebuilt.made}
                 note_lines = [line_of[rn.key] for rn in result.notes]
                 lock_text = "".join(lock_chunks_of(new_lock, rebuilt.lock_lines))
-            write_deck = apkg_writer(rendered, notetype_mods=identified.notetype_mods)
+            write_deck = apkg_writer(
+                rendered, notetype_mods=identified.notetype_mods, trusted=trusted, verified=verified
+            )
             if apply is not None:
                 new_lock = apply(Built(result, all_notes, new_lock, previous, write_deck))
                 kinds = {e.guid: e.kind for e in new_lock.notes}
@@ -387,7 +392,7 @@ def _build(
                 deps = (dep for parsed in corpus.files for dep in parsed.deps) if corpus is not None else ()
             stamp.write(stamp_file, now, content_dir, deps, lock_path, (output, report), said)
         if rebuilt is not None and stateful and lock_path is not None:
-            _keep_state(state_file, rebuilt, state_key, now, content_dir, lock_path, (output, report))
+            _keep_state(state_file, rebuilt, state_key, now, content_dir, lock_path, (output, report), verified)
         if progress is not None:
             progress(steps + 2, steps + 2, "done")
         return result
@@ -555,6 +560,30 @@ def _incremental_result(
     return result, rows, identified.lock, text, [r.report for r in chosen]
 
 
+def _trusted_media(path: Path, content_dir: Path) -> dict[str, Verified] | None:
+    """The images the last build of this folder into this deck checked against their names (from its state)."""
+    last = state.State.open(path)
+    if last is None:
+        return None
+    try:
+        meta = last.meta
+        if not state.sealed(meta) or meta.get("content") != str(content_dir.resolve()):
+            return None
+        out: dict[str, Verified] = {}
+        for raw in meta.get("media", []):
+            path_, name, fig, taken = raw
+            if type(path_) is not str or type(name) is not str or type(taken) is not int:
+                return None
+            if type(fig) is not list or len(fig) != 4 or any(type(x) is not int for x in fig):
+                return None
+            out[path_] = (name, (fig[0], fig[1], fig[2], fig[3]), taken)
+        return out
+    except (TypeError, ValueError):
+        return None
+    finally:
+        last.close()
+
+
 def _holds_text(path: Path, text: str) -> bool:
     """Whether the file at `path` holds exactly `text`."""
     try:
@@ -590,6 +619,7 @@ def _keep_state(
     content_dir: Path,
     lock_path: Path,
     outputs: tuple[Path, Path],
+    verified: dict[str, Verified],
 ) -> None:
     """After the outputs were written: the state the next build starts from (updated, or written anew)."""
     marks = [[m.kind, m.hash, m.mod] for m in rebuilt.header.notetypes]
@@ -604,6 +634,7 @@ def _keep_state(
         "collection": rebuilt.header.collection,
         "lock": stamp.file_hash(lock_path),
         "outputs": state.output_figures(outputs),
+        "media": sorted([path, name, list(fig), taken] for path, (name, fig, taken) in verified.items()),
     }  # fmt: skip
     if rebuilt.full:
         state.write(path, state.Snapshot(rebuilt.files, rebuilt.made, rebuilt.removed_lines, meta))

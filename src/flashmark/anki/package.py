@@ -8,7 +8,7 @@ import json
 import sqlite3
 import time
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +22,7 @@ from flashmark.errors import OutputError, SourceError
 from flashmark.identity import deck_id
 from flashmark.markdown.media import media_name
 from flashmark.outputs import atomic_write, temp_path
+from flashmark.stamp import figures, racy
 from flashmark.types import MediaFile
 
 # genanki's schema, split so the indexes are built after the rows are in (same schema, same order).
@@ -209,14 +210,38 @@ class MediaChanged(SourceError):
     """An image changed between being read for a note and being packed: a fresh build sees the new one."""
 
 
-def media_bytes(media: MediaFile) -> bytes:
-    """An image's bytes as packed, checked against the content hash its media name was made from."""
+# An image whose bytes were checked against its media name: its name, and its figures (size, modification time,
+# change time, inode) and the time they were taken, just before it was read.
+Verified = tuple[str, tuple[int, int, int, int], int]
+
+
+def media_bytes(
+    media: MediaFile,
+    trusted: Mapping[str, Verified] | None = None,
+    verified: dict[str, Verified] | None = None,
+) -> bytes:
+    """An image's bytes as packed, checked against the content hash its media name was made from.
+
+    An image that `trusted` says was checked before under this name, and whose figures have not changed
+    since (and were not taken just as it changed), is not hashed again. Every image checked here is
+    added to `verified`.
+    """
+    taken = time.time_ns()
+    before = figures(media.path)
+    known = trusted.get(media.path) if trusted is not None else None
     try:
         data = Path(media.path).read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read image: {exc.strerror}", media.path) from None
+    unchanged = known is not None and before is not None and known[0] == media.name and tuple(known[1]) == before
+    if known is not None and before is not None and unchanged and not racy(before, known[2]):
+        if verified is not None:
+            verified[media.path] = known
+        return data
     if media_name(data, Path(media.name).suffix) != media.name:
         raise MediaChanged("image changed while the deck was being built; build again", media.path)
+    if verified is not None and before is not None:
+        verified[media.path] = (media.name, before, taken)
     return data
 
 
@@ -228,9 +253,17 @@ def make_package(notes: Sequence[PackageNote], notetype_mods: dict[str, int] | N
     return BulkPackage(notes, {kind: StampedModel(note_type(kind), mods.get(kind, 0)) for kind in kinds})
 
 
-def write_apkg(package: genanki.Package, target: Path, timestamp: float, media: Sequence[MediaFile] = ()) -> None:
+def write_apkg(
+    package: genanki.Package,
+    target: Path,
+    timestamp: float,
+    media: Sequence[MediaFile] = (),
+    trusted: Mapping[str, Verified] | None = None,
+    verified: dict[str, Verified] | None = None,
+) -> None:
     """What genanki's Package.write_to_file does, with its scratch database beside `target` and the
-    media read straight from the content folder (each checked against its content hash) into the zip."""
+    media read straight from the content folder (each checked against its content hash, see media_bytes)
+    into the zip."""
     database = temp_path(target.with_name("collection.anki2"))
     try:
         conn = sqlite3.connect(database)
@@ -243,7 +276,7 @@ def write_apkg(package: genanki.Package, target: Path, timestamp: float, media: 
             out.write(database, "collection.anki2")
             out.writestr("media", json.dumps({str(n): m.name for n, m in enumerate(media)}))
             for n, m in enumerate(media):
-                out.writestr(str(n), media_bytes(m))
+                out.writestr(str(n), media_bytes(m, trusted, verified))
     except sqlite3.Error as exc:  # "database or disk is full"
         raise OutputError(f"cannot write the deck: {exc}", target) from None
     finally:
@@ -251,17 +284,21 @@ def write_apkg(package: genanki.Package, target: Path, timestamp: float, media: 
 
 
 def apkg_writer(
-    notes: Sequence[PackageNote], timestamp: float | None = None, notetype_mods: dict[str, int] | None = None
+    notes: Sequence[PackageNote],
+    timestamp: float | None = None,
+    notetype_mods: dict[str, int] | None = None,
+    trusted: Mapping[str, Verified] | None = None,
+    verified: dict[str, Verified] | None = None,
 ) -> Callable[[Path], None]:
     """A function writing the .apkg of `notes` to a path (for `atomic_write` or a Transaction).
 
     Notes and the note type keep the modification times they carry; `timestamp` (default: now)
-    is used where they carry none, and for the ids of new cards.
+    is used where they carry none, and for the ids of new cards. `trusted` and `verified`: see media_bytes.
     """
     stamp = time.time() if timestamp is None else timestamp
     package = make_package(notes, notetype_mods)
     media = package_media(notes)
-    return lambda tmp: write_apkg(package, tmp, stamp, media)
+    return lambda tmp: write_apkg(package, tmp, stamp, media, trusted, verified)
 
 
 def write_package(
