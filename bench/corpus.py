@@ -220,6 +220,26 @@ def generate(n: int, out: Path, seed: int = 0) -> dict[str, int]:
     return counts
 
 
+def generate_media(out: Path, images: int = 300, image_kb: int = 300, seed: int = 0) -> dict[str, int]:
+    """Write a folder like a chapter-per-file book with figures: `images` pictures of about `image_kb` KB
+    (90 MB by default), one per question, in files of 30 questions (replacing `out`)."""
+    rng = random.Random(seed)
+    generate(images, out, seed)  # the questions; then a figure in each answer
+    figures = out / "img"
+    figures.mkdir()
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452")
+    n = 0
+    for path in sorted(out.rglob("*.md")):
+        parts = path.read_text(encoding="utf-8").split("**答案：** ")
+        for i in range(1, len(parts)):
+            (figures / f"fig{n:04d}.png").write_bytes(png + rng.randbytes(image_kb * 1024))
+            rel = Path("..", "img", f"fig{n:04d}.png") if path.parent != out else Path("img", f"fig{n:04d}.png")
+            parts[i] = f"![图 {n}]({rel.as_posix()}) " + parts[i]
+            n += 1
+        path.write_text("**答案：** ".join(parts), encoding="utf-8")
+    return {"images": n, "bytes": n * (image_kb * 1024 + len(png))}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("questions", type=int)

@@ -1,16 +1,23 @@
 """Benchmark flashmark builds on generated corpora and print the figures BENCHMARKS.md records.
 
-Usage: python bench/run.py [--sizes 3000 30000 100000] [--repeat 3] [--profile] [--no-stock]
+Usage: python bench/run.py [--sizes 3000 30000 100000] [--repeat 3] [--no-stock] [--no-peers] [--no-media]
 
 For each size, each measurement runs in a fresh Python process (so its peak memory is its own):
-  cold    `build()` with no cache and no earlier output
-  warm    `build()` again after one answer in one file was edited (the cold build's cache is kept)
+  cold    `build()` with no output folder yet: no parse cache, no build state
+  noop    `build()` again with nothing changed: "up to date", nothing written
+  warm    `build()` after one answer in one file was edited: rebuilt from the last build's state
+  full    the same edit built with `force=True`: the whole pipeline again (parse cache still used)
   floor   genanki alone writing the same notes: genanki.Model, one genanki.Deck per deck name, one
           genanki.Note per note, Package.write_to_file; with the decks' JSON written once (stock
-          genanki rewrites it once per deck, quadratic in the number of decks)
+          genanki rewrites it once per deck, quadratic in the number of decks): the strict floor
   stock   the same with stock genanki, quadratic deck writing included
-Times cover the library call only, not interpreter start-up and imports. Peak memory is the
-build process's maximum resident set size; the parse workers' largest is shown beside it.
+  parser  markdown-it-py alone (CommonMark with tables) parsing and rendering every file, in as many
+          worker processes as a build uses: the parser's own share of a cold build
+Beside them, on the 3,000-question corpus, markdown-anki-decks (installed into its own venv in the work
+folder) building the same files, and a deck of about 90 MB of images: cold, noop and warm, against
+writing its package's bytes once.
+Times cover the library call only, not interpreter start-up and imports (markdown-anki-decks: its
+whole command). Peak memory is the build process's maximum resident set size.
 """
 
 from __future__ import annotations
@@ -30,9 +37,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from corpus import generate  # noqa: E402
+from corpus import generate, generate_media  # noqa: E402
 
 STAMP = 1_700_000_000
+SETTLE = 0.1  # seconds between an edit and the next build: the build stamp distrusts files changed just before
 
 
 def _maxrss_mb(who: int) -> float:
@@ -93,11 +101,52 @@ def _floor(mode: str, content: Path, out: Path) -> dict[str, float]:
     return {"seconds": seconds, "notes": len(rendered), "decks": len(decks)}
 
 
-def _measure(mode: str, content: Path, out: Path, profile: Path | None) -> dict[str, float]:
+def _parse_one(path: str) -> int:
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("table")
+    return len(md.render(Path(path).read_text(encoding="utf-8")))
+
+
+def _parser(content: Path) -> dict[str, float]:
+    """markdown-it-py alone rendering every file, in as many processes as a cold build parses in."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from flashmark.parallel import _context, worker_count
+
+    files = [str(p) for p in sorted(content.rglob("*.md"))]
+    count = worker_count([os.path.getsize(f) for f in files], None)
+    started = time.perf_counter()
+    if count > 1:
+        with ProcessPoolExecutor(count, mp_context=_context()) as pool:
+            rendered = sum(pool.map(_parse_one, files, chunksize=max(1, len(files) // (count * 8))))
+    else:
+        rendered = sum(_parse_one(f) for f in files)
+    return {"seconds": time.perf_counter() - started, "workers": count, "bytes": rendered}
+
+
+def _write_once(content: Path, out: Path) -> dict[str, float]:
+    """Writing the deck's bytes once (to a new file, no fsync): the floor for a deck of images."""
+    deck = next(out.glob("*.apkg"))
+    data = deck.read_bytes()
+    target = out / "once.bin"
+    started = time.perf_counter()
+    target.write_bytes(data)
+    seconds = time.perf_counter() - started
+    target.unlink()
+    return {"seconds": seconds, "bytes": len(data)}
+
+
+def _measure(mode: str, content: Path, out: Path, profile: Path | None) -> dict[str, Any]:
     """Run one measurement in this process and return its figures."""
     if mode in ("floor", "stock"):
         return _floor(mode, content, out)
+    if mode == "parser":
+        return _parser(content)
+    if mode == "once":
+        return _write_once(content, out)
     from flashmark.build import build
+    from flashmark.incremental import LazyNotes
 
     if mode == "cold" and out.exists():
         shutil.rmtree(out)
@@ -108,32 +157,34 @@ def _measure(mode: str, content: Path, out: Path, profile: Path | None) -> dict[
         profiler = cProfile.Profile()
         profiler.enable()
     started = time.perf_counter()
-    result = build(content, out)
+    result = build(content, out, force=mode == "full")
     seconds = time.perf_counter() - started
     if profiler is not None and profile is not None:
         profiler.disable()
         profiler.dump_stats(str(profile))
+    how = "up to date" if result.unchanged is not None else "state" if isinstance(result.notes, LazyNotes) else "full"
     return {
         "seconds": seconds,
         "questions": result.questions,
-        "notes": len(result.notes),
+        "notes": result.unchanged["notes"] if result.unchanged is not None else len(result.notes),
         "files": result.files,
         "rss_mb": _maxrss_mb(resource.RUSAGE_SELF),
         "workers_rss_mb": _maxrss_mb(resource.RUSAGE_CHILDREN),
+        "how": how,
     }
 
 
-def _child(mode: str, content: Path, out: Path, profile: Path | None = None) -> dict[str, float]:
+def _child(mode: str, content: Path, out: Path, profile: Path | None = None) -> dict[str, Any]:
     """Run one measurement in a fresh interpreter."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--measure", mode, str(content), str(out)]
     if profile is not None:
         cmd += ["--profile-to", str(profile)]
     proc = subprocess.run(cmd, check=True, capture_output=True, text=True)
-    figures: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    figures: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return figures
 
 
-def _best(runs: list[dict[str, float]]) -> dict[str, float]:
+def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return min(runs, key=lambda r: r["seconds"])
 
 
@@ -155,11 +206,81 @@ def _print_profile(path: Path, title: str, lines: int = 30) -> None:
     pstats.Stats(str(path)).sort_stats("cumulative").print_stats(lines)
 
 
+def _peer(workdir: Path, content: Path) -> dict[str, Any] | None:
+    """markdown-anki-decks building the same folder (its whole command, start-up included), or None."""
+    venv = workdir / "peer-venv"
+    tool = venv / "bin" / "mdankideck"
+    if not tool.exists():
+        try:
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+            subprocess.run(
+                [str(venv / "bin" / "pip"), "install", "--quiet", "markdown-anki-decks"],
+                check=True,
+                capture_output=True,
+            )
+        except subprocess.CalledProcessError as exc:
+            print(f"markdown-anki-decks could not be installed: {exc.stderr[-300:]!r}")
+            return None
+    version = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", "import importlib.metadata as m; print(m.version('markdown-anki-decks'))"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    out = workdir / "peer-out"
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    started = time.perf_counter()
+    proc = subprocess.run([str(tool), str(content), str(out)], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    startup_started = time.perf_counter()
+    subprocess.run([str(tool), "--help"], capture_output=True)
+    startup = time.perf_counter() - startup_started
+    decks = list(out.rglob("*.apkg"))
+    return {
+        "seconds": seconds,
+        "startup_s": startup,
+        "decks": len(decks),
+        "ok": proc.returncode == 0,
+        "version": version,
+    }
+
+
+def _media(workdir: Path, repeat: int) -> dict[str, Any]:
+    """A deck of about 90 MB of images: cold, nothing changed, one answer edited; and writing its bytes once."""
+    content, out = workdir / "media", workdir / "media-out"
+    generate_media(content)
+    cold = _child("cold", content, out)
+    time.sleep(SETTLE)
+    noop = _best([_child("noop", content, out) for _ in range(repeat)])
+    warms = []
+    for _ in range(repeat):
+        _edit_one_file(content)
+        time.sleep(SETTLE)
+        warms.append(_child("warm", content, out))
+    once = _best([_child("once", content, out) for _ in range(max(3, repeat))])
+    row = {
+        "files": cold["files"],
+        "notes": cold["notes"],
+        "mb": once["bytes"] / 1e6,
+        "cold_s": cold["seconds"],
+        "noop_s": noop["seconds"],
+        "noop_how": noop["how"],
+        "warm_s": _best(warms)["seconds"],
+        "warm_how": _best(warms)["how"],
+        "once_s": once["seconds"],
+    }
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(content, ignore_errors=True)
+    return row
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[3000, 30000, 100000])
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the fastest is shown")
     parser.add_argument("--no-stock", action="store_true", help="skip stock genanki (90 s at 100,000 questions)")
+    parser.add_argument("--no-peers", action="store_true", help="skip markdown-anki-decks (installed from PyPI)")
+    parser.add_argument("--no-media", action="store_true", help="skip the deck of 90 MB of images")
     parser.add_argument(
         "--workdir", type=Path, help="where corpora and outputs go (default: a temp folder, removed after)"
     )
@@ -174,71 +295,114 @@ def main() -> None:
         return
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="flashmark-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     print(
         f"flashmark benchmark: {cores} cores available, Python {sys.version.split()[0]}, "
         f"best of {args.repeat}, load average {os.getloadavg()[0]:.2f}"
     )
     header = (
-        f"{'questions':>9} {'files':>5} {'notes':>6} | {'cold s':>6} {'q/s':>6} {'peak MB':>7} {'wkr MB':>6} | "
-        f"{'warm s':>6} | {'floor s':>7} {'stock s':>7} | {'cold/floor':>10} {'warm/floor':>10} {'warm/stock':>10}"
+        f"{'questions':>9} {'files':>5} {'notes':>6} | {'cold s':>6} {'peak MB':>7} | {'noop s':>6} {'warm s':>6} "
+        f"{'full s':>6} | {'floor s':>7} {'stock s':>7} {'parser s':>8} | {'noop/fl':>7} {'warm/fl':>7} "
+        f"{'cold/target':>11}"
     )
     print(header)
     print("-" * len(header))
-    rows = []
+    rows: list[dict[str, Any]] = []
+    extra: dict[str, Any] = {}
     try:
         for size in args.sizes:
             content = workdir / f"corpus-{size}"
             out = workdir / f"out-{size}"
             generate(size, content)
-            colds, warms = [], []
+            colds, noops, warms, fulls = [], [], [], []
             for _ in range(args.repeat):
                 colds.append(_child("cold", content, out))
+                time.sleep(SETTLE)
+                noops.append(_child("noop", content, out))
                 _edit_one_file(content)
+                time.sleep(SETTLE)
                 warms.append(_child("warm", content, out))
-            cold, warm = _best(colds), _best(warms)
+                _edit_one_file(content)
+                time.sleep(SETTLE)
+                fulls.append(_child("full", content, out))
+            cold, noop, warm, full = _best(colds), _best(noops), _best(warms), _best(fulls)
             floor = _best([_child("floor", content, out) for _ in range(args.repeat)])
             stock = None if args.no_stock else _child("stock", content, out)
+            parsed = _best([_child("parser", content, out) for _ in range(args.repeat)])
+            target = 1.3 * parsed["seconds"] + floor["seconds"]
             row = {
                 "questions": cold["questions"],
                 "files": cold["files"],
                 "notes": cold["notes"],
                 "cold_s": cold["seconds"],
-                "questions_per_s": cold["questions"] / cold["seconds"],
-                "peak_rss_mb": max(r["rss_mb"] for r in colds + warms),
+                "peak_rss_mb": max(r["rss_mb"] for r in colds + noops + warms + fulls),
                 "worker_rss_mb": max(r["workers_rss_mb"] for r in colds),
+                "noop_s": noop["seconds"],
+                "noop_how": noop["how"],
                 "warm_s": warm["seconds"],
+                "warm_how": warm["how"],
+                "full_s": full["seconds"],
                 "floor_s": floor["seconds"],
                 "stock_floor_s": stock["seconds"] if stock else None,
-                "cold_over_floor": cold["seconds"] / floor["seconds"],
+                "parser_s": parsed["seconds"],
+                "parser_workers": parsed["workers"],
+                "noop_over_floor": noop["seconds"] / floor["seconds"],
                 "warm_over_floor": warm["seconds"] / floor["seconds"],
-                "warm_over_stock": warm["seconds"] / stock["seconds"] if stock else None,
+                "full_over_floor": full["seconds"] / floor["seconds"],
+                "cold_target_s": target,
+                "cold_over_target": cold["seconds"] / target,
             }
             rows.append(row)
             stock_s = f"{row['stock_floor_s']:>7.2f}" if stock else f"{'-':>7}"
-            stock_ratio = f"{row['warm_over_stock']:>10.2f}" if stock else f"{'-':>10}"
             print(
                 f"{row['questions']:>9.0f} {row['files']:>5.0f} {row['notes']:>6.0f} | {row['cold_s']:>6.2f} "
-                f"{row['questions_per_s']:>6.0f} {row['peak_rss_mb']:>7.0f} {row['worker_rss_mb']:>6.0f} | "
-                f"{row['warm_s']:>6.2f} | {row['floor_s']:>7.2f} {stock_s} | "
-                f"{row['cold_over_floor']:>10.2f} {row['warm_over_floor']:>10.2f} {stock_ratio}",
+                f"{row['peak_rss_mb']:>7.0f} | {row['noop_s']:>6.3f} {row['warm_s']:>6.2f} {row['full_s']:>6.2f} | "
+                f"{row['floor_s']:>7.2f} {stock_s} {row['parser_s']:>8.2f} | {row['noop_over_floor']:>7.2f} "
+                f"{row['warm_over_floor']:>7.2f} {row['cold_over_target']:>11.2f}"
+                + (
+                    ""
+                    if noop["how"] == "up to date" and warm["how"] == "state"
+                    else f"  ({noop['how']}, {warm['how']})"
+                ),
                 flush=True,
             )
             if args.profile:
                 prof_cold, prof_warm = workdir / f"cold-{size}.prof", workdir / f"warm-{size}.prof"
                 _child("cold", content, out, prof_cold)
                 _edit_one_file(content)
+                time.sleep(SETTLE)
                 _child("warm", content, out, prof_warm)
                 _print_profile(prof_cold, f"cold build, {size} questions")
                 _print_profile(prof_warm, f"warm rebuild, {size} questions")
+            if size == 3000 and not args.no_peers:
+                peer = _peer(workdir, content)
+                if peer is not None:
+                    extra["markdown_anki_decks_3000"] = peer
+                    print(
+                        f"  markdown-anki-decks {peer['version']} on the same 3,000 questions: {peer['seconds']:.2f} s "
+                        f"(its start-up alone: {peer['startup_s']:.2f} s; {peer['decks']} decks; "
+                        f"{'ok' if peer['ok'] else 'failed'}) against flashmark's cold {row['cold_s']:.2f} s",
+                        flush=True,
+                    )
             shutil.rmtree(out, ignore_errors=True)
             shutil.rmtree(content, ignore_errors=True)
+        if not args.no_media:
+            media = _media(workdir, args.repeat)
+            extra["media"] = media
+            print(
+                f"images: {media['files']} files, {media['notes']} notes, {media['mb']:.0f} MB deck | cold "
+                f"{media['cold_s']:.2f} s | noop {media['noop_s']:.3f} s ({media['noop_s'] / media['once_s']:.2f} x "
+                f"writing it once) | one answer edited {media['warm_s']:.2f} s ({media['warm_s'] / media['once_s']:.2f} "
+                f"x) | writing its {media['mb']:.0f} MB once {media['once_s']:.3f} s",
+                flush=True,
+            )
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"sizes": rows, **extra}, indent=2))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from corpus import generate
-from flashmark.anki.notetype import notetype_hash
 from flashmark.anki.package import write_package
 from flashmark.build import CACHE_DIR, deck_name
 from flashmark.config import load_config
@@ -67,10 +66,10 @@ def stages(content: Path, out: Path) -> tuple[dict[str, float], dict[str, float]
     lap("render")
     previous = read_lock(content / LOCK_FILE)
     lap("lock: read")
-    identified = assign_identities(rendered, previous, notetype_hash(), time.time())
+    identified = assign_identities(rendered, previous, None, time.time())
     del rendered
     lap("lock: identities")
-    write_package(identified.notes, out / "deck.apkg", notetype_mod=identified.notetype_mod)
+    write_package(identified.notes, out / "deck.apkg", notetype_mods=identified.notetype_mods)
     lap("package")
     write_lock(content / LOCK_FILE, identified.lock)
     lap("lock: write")
