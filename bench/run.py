@@ -27,10 +27,12 @@ import json
 import os
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -206,8 +208,22 @@ def _print_profile(path: Path, title: str, lines: int = 30) -> None:
     pstats.Stats(str(path)).sort_stats("cumulative").print_stats(lines)
 
 
+def _peer_format(content: Path, dest: Path) -> None:
+    """The corpus as markdown-anki-decks reads notes: a file is a deck titled by its `#` heading, each `##`
+    heading a question with its answer below (the corpus's `###` topic and `####` questions, moved up)."""
+    shutil.rmtree(dest, ignore_errors=True)
+    for path in sorted(content.rglob("*.md")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        moved = [
+            "# " + ln[4:] if ln.startswith("### ") else "## " + ln[5:] if ln.startswith("#### ") else ln for ln in lines
+        ]
+        target = dest / path.relative_to(content)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("\n".join(moved) + "\n", encoding="utf-8")
+
+
 def _peer(workdir: Path, content: Path) -> dict[str, Any] | None:
-    """markdown-anki-decks building the same folder (its whole command, start-up included), or None."""
+    """markdown-anki-decks building the same questions (its whole command, start-up included), or None."""
     venv = workdir / "peer-venv"
     tool = venv / "bin" / "mdankideck"
     if not tool.exists():
@@ -226,23 +242,28 @@ def _peer(workdir: Path, content: Path) -> dict[str, Any] | None:
         capture_output=True,
         text=True,
     ).stdout.strip()
-    out = workdir / "peer-out"
+    out, source = workdir / "peer-out", workdir / "peer-content"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
+    _peer_format(content, source)
     started = time.perf_counter()
-    proc = subprocess.run([str(tool), str(content), str(out)], capture_output=True, text=True)
+    proc = subprocess.run([str(tool), str(source), str(out)], capture_output=True, text=True)
     seconds = time.perf_counter() - started
     startup_started = time.perf_counter()
     subprocess.run([str(tool), "--help"], capture_output=True)
     startup = time.perf_counter() - startup_started
     decks = list(out.rglob("*.apkg"))
+    notes = 0
+    for deck in decks:  # how many notes it made, read from each package's collection
+        with zipfile.ZipFile(deck) as z, tempfile.TemporaryDirectory() as scratch:
+            z.extract("collection.anki2", scratch)
+            db = sqlite3.connect(Path(scratch) / "collection.anki2")
+            notes += db.execute("SELECT COUNT(*) FROM notes").fetchone()[0]
+            db.close()
     return {
-        "seconds": seconds,
-        "startup_s": startup,
-        "decks": len(decks),
-        "ok": proc.returncode == 0,
+        "seconds": seconds, "startup_s": startup, "decks": len(decks), "notes": notes, "ok": proc.returncode == 0,
         "version": version,
-    }
+    }  # fmt: skip
 
 
 def _media(workdir: Path, repeat: int) -> dict[str, Any]:
@@ -381,7 +402,7 @@ def main() -> None:
                     extra["markdown_anki_decks_3000"] = peer
                     print(
                         f"  markdown-anki-decks {peer['version']} on the same 3,000 questions: {peer['seconds']:.2f} s "
-                        f"(its start-up alone: {peer['startup_s']:.2f} s; {peer['decks']} decks; "
+                        f"(its start-up alone: {peer['startup_s']:.2f} s; {peer['decks']} decks, {peer['notes']} notes; "
                         f"{'ok' if peer['ok'] else 'failed'}) against flashmark's cold {row['cold_s']:.2f} s",
                         flush=True,
                     )
