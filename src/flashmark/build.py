@@ -23,6 +23,8 @@ from flashmark.lock import (
     Identified,
     Lock,
     assign_identities,
+    chunks_writer,
+    chunks_written,
     exclusive,
     lock_chunks_of,
     lock_is_written,
@@ -331,12 +333,20 @@ def _build(
         if stateful and not force and lock_path is not None:
             rebuilt = _from_state(state_file, state_key, now, content_dir, config, root, lock_path, output, report)
         note_lines: Sequence[str] | None = None
+        lock_text: Callable[[], Iterable[str]] | None = None  # the lock file's text, when it is not `new_lock`'s
         # Images the last build checked against their names, and those this build checks (see media_bytes).
         trusted = _trusted_media(state_file, content_dir) if stateful and not force else None
         verified: dict[str, Verified] = {}
         if rebuilt is not None:
+
+            def again() -> Sequence[RenderedNote]:  # the same build, from scratch, writing nothing
+                return build(
+                    content_dir, out_dir, deck, tags=tag_filter.include, exclude_tags=tag_filter.exclude, exclude=exclude,
+                    allow_html=allow_html, lock=lock, keep_going=keep_going, write=False, force=True,
+                ).notes  # fmt: skip
+
             result, rows, new_lock, lock_text, note_lines = _incremental_result(
-                rebuilt, root, tag_filter, output, report, lock_path, scan.notices, started, state_file
+                rebuilt, root, tag_filter, output, report, lock_path, scan.notices, started, again
             )
             notetype_mods = rebuilt.identified.notetype_mods
             write_deck = apkg_writer(rows, notetype_mods=notetype_mods, trusted=trusted, verified=verified)
@@ -345,13 +355,10 @@ def _build(
                 content_dir, config, settings, root, tag_filter, output, report, lock_path, scan, started,
                 cache_dir=cache_dir if use_cache and write else None, keep_going=keep_going, progress=progress,
             )  # fmt: skip
-            lock_text = None
             if stateful and not result.errors and not result.left_out_files:
                 rebuilt = from_scratch(corpus.files, corpus.merge, identified, now.sources, content_dir, root)
-            if rebuilt is not None:  # the lines the state keeps are the report's and the lock file's
-                line_of = {r.key: r.report for r in rebuilt.made}
-                note_lines = [line_of[rn.key] for rn in result.notes]
-                lock_text = "".join(lock_chunks_of(new_lock, rebuilt.lock_lines))
+                if rebuilt is not None and apply is None:
+                    corpus = None  # its questions are in the state's records now: let their memory serve what follows
             write_deck = apkg_writer(
                 rendered, notetype_mods=identified.notetype_mods, trusted=trusted, verified=verified
             )
@@ -379,8 +386,8 @@ def _build(
             outputs.stage(report, write_report)
             if lock_path is not None:
                 if lock_text is not None:
-                    if not _holds_text(lock_path, lock_text):
-                        outputs.stage(lock_path, _text_writer(lock_text))
+                    if not chunks_written(lock_path, lock_text()):
+                        outputs.stage(lock_path, chunks_writer(lock_text))
                 elif not lock_is_written(lock_path, new_lock):
                     outputs.stage(lock_path, lock_writer(new_lock))
             outputs.commit()
@@ -515,8 +522,8 @@ def _incremental_result(
     lock_path: Path | None,
     scan_notices: Iterable[Notice],
     started: float,
-    state_file: Path,
-) -> tuple[BuildResult, list[PackageNote], Lock, str, list[str]]:
+    again: Callable[[], Sequence[RenderedNote]],
+) -> tuple[BuildResult, list[PackageNote], Lock, Callable[[], Iterable[str]], list[str]]:
     """The result, the deck's notes, the lock and its text, and the report's note lines of a build made from
     the last build's state."""
     selection = select_notes(rebuilt.notes, tag_filter)
@@ -524,7 +531,7 @@ def _incremental_result(
     rows: list[PackageNote] = [r.rendered if isinstance(r, state.NoteRecord) else r for r in chosen]
     made = {r.key: r.rendered for r in rebuilt.made}
     kept = {r.key: (r.guid, r.mod) for r in chosen if not isinstance(r, state.NoteRecord)}
-    notes = LazyNotes([r.key for r in chosen], made, kept, state_file)
+    notes = LazyNotes([r.key for r in chosen], made, kept, again)
     kinds = Counter(rendered_kind(r.rendered) if isinstance(r, state.NoteRecord) else r.rkind for r in chosen)
     cards = sum(len(card_labels(r.rendered)) if isinstance(r, state.NoteRecord) else r.cards for r in chosen)
     files = rebuilt.files
@@ -556,7 +563,10 @@ def _incremental_result(
         moved=identified.moved,
         tally=(dict(kinds), cards),
     )
-    text = "".join(lock_chunks_of(identified.lock, rebuilt.lock_lines))
+
+    def text() -> Iterable[str]:
+        return lock_chunks_of(identified.lock, rebuilt.lock_lines)
+
     return result, rows, identified.lock, text, [r.report for r in chosen]
 
 
@@ -582,21 +592,6 @@ def _trusted_media(path: Path, content_dir: Path) -> dict[str, Verified] | None:
         return None
     finally:
         last.close()
-
-
-def _holds_text(path: Path, text: str) -> bool:
-    """Whether the file at `path` holds exactly `text`."""
-    try:
-        return path.read_bytes() == text.encode("utf-8")
-    except OSError:
-        return False
-
-
-def _text_writer(text: str) -> Callable[[Path], None]:
-    def write(tmp: Path) -> None:
-        tmp.write_bytes(text.encode("utf-8"))
-
-    return write
 
 
 def _set_aside(path: Path, keep: bool) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -40,7 +40,6 @@ from flashmark.merge import (
 )
 from flashmark.parallel import parse_files
 from flashmark.render import render_notes
-from flashmark.report import note_line
 from flashmark.stamp import Figures, Inputs, figures, racy
 from flashmark.state import Damaged, FileRecord, Kept, NoteRecord, State, light_key
 from flashmark.types import Conflict, KeyInput, MergeGroup, MergeResult, Notice, ParsedFile, Question, RenderedNote
@@ -59,7 +58,9 @@ class Rebuilt:
     notes: tuple[Record, ...]  # every note, in order: made by this build, or kept from the last
     conflicts: tuple[Conflict, ...]
     identified: Identified  # matches, removals and the lock's note types for the notes identified this time
-    lock_lines: tuple[tuple[str, str], ...]  # (key, entry line) of every lock entry
+    lock_lines: tuple[
+        tuple[str, str], ...
+    ]  # (key, entry line) of every lock entry (a full build: none, it has the lock)
     removed_lines: tuple[tuple[str, str], ...]  # those of them without a note
     full: bool  # made from scratch: the state is written anew
     redone_files: frozenset[str] = frozenset()  # the files read again (and those gone), whose records change
@@ -81,38 +82,33 @@ class Rebuilt:
 
 
 class LazyNotes(Sequence[RenderedNote]):
-    """A rebuild's notes in deck order: those it made, and those it kept, read from the state when first asked for.
+    """A rebuild's notes in deck order: those it made, and those it kept, made again only when first asked for.
 
-    The state is opened when the rebuild ends, so the kept notes can be read even after the cache folder is
-    deleted (on systems that keep a deleted file readable while it is open). Should a later build of the
-    folder have changed one of them in the meantime, asking for the notes is an error.
+    The kept notes are made again by `load`, a build of the same folder that writes nothing; should the
+    folder have changed in the meantime so that one of them is no longer what the rebuild kept, asking for
+    the notes is an error.
     """
 
-    def __init__(self, keys: list[str], made: dict[str, RenderedNote], kept: dict[str, tuple[str, int]], path: Path):
+    def __init__(
+        self,
+        keys: list[str],
+        made: dict[str, RenderedNote],
+        kept: dict[str, tuple[str, int]],
+        load: Callable[[], Sequence[RenderedNote]],
+    ) -> None:
         self._keys = keys
         self._made = made
         self._kept = kept  # key → (guid, mod) as the rebuild kept it
-        self._state = State.open(path) if kept else None
+        self._load_all = load
         self._notes: tuple[RenderedNote, ...] | None = None
 
     def _load(self) -> tuple[RenderedNote, ...]:
         if self._notes is None:
             found: dict[str, RenderedNote] = {}
             if self._kept:
-                try:
-                    if self._state is None:
-                        raise Damaged
-                    found = self._state.rendered(list(self._kept))
-                    if any((found[k].guid, found[k].mod) != self._kept[k] for k in self._kept):
-                        raise Damaged
-                except (Damaged, KeyError, ValueError, sqlite3.Error):
-                    raise FlashmarkError(
-                        "the notes this build kept are gone from its cache (a later build changed them); build again"
-                    ) from None
-                finally:
-                    if self._state is not None:
-                        self._state.close()
-                        self._state = None
+                found = {rn.key: rn for rn in self._load_all()}
+                if any(k not in found or (found[k].guid, found[k].mod) != self._kept[k] for k in self._kept):
+                    raise FlashmarkError("the notes of this build have changed since (a later build); build again")
             self._notes = tuple(self._made.get(k) or found[k] for k in self._keys)
         return self._notes
 
@@ -153,9 +149,16 @@ def signature(q: Question) -> tuple[str, str]:
 
 
 def file_record(
-    parsed: ParsedFile, fig: Figures | None, content_dir: Path, root: str, notes: Sequence[str]
+    parsed: ParsedFile,
+    fig: Figures | None,
+    content_dir: Path,
+    root: str,
+    notes: Sequence[str],
+    signatures: Sequence[tuple[str, str]] | None = None,
 ) -> FileRecord:
-    """What a file gave the build besides its notes; `notes` are the keys of its questions' notes."""
+    """What a file gave the build besides its notes; `notes` are the keys of its questions' notes, `signatures`
+    their `signature` when known."""
+    sigs = signatures if signatures is not None else [signature(q) for q in parsed.questions]
     deps = tuple((dep, figures(content_dir / dep)) for dep in parsed.deps)
     return FileRecord(
         parsed.rel,
@@ -165,12 +168,15 @@ def file_record(
         parsed.skipped,
         parsed.notices,
         deck_notices(root, parsed),
-        tuple((*signature(q), note) for q, note in zip(parsed.questions, notes, strict=True)),
+        tuple((x, a, note) for (x, a), note in zip(sigs, notes, strict=True)),
     )
 
 
-def _note_keys_of(signatures: Iterable[tuple[str, str]]) -> tuple[tuple[str, int], ...]:
+def _note_keys_of(signatures: Sequence[tuple[str, str]]) -> tuple[tuple[str, int], ...]:
     """A note's light keys: each group once, each answer with the number of the note's groups that have it."""
+    if len(signatures) == 1:  # most notes
+        x, a = signatures[0]
+        return ((a, 1), (x, 1)) if a else ((x, 1),)
     groups: dict[str, set[str]] = {}
     for x, a in signatures:
         answers = groups.setdefault(x, set())
@@ -187,20 +193,19 @@ def note_records(
     groups: Iterable[MergeGroup],
     identified: Identified,
     place: dict[int, int],
+    signatures: Sequence[tuple[str, str]],
 ) -> list[NoteRecord]:
     """The records of merged, rendered and identified notes (in the same order); `place` gives each question's
-    place in its file (by id)."""
-    entries = {e.key: e for e in identified.lock.notes}
+    place in its file (by id), `signatures` each question's `signature`."""
     group_of = {g.key: g for g in groups}
-    signatures = [signature(q) for q in questions]
+    entries = {e.key: e for e in identified.lock.notes}
     records = []
     for rn, indices, ki in zip(identified.notes, members, key_inputs):
         first = questions[indices[0]]
         records.append(
             NoteRecord(
-                rn, first.file, place[id(first)], ki, entry_line(entries[rn.key]), note_line(rn),
-                group_of.get(rn.key), tuple(dict.fromkeys(questions[i].file for i in indices)),
-                _note_keys_of(signatures[i] for i in indices),
+                rn, first.file, place[id(first)], ki, entries[rn.key], group_of.get(rn.key), tuple(dict.fromkeys(questions[i].file for i in indices)),
+                _note_keys_of([signatures[i] for i in indices]),
             )
         )  # fmt: skip
     return records
@@ -341,7 +346,10 @@ def _rebuild(
     if identified.legacy_reverse:
         return None
 
-    made = note_records(questions, clusters.members, clusters.key_inputs, groups, identified, place)
+    sub_lines = lock_lines(identified)
+    made = note_records(
+        questions, clusters.members, clusters.key_inputs, groups, identified, place, [signature(q) for q in questions]
+    )
     kept = [k for k in last.values() if k.key not in touched]
     every: list[Record] = sorted([*kept, *made], key=lambda r: (order[r.rel], r.seq))
     if clashes_of(every):
@@ -359,7 +367,6 @@ def _rebuild(
         for rel in current
     )  # fmt: skip
     made_keys = {r.key for r in made}
-    sub_lines = lock_lines(identified)
     removed = tuple((k, line) for k, line in sub_lines if k not in made_keys)
     lines = tuple([(k.key, k.entry) for k in kept] + sub_lines)
     return Rebuilt(
@@ -388,17 +395,22 @@ def from_scratch(
     """A full build's records, for its state; None when its notes are not in the order positions give."""
     questions = [q for f in files for q in f.questions]
     place = {id(q): i for f in files for i, q in enumerate(f.questions)}
-    notes = note_records(questions, merged.members, merged.key_inputs, merged.groups, identified, place)
+    signatures = [signature(q) for q in questions]
+    notes = note_records(questions, merged.members, merged.key_inputs, merged.groups, identified, place, signatures)
     order = {f.rel: i for i, f in enumerate(files)}
     places = [(order[r.rel], r.seq) for r in notes]
     if places != sorted(places):  # a rebuild orders notes by place: it must be the merge's own order
         return None
     fig_of = dict(sources)
     note_of = {id(questions[i]): n.key for indices, n in zip(merged.members, merged.notes) for i in indices}
+    sig_of = {id(q): sig for q, sig in zip(questions, signatures)}
     records = tuple(
-        file_record(f, fig_of.get(f.rel), content_dir, root, [note_of[id(q)] for q in f.questions]) for f in files
-    )
+        file_record(
+            f, fig_of.get(f.rel), content_dir, root, [note_of[id(q)] for q in f.questions],
+            [sig_of[id(q)] for q in f.questions],
+        )
+        for f in files
+    )  # fmt: skip
     keys = {r.key for r in notes}
-    lines = lock_lines(identified)
-    removed = tuple((k, line) for k, line in lines if k not in keys)
-    return Rebuilt(records, tuple(notes), merged.conflicts, identified, tuple(lines), removed, True)
+    removed = tuple((e.key, entry_line(e)) for e in identified.lock.notes if e.key not in keys)
+    return Rebuilt(records, tuple(notes), merged.conflicts, identified, (), removed, True)

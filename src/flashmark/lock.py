@@ -248,7 +248,7 @@ def _entry_json(e: LockEntry) -> str:
 
 def lock_chunks(lock: Lock) -> Iterator[str]:
     """The lock's JSON text in pieces, one note per piece, so it can be written without building it whole."""
-    return lock_chunks_of(lock, [(e.key, _entry_json(e)) for e in lock.notes])
+    return _chunks(lock, (_entry_json(e) for e in sorted(lock.notes, key=lambda e: e.key)))
 
 
 def entry_line(e: LockEntry) -> str:
@@ -266,6 +266,11 @@ def read_entry(line: str) -> LockEntry:
 
 def lock_chunks_of(lock: Lock, lines: Iterable[tuple[str, str]]) -> Iterator[str]:
     """The text of a lock with `lock`'s note types, namespace and collection, and these (key, entry line) notes."""
+    return _chunks(lock, (line for _, line in sorted(lines, key=lambda kl: kl[0])))
+
+
+def _chunks(lock: Lock, lines: Iterable[str]) -> Iterator[str]:
+    """The lock's text: its header, then these entry lines in the order given (each made as it is written)."""
     notetypes = json.dumps(
         {m.kind: {"hash": m.hash, "mod": m.mod} for m in sorted(lock.notetypes, key=lambda m: m.kind)}
     )
@@ -275,7 +280,7 @@ def lock_chunks_of(lock: Lock, lines: Iterable[tuple[str, str]]) -> Iterator[str
         f'  "notetypes": {notetypes},\n{collection}  "notes": '
     )
     sep = "[\n    "
-    for _, line in sorted(lines, key=lambda kl: kl[0]):
+    for line in lines:
         yield sep + line
         sep = ",\n    "
     yield "[]\n}\n" if sep == "[\n    " else "\n  ]\n}\n"
@@ -586,9 +591,14 @@ def read_lock(path: Path) -> Lock | None:
 
 def _holds(path: Path, lock: Lock) -> bool:
     """Whether the file at `path` already holds the lock's text, read alongside it piece by piece."""
+    return chunks_written(path, lock_chunks(lock))
+
+
+def chunks_written(path: Path, chunks: Iterable[str]) -> bool:
+    """Whether the file at `path` holds exactly the text of `chunks`, read alongside them piece by piece."""
     try:
         with open(path, encoding="utf-8") as old:
-            for chunk in lock_chunks(lock):
+            for chunk in chunks:
                 if old.read(len(chunk)) != chunk:
                     return False
             return old.read(1) == ""
@@ -602,6 +612,16 @@ def lock_writer(lock: Lock) -> Callable[[Path], None]:
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8") as out:
             out.writelines(lock_chunks(lock))
+
+    return write
+
+
+def chunks_writer(chunks: Callable[[], Iterable[str]]) -> Callable[[Path], None]:
+    """A function writing the text of `chunks()` to a path, a piece at a time."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.writelines(chunks())
 
     return write
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -276,27 +276,31 @@ def _encode(value: Any) -> str:
     return text
 
 
-def _json_lines(data: dict[str, Any], encoded: Mapping[str, Sequence[str]] | None = None) -> Iterator[str]:
+def _json_lines(data: dict[str, Any], encoded: Mapping[str, Iterable[str]] | None = None) -> Iterator[str]:
     """Indented at the top level, one line per list item: stable, diff-friendly and written by json's C encoder.
 
-    `encoded` gives the items of some lists already encoded, one per line.
+    `encoded` gives the items of some lists already encoded, one per line (read as they are written).
     """
     yield "{"
     last_key = len(data) - 1
     for n, (key, value) in enumerate(data.items()):
         comma = "," if n < last_key else ""
         head = f"  {_encode(key)}: "
-        lines = encoded.get(key) if encoded is not None else None
-        if lines is None and isinstance(value, list) and value:
-            lines = [_encode(item) for item in value]
-        if lines:
+        given = encoded.get(key) if encoded is not None else None
+        lines = (
+            iter(given) if given is not None else (_encode(item) for item in value) if isinstance(value, list) else None
+        )
+        first = next(lines, None) if lines is not None else None
+        if lines is not None and first is not None:
             yield head + "["
-            last = len(lines) - 1
-            for i, line in enumerate(lines):
-                yield "    " + line + ("," if i < last else "")
+            pending = first
+            for line in lines:
+                yield "    " + pending + ","
+                pending = line
+            yield "    " + pending
             yield "  ]" + comma
         else:
-            yield head + _encode(value) + comma
+            yield head + _encode([] if lines is not None else value) + comma
     yield "}"
 
 
@@ -305,10 +309,10 @@ def report_json(result: BuildResult) -> str:
     return "\n".join(_json_lines(report_data(result))) + "\n"
 
 
-def write_report_json(result: BuildResult, path: Path, note_lines: Sequence[str] | None = None) -> None:
-    """Write `report_json(result)` to `path` a line at a time; `note_lines`: the notes' lines (`note_line`) when
-    they are known already."""
-    data = report_data(result, notes=note_lines is None)
+def write_report_json(result: BuildResult, path: Path, note_lines: Iterable[str] | None = None) -> None:
+    """Write `report_json(result)` to `path` a line at a time, never holding the whole text; `note_lines`:
+    the notes' lines (`note_line`) when they are known already."""
+    lines = note_lines if note_lines is not None else (note_line(rn) for rn in result.notes)
     with open(path, "w", encoding="utf-8") as out:
-        for line in _json_lines(data, {"notes": note_lines} if note_lines is not None else None):
+        for line in _json_lines(report_data(result, notes=False), {"notes": lines}):
             out.write(line + "\n")

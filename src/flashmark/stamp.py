@@ -60,10 +60,14 @@ def racy(fig: Sequence[int], taken_ns: int) -> bool:
 
 def file_hash(path: Path) -> str | None:
     """BLAKE2b of a file's bytes, or None when it cannot be read."""
+    digest = hashlib.blake2b(digest_size=20)
     try:
-        return hashlib.blake2b(path.read_bytes(), digest_size=20).hexdigest()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
     except OSError:
         return None
+    return digest.hexdigest()
 
 
 def _canonical(value: object) -> object:

@@ -31,27 +31,49 @@ from typing import Any, NamedTuple
 
 from flashmark.anki.notetype import card_labels, rendered_kind
 from flashmark.cache import make_private, private_folder
+from flashmark.lock import LockEntry, entry_line
+from flashmark.report import note_line
 from flashmark.stamp import Figures, figures
-from flashmark.types import KeyInput, MediaFile, MergeGroup, Note, Notice, RenderedNote, Section, Skipped
+from flashmark.types import KeyInput, MediaFile, MergeGroup, Notice, RenderedNote, Skipped
 
 FORMAT = 1
 _SCHEMA = """
 CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE files (rel TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE notes (key TEXT PRIMARY KEY, rel TEXT NOT NULL, seq INTEGER NOT NULL, anchor TEXT,
+CREATE TABLE notes (key TEXT NOT NULL, rel TEXT NOT NULL, seq INTEGER NOT NULL, anchor TEXT,
                     title_norm TEXT NOT NULL, topic TEXT NOT NULL, prompt_norm TEXT NOT NULL, kind TEXT NOT NULL,
                     title TEXT NOT NULL, sources TEXT NOT NULL, guid TEXT NOT NULL, notetype TEXT NOT NULL,
                     deck TEXT NOT NULL, tags TEXT NOT NULL, mod INTEGER NOT NULL, rkind TEXT NOT NULL,
                     cards INTEGER NOT NULL, grp TEXT);
-CREATE TABLE bodies (key TEXT PRIMARY KEY, fields TEXT NOT NULL, media TEXT NOT NULL, report TEXT NOT NULL,
+CREATE TABLE bodies (key TEXT NOT NULL, fields TEXT NOT NULL, media TEXT NOT NULL, report TEXT NOT NULL,
                      entry TEXT NOT NULL);
-CREATE TABLE datas (key TEXT PRIMARY KEY, data TEXT NOT NULL);
 CREATE TABLE note_files (rel TEXT NOT NULL, key TEXT NOT NULL);
-CREATE INDEX note_files_rel ON note_files (rel);
 CREATE TABLE note_keys (k TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL);
-CREATE INDEX note_keys_k ON note_keys (k);
 CREATE TABLE removed (key TEXT PRIMARY KEY, entry TEXT NOT NULL);
 """
+# Made once the rows are in (quicker than keeping them up to date row by row).
+_INDEXES = """
+CREATE UNIQUE INDEX notes_key ON notes (key);
+CREATE UNIQUE INDEX bodies_key ON bodies (key);
+CREATE INDEX note_files_rel ON note_files (rel);
+CREATE INDEX note_files_key ON note_files (key);
+CREATE INDEX note_keys_k ON note_keys (k);
+CREATE INDEX note_keys_key ON note_keys (key);
+"""
+_ENCODE = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, None, json.encoder.encode_basestring, None, ": ", ", ", False, False, True
+    )
+    if getattr(json.encoder, "c_make_encoder", None)
+    else None
+)
+
+
+def _json(value: Any) -> str:
+    """json.dumps(value, ensure_ascii=False) by json's C encoder, without its per-call set-up."""
+    if _ENCODE is not None:
+        return "".join(_ENCODE(value, 0))
+    return json.dumps(value, ensure_ascii=False)
 
 
 class Damaged(Exception):
@@ -72,18 +94,6 @@ def light_key(kind: str, key: str) -> str:
 # ---------------------------------------------------------------- records as JSON
 
 
-def _note_data(rn: RenderedNote) -> list[Any]:
-    n = rn.note
-    return [
-        [
-            n.key, n.title, n.title_html, list(n.topic), n.prompt_html, list(n.answers),
-            [[s.label, s.html, s.norm] for s in n.extras], list(n.tags), n.deck, list(n.sources), n.anchor,
-            [[m.name, m.path] for m in n.media], list(n.files), n.kind, n.reverse,
-        ],
-        rn.guid, rn.deck, list(rn.fields), list(rn.tags), rn.mod, rn.notetype,
-    ]  # fmt: skip
-
-
 def _strs(raw: Any) -> tuple[str, ...]:
     if type(raw) is not list or any(type(x) is not str for x in raw):
         raise Damaged
@@ -98,23 +108,6 @@ def _str(raw: Any) -> str:
     if type(raw) is not str:
         raise Damaged
     return raw
-
-
-def _rendered(raw: Any) -> RenderedNote:
-    if type(raw) is not list or len(raw) != 7 or type(raw[0]) is not list or len(raw[0]) != 15:
-        raise Damaged
-    n, guid, deck, fields, tags, mod, notetype = raw
-    key, title, title_html, topic, prompt, answers, extras, ntags, ndeck, sources, anchor, media, files, kind, rev = n
-    if type(extras) is not list or type(media) is not list or type(mod) is not int or type(rev) is not bool:
-        raise Damaged
-    if anchor is not None and type(anchor) is not str:
-        raise Damaged
-    note = Note(
-        _str(key), _str(title), _str(title_html), _strs(topic), _str(prompt), _strs(answers),
-        tuple(Section(*_strs(s)) for s in extras), _strs(ntags), _str(ndeck), _strs(sources), anchor,
-        tuple(MediaFile(*_strs(m)) for m in media), _strs(files), _str(kind), rev,
-    )  # fmt: skip
-    return RenderedNote(note, _str(guid), _str(deck), _strs(fields), _strs(tags), mod, _str(notetype))
 
 
 def _notices(raw: Any) -> tuple[Notice, ...]:
@@ -206,8 +199,7 @@ class NoteRecord:
     rel: str  # the file of its first question
     seq: int  # its first question's place among its file's questions
     key_input: KeyInput  # what its key was made of (merge.note_keys)
-    entry: str  # its lock-file entry
-    report: str  # its line in the report
+    lock_entry: LockEntry  # its lock-file entry
     group: MergeGroup | None
     files: tuple[str, ...]  # the files its questions come from
     keys: tuple[tuple[str, int], ...]  # light keys of its groups (1) and answers (how many of its groups have it)
@@ -215,6 +207,16 @@ class NoteRecord:
     @property
     def key(self) -> str:
         return self.rendered.key
+
+    @property
+    def entry(self) -> str:
+        """Its lock-file entry as the lock file writes it (made when asked for: a full build holds none)."""
+        return entry_line(self.lock_entry)
+
+    @property
+    def report(self) -> str:
+        """Its line in the report (made when asked for)."""
+        return note_line(self.rendered)
 
     @property
     def title(self) -> str:
@@ -309,33 +311,33 @@ def _group(text: str | None) -> MergeGroup | None:
     return MergeGroup(_str(raw[0]), _str(raw[1]), _strs(raw[2]), _strs(raw[3]), _str(raw[4]))
 
 
-def _insert_notes(db: sqlite3.Connection, notes: Iterable[NoteRecord]) -> None:
-    rows: list[tuple[object, ...]] = []
-    bodies: list[tuple[str, ...]] = []
-    datas: list[tuple[str, str]] = []
-    files: list[tuple[str, str]] = []
-    keys: list[tuple[str, str, int]] = []
-    for r in notes:
-        rn, key = r.rendered, r.rendered.key
-        anchor, title_norm, topic, prompt_norm, kind = r.key_input
-        rows.append(
+def _insert_notes(db: sqlite3.Connection, notes: Sequence[NoteRecord]) -> None:
+    """Insert the notes' rows, a table at a time, each fed by a generator (nothing held whole)."""
+    sep = _SEP
+    db.executemany(
+        f"INSERT INTO notes VALUES ({','.join('?' * 18)})",
+        (
             (
-                key, r.rel, r.seq, anchor, title_norm, _SEP.join(topic), prompt_norm, kind, rn.note.title,
-                _SEP.join(rn.note.sources), rn.guid, rn.notetype, rn.deck, _SEP.join(rn.tags), rn.mod,
-                rendered_kind(rn), len(card_labels(rn)), _group_data(r.group),
+                r.rendered.key, r.rel, r.seq, r.key_input[0], r.key_input[1], sep.join(r.key_input[2]),
+                r.key_input[3], r.key_input[4], r.rendered.note.title, sep.join(r.rendered.note.sources),
+                r.rendered.guid, r.rendered.notetype, r.rendered.deck, sep.join(r.rendered.tags), r.rendered.mod,
+                rendered_kind(r.rendered), len(card_labels(r.rendered)), _group_data(r.group),
             )
-        )  # fmt: skip
-        media = json.dumps([[m.name, m.path] for m in rn.media], ensure_ascii=False) if rn.media else ""
-        data = json.dumps(_note_data(rn), ensure_ascii=False)
-        bodies.append((key, _SEP.join(rn.fields), media, r.report, r.entry))
-        datas.append((key, data))
-        files.extend((f, key) for f in r.files)
-        keys.extend((k, key, n) for k, n in r.keys)
-    db.executemany(f"INSERT INTO notes VALUES ({','.join('?' * 18)})", rows)
-    db.executemany("INSERT INTO bodies VALUES (?, ?, ?, ?, ?)", bodies)
-    db.executemany("INSERT INTO datas VALUES (?, ?)", datas)
-    db.executemany("INSERT INTO note_files VALUES (?, ?)", files)
-    db.executemany("INSERT INTO note_keys VALUES (?, ?, ?)", keys)
+            for r in notes
+        ),
+    )  # fmt: skip
+    db.executemany(
+        "INSERT INTO bodies VALUES (?, ?, ?, ?, ?)",
+        (
+            (
+                r.rendered.key, sep.join(r.rendered.fields),
+                _json([[m.name, m.path] for m in r.rendered.media]) if r.rendered.media else "", r.report, r.entry,
+            )
+            for r in notes
+        ),
+    )  # fmt: skip
+    db.executemany("INSERT INTO note_files VALUES (?, ?)", ((f, r.rendered.key) for r in notes for f in r.files))
+    db.executemany("INSERT INTO note_keys VALUES (?, ?, ?)", ((k, r.rendered.key, n) for r in notes for k, n in r.keys))
 
 
 def seal(meta: dict[str, Any]) -> str:
@@ -371,12 +373,15 @@ def write(path: Path, snapshot: Snapshot) -> None:
         make_private(path.parent)
         tmp.unlink(missing_ok=True)
         with closing(_connect(tmp)) as db:
+            db.execute("PRAGMA journal_mode=OFF")  # a new file, renamed into place only once complete
             db.executescript(_SCHEMA)
             db.execute("BEGIN")
             _set_meta(db, {"format": FORMAT, **snapshot.meta})
-            db.executemany("INSERT INTO files VALUES (?, ?)", [(f.rel, f.data()) for f in snapshot.files])
+            db.executemany("INSERT INTO files VALUES (?, ?)", ((f.rel, f.data()) for f in snapshot.files))
             _insert_notes(db, snapshot.notes)
             db.executemany("INSERT INTO removed VALUES (?, ?)", snapshot.removed)
+            for statement in filter(str.strip, _INDEXES.split(";")):
+                db.execute(statement)
             db.execute("COMMIT")
         os.replace(tmp, path)
     except (OSError, sqlite3.Error):
@@ -509,22 +514,12 @@ class State:
             raise Damaged  # a note without its body
         return out
 
-    def rendered(self, keys: Sequence[str]) -> dict[str, RenderedNote]:
-        """These notes as the last build rendered them."""
-        out: dict[str, RenderedNote] = {}
-        for chunk in _chunks(list(keys)):
-            marks = ",".join("?" * len(chunk))
-            rows = list(self.db.execute(f"SELECT key, data FROM datas WHERE key IN ({marks})", tuple(chunk)))
-            datas = json.loads("[" + ",".join(data for _, data in rows) + "]")
-            out.update((key, _rendered(data)) for (key, _), data in zip(rows, datas))
-        return out
-
     def update(
         self,
         files_gone: Iterable[str],
         files: Iterable[FileRecord],
         notes_gone: Iterable[str],
-        notes: Iterable[NoteRecord],
+        notes: Sequence[NoteRecord],
         removed: Sequence[tuple[str, str]],
         meta: dict[str, Any],
     ) -> bool:
@@ -538,7 +533,7 @@ class State:
                 db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)", [(f.rel, f.data()) for f in files])
                 for chunk in _chunks(gone_notes):
                     marks = ",".join("?" * len(chunk))
-                    for table in ("notes", "bodies", "datas", "note_files", "note_keys"):
+                    for table in ("notes", "bodies", "note_files", "note_keys"):
                         db.execute(f"DELETE FROM {table} WHERE key IN ({marks})", tuple(chunk))
                 _insert_notes(db, notes)
                 db.execute("DELETE FROM removed")
