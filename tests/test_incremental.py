@@ -384,10 +384,12 @@ def test_settings_change_is_a_full_build(tmp_path: Path, used: list[bool], froze
 @pytest.mark.parametrize(
     "damage",
     [
-        "UPDATE notes SET seq = 'x'",
-        "UPDATE bodies SET media = '[1'",
+        "UPDATE notes SET packed = 'x'",
+        "UPDATE notes SET packed = replace(packed, '基础', '基础' || char(30))",
+        "UPDATE notes SET guid = 7",
         "UPDATE files SET data = '{}'",
-        "DELETE FROM bodies",
+        "DELETE FROM note_keys WHERE rowid = 1",
+        "UPDATE note_files SET key = 'x'",
         "DROP TABLE note_keys",
         "UPDATE meta SET v = '[]' WHERE k = 'notetypes'",
     ],

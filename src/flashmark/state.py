@@ -40,13 +40,7 @@ FORMAT = 1
 _SCHEMA = """
 CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE files (rel TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE notes (key TEXT NOT NULL, rel TEXT NOT NULL, seq INTEGER NOT NULL, anchor TEXT,
-                    title_norm TEXT NOT NULL, topic TEXT NOT NULL, prompt_norm TEXT NOT NULL, kind TEXT NOT NULL,
-                    title TEXT NOT NULL, sources TEXT NOT NULL, guid TEXT NOT NULL, notetype TEXT NOT NULL,
-                    deck TEXT NOT NULL, tags TEXT NOT NULL, mod INTEGER NOT NULL, rkind TEXT NOT NULL,
-                    cards INTEGER NOT NULL, grp TEXT);
-CREATE TABLE bodies (key TEXT NOT NULL, fields TEXT NOT NULL, media TEXT NOT NULL, report TEXT NOT NULL,
-                     entry TEXT NOT NULL);
+CREATE TABLE notes (key TEXT NOT NULL, guid TEXT NOT NULL, packed TEXT NOT NULL, sum TEXT NOT NULL);
 CREATE TABLE note_files (rel TEXT NOT NULL, key TEXT NOT NULL);
 CREATE TABLE note_keys (k TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL);
 CREATE TABLE removed (key TEXT PRIMARY KEY, entry TEXT NOT NULL);
@@ -54,7 +48,6 @@ CREATE TABLE removed (key TEXT PRIMARY KEY, entry TEXT NOT NULL);
 # Made once the rows are in (quicker than keeping them up to date row by row).
 _INDEXES = """
 CREATE UNIQUE INDEX notes_key ON notes (key);
-CREATE UNIQUE INDEX bodies_key ON bodies (key);
 CREATE INDEX note_files_rel ON note_files (rel);
 CREATE INDEX note_files_key ON note_files (key);
 CREATE INDEX note_keys_k ON note_keys (k);
@@ -311,33 +304,43 @@ def _group(text: str | None) -> MergeGroup | None:
     return MergeGroup(_str(raw[0]), _str(raw[1]), _strs(raw[2]), _strs(raw[3]), _str(raw[4]))
 
 
+_PACK = "\x1e"  # between a note's values in its packed row: never in one (the parse and JSON keep it out)
+_PACKED = 19  # values in a packed row
+
+
+def _packed(r: NoteRecord) -> str:
+    """A note's row: where it stands, its key's parts, what conflicts, the deck, report and lock file need of it."""
+    rn, sep = r.rendered, _SEP
+    anchor, title_norm, topic, prompt_norm, kind = r.key_input
+    media = _json([[m.name, m.path] for m in rn.media]) if rn.media else ""
+    values = (
+        r.rel, str(r.seq), anchor or "", title_norm, sep.join(topic), prompt_norm, kind, rn.note.title,
+        sep.join(rn.note.sources), rn.notetype, rn.deck, sep.join(rn.tags), str(rn.mod), rendered_kind(rn),
+        str(len(card_labels(rn))), _group_data(r.group) or "", sep.join(rn.fields), media, r.report + _PACK + r.entry,
+    )  # fmt: skip
+    row = _PACK.join(values)
+    if row.count(_PACK) != _PACKED:  # a value holding the separator: the state cannot keep this note
+        raise ValueError("a value holds the state's separator")
+    return row
+
+
+def _sum(key: str, guid: str, packed: str, files: int, keys: int) -> str:
+    """A row's check: a hash of all it holds, and how many rows of the file and key indexes are its own."""
+    text = f"{key}{_PACK}{guid}{_PACK}{packed}{_PACK}{files}{_PACK}{keys}"
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _rows(notes: Sequence[NoteRecord]) -> Iterator[tuple[str, str, str, str]]:
+    for r in notes:
+        packed = _packed(r)
+        yield r.key, r.rendered.guid, packed, _sum(r.key, r.rendered.guid, packed, len(r.files), len(r.keys))
+
+
 def _insert_notes(db: sqlite3.Connection, notes: Sequence[NoteRecord]) -> None:
     """Insert the notes' rows, a table at a time, each fed by a generator (nothing held whole)."""
-    sep = _SEP
-    db.executemany(
-        f"INSERT INTO notes VALUES ({','.join('?' * 18)})",
-        (
-            (
-                r.rendered.key, r.rel, r.seq, r.key_input[0], r.key_input[1], sep.join(r.key_input[2]),
-                r.key_input[3], r.key_input[4], r.rendered.note.title, sep.join(r.rendered.note.sources),
-                r.rendered.guid, r.rendered.notetype, r.rendered.deck, sep.join(r.rendered.tags), r.rendered.mod,
-                rendered_kind(r.rendered), len(card_labels(r.rendered)), _group_data(r.group),
-            )
-            for r in notes
-        ),
-    )  # fmt: skip
-    db.executemany(
-        "INSERT INTO bodies VALUES (?, ?, ?, ?, ?)",
-        (
-            (
-                r.rendered.key, sep.join(r.rendered.fields),
-                _json([[m.name, m.path] for m in r.rendered.media]) if r.rendered.media else "", r.report, r.entry,
-            )
-            for r in notes
-        ),
-    )  # fmt: skip
-    db.executemany("INSERT INTO note_files VALUES (?, ?)", ((f, r.rendered.key) for r in notes for f in r.files))
-    db.executemany("INSERT INTO note_keys VALUES (?, ?, ?)", ((k, r.rendered.key, n) for r in notes for k, n in r.keys))
+    db.executemany("INSERT INTO notes VALUES (?, ?, ?, ?)", _rows(notes))
+    db.executemany("INSERT INTO note_files VALUES (?, ?)", ((f, r.key) for r in notes for f in r.files))
+    db.executemany("INSERT INTO note_keys VALUES (?, ?, ?)", ((k, r.key, n) for r in notes for k, n in r.keys))
 
 
 def seal(meta: dict[str, Any]) -> str:
@@ -465,7 +468,8 @@ class State:
         out: list[str] = []
         for chunk in _chunks(sorted(keys)):
             marks = ",".join("?" * len(chunk))
-            out.extend(e for (e,) in self.db.execute(f"SELECT entry FROM bodies WHERE key IN ({marks})", tuple(chunk)))
+            sql = f"SELECT packed FROM notes WHERE key IN ({marks})"
+            out.extend(p.rpartition(_PACK)[2] for (p,) in self.db.execute(sql, tuple(chunk)))
         return out
 
     def removed(self) -> list[tuple[str, str]]:
@@ -477,41 +481,28 @@ class State:
         guids.update(g for (g,) in self.db.execute("SELECT json_extract(entry, '$.guid') FROM removed"))
         return guids
 
-    _TYPES = (
-        "typeof(rel) != 'text' OR typeof(seq) != 'integer' OR typeof(anchor) NOT IN ('text', 'null')"
-        " OR typeof(title_norm) != 'text' OR typeof(topic) != 'text' OR typeof(prompt_norm) != 'text'"
-        " OR typeof(kind) != 'text' OR typeof(title) != 'text' OR typeof(sources) != 'text' OR typeof(guid) != 'text'"
-        " OR typeof(notetype) != 'text' OR typeof(deck) != 'text' OR typeof(tags) != 'text'"
-        " OR typeof(mod) != 'integer' OR typeof(rkind) != 'text' OR typeof(cards) != 'integer'"
-        " OR typeof(grp) NOT IN ('text', 'null')"
-    )
-
     def notes(self) -> dict[str, Kept]:
         """Every note of the last build as it left it, by key (Kept.rel and Kept.seq say where it stands)."""
-        bad = (
-            "typeof(fields) != 'text' OR typeof(media) != 'text' OR typeof(report) != 'text' OR typeof(entry) != 'text'"
-        )
-        if (
-            self.db.execute(f"SELECT COUNT(*) FROM notes WHERE {self._TYPES}").fetchone()[0]
-            or self.db.execute(f"SELECT COUNT(*) FROM bodies WHERE {bad}").fetchone()[0]
-        ):
+        bad = "typeof(key) != 'text' OR typeof(guid) != 'text' OR typeof(packed) != 'text' OR typeof(sum) != 'text'"
+        if self.db.execute(f"SELECT COUNT(*) FROM notes WHERE {bad}").fetchone()[0]:
             raise Damaged
-        sql = (
-            "SELECT key, rel, seq, anchor, title_norm, topic, prompt_norm, kind, title, sources, guid, notetype, deck,"
-            " tags, mod, rkind, cards, grp, fields, media, report, entry FROM notes JOIN bodies USING (key)"
-        )
-        split, sep = str.split, _SEP
+        files = dict(self.db.execute("SELECT key, COUNT(*) FROM note_files GROUP BY key"))
+        keys = dict(self.db.execute("SELECT key, COUNT(*) FROM note_keys GROUP BY key"))
+        split, sep, pack = str.split, _SEP, _PACK
         out: dict[str, Kept] = {}
-        for key, rel, seq, anchor, title_norm, topic, prompt_norm, kind, title, sources, *rest in self.db.execute(sql):
-            guid, notetype, deck, tags, mod, rkind, cards, grp, fields, media, report, entry = rest
+        for key, guid, packed, check in self.db.execute("SELECT key, guid, packed, sum FROM notes"):
+            values = split(packed, pack)
+            if len(values) != _PACKED + 1 or _sum(key, guid, packed, files.get(key, 0), keys.get(key, 0)) != check:
+                raise Damaged
+            rel, seq, anchor, title_norm, topic, prompt_norm, kind, title, sources, notetype, deck, tags = values[:12]
+            mod, rkind, cards, grp, fields, media, report, entry = values[12:]
+            ki = (anchor or None, title_norm, tuple(split(topic, sep)) if topic else (), prompt_norm, kind)
             out[key] = Kept(
-                key, rel, seq, (anchor, title_norm, tuple(split(topic, sep)) if topic else (), prompt_norm, kind),
-                title, tuple(split(sources, sep)), guid, notetype, deck, tuple(split(tags, sep)) if tags else (),
-                mod, rkind, cards, _group(grp) if grp else None, tuple(split(fields, sep)),
-                tuple(MediaFile(*_strs(m)) for m in json.loads(media)) if media else (), report, entry,
+                key, rel, int(seq), ki, title, tuple(split(sources, sep)), guid, notetype, deck,
+                tuple(split(tags, sep)) if tags else (), int(mod), rkind, int(cards), _group(grp) if grp else None,
+                tuple(split(fields, sep)), tuple(MediaFile(*_strs(m)) for m in json.loads(media)) if media else (),
+                report, entry,
             )  # fmt: skip
-        if len(out) != self.db.execute("SELECT COUNT(*) FROM notes").fetchone()[0]:
-            raise Damaged  # a note without its body
         return out
 
     def update(
@@ -533,7 +524,7 @@ class State:
                 db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)", [(f.rel, f.data()) for f in files])
                 for chunk in _chunks(gone_notes):
                     marks = ",".join("?" * len(chunk))
-                    for table in ("notes", "bodies", "note_files", "note_keys"):
+                    for table in ("notes", "note_files", "note_keys"):
                         db.execute(f"DELETE FROM {table} WHERE key IN ({marks})", tuple(chunk))
                 _insert_notes(db, notes)
                 db.execute("DELETE FROM removed")
