@@ -23,6 +23,7 @@ import json
 import os
 import sqlite3
 import time
+import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ FORMAT = 1
 _SCHEMA = """
 CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE files (rel TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE notes (key TEXT NOT NULL, guid TEXT NOT NULL, packed TEXT NOT NULL, sum TEXT NOT NULL);
+CREATE TABLE notes (key TEXT NOT NULL, guid TEXT NOT NULL, packed BLOB NOT NULL, sum INTEGER NOT NULL);
 CREATE TABLE note_files (rel TEXT NOT NULL, key TEXT NOT NULL);
 CREATE TABLE note_keys (k TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL);
 CREATE TABLE removed (key TEXT PRIMARY KEY, entry TEXT NOT NULL);
@@ -324,15 +325,14 @@ def _packed(r: NoteRecord) -> str:
     return row
 
 
-def _sum(key: str, guid: str, packed: str, files: int, keys: int) -> str:
-    """A row's check: a hash of all it holds, and how many rows of the file and key indexes are its own."""
-    text = f"{key}{_PACK}{guid}{_PACK}{packed}{_PACK}{files}{_PACK}{keys}"
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+def _sum(key: str, guid: str, packed: bytes, files: int, keys: int) -> int:
+    """A row's check against damage: a CRC of all it holds, and of how many index rows (files, keys) are its own."""
+    return zlib.crc32(packed, zlib.crc32(f"{key}{_PACK}{guid}{_PACK}{files}{_PACK}{keys}".encode()))
 
 
-def _rows(notes: Sequence[NoteRecord]) -> Iterator[tuple[str, str, str, str]]:
+def _rows(notes: Sequence[NoteRecord]) -> Iterator[tuple[str, str, bytes, int]]:
     for r in notes:
-        packed = _packed(r)
+        packed = _packed(r).encode()
         yield r.key, r.rendered.guid, packed, _sum(r.key, r.rendered.guid, packed, len(r.files), len(r.keys))
 
 
@@ -469,7 +469,7 @@ class State:
         for chunk in _chunks(sorted(keys)):
             marks = ",".join("?" * len(chunk))
             sql = f"SELECT packed FROM notes WHERE key IN ({marks})"
-            out.extend(p.rpartition(_PACK)[2] for (p,) in self.db.execute(sql, tuple(chunk)))
+            out.extend(p.decode().rpartition(_PACK)[2] for (p,) in self.db.execute(sql, tuple(chunk)))
         return out
 
     def removed(self) -> list[tuple[str, str]]:
@@ -483,7 +483,7 @@ class State:
 
     def notes(self) -> dict[str, Kept]:
         """Every note of the last build as it left it, by key (Kept.rel and Kept.seq say where it stands)."""
-        bad = "typeof(key) != 'text' OR typeof(guid) != 'text' OR typeof(packed) != 'text' OR typeof(sum) != 'text'"
+        bad = "typeof(key) != 'text' OR typeof(guid) != 'text' OR typeof(packed) != 'blob' OR typeof(sum) != 'integer'"
         if self.db.execute(f"SELECT COUNT(*) FROM notes WHERE {bad}").fetchone()[0]:
             raise Damaged
         files = dict(self.db.execute("SELECT key, COUNT(*) FROM note_files GROUP BY key"))
@@ -491,8 +491,10 @@ class State:
         split, sep, pack = str.split, _SEP, _PACK
         out: dict[str, Kept] = {}
         for key, guid, packed, check in self.db.execute("SELECT key, guid, packed, sum FROM notes"):
-            values = split(packed, pack)
-            if len(values) != _PACKED + 1 or _sum(key, guid, packed, files.get(key, 0), keys.get(key, 0)) != check:
+            if _sum(key, guid, packed, files.get(key, 0), keys.get(key, 0)) != check:
+                raise Damaged
+            values = split(packed.decode(), pack)
+            if len(values) != _PACKED + 1:
                 raise Damaged
             rel, seq, anchor, title_norm, topic, prompt_norm, kind, title, sources, notetype, deck, tags = values[:12]
             mod, rkind, cards, grp, fields, media, report, entry = values[12:]
