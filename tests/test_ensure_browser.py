@@ -54,7 +54,7 @@ def bare(tmp_path: Path) -> dict[str, str]:
         "XDG_CACHE_HOME": str(tmp_path / "home" / ".cache"),
         "PLAYWRIGHT_BROWSERS_PATH": str(tmp_path / "playwright"),
         "FLASHMARK_CHROMIUM": "",
-        "FLASHMARK_BROWSER_LOCATIONS": "",  # hide /usr/bin/chromium and the other usual places
+        "FLASHMARK_BROWSER_LOCATIONS": "",  # hide the usual places (Debian's chromium among them)
     }
 
 
