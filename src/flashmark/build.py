@@ -391,15 +391,16 @@ def _build(
                 elif not lock_is_written(lock_path, new_lock):
                     outputs.stage(lock_path, lock_writer(new_lock))
             outputs.commit()
+        lock_digest = stamp.file_hash(lock_path) if lock_path is not None and stamped else None
         if stamped and not result.errors:
             said = stamp.Recorded(result.files, result.questions, counts_data(result), result.skipped, result.notices)
             if rebuilt is not None:
                 deps: Iterable[str] = (dep for record in rebuilt.files for dep, _ in record.deps)
             else:
                 deps = (dep for parsed in corpus.files for dep in parsed.deps) if corpus is not None else ()
-            stamp.write(stamp_file, now, content_dir, deps, lock_path, (output, report), said)
-        if rebuilt is not None and stateful and lock_path is not None:
-            _keep_state(state_file, rebuilt, state_key, now, content_dir, lock_path, (output, report), verified)
+            stamp.write(stamp_file, now, content_dir, deps, lock_path, (output, report), said, lock_digest)
+        if rebuilt is not None and stateful and lock_digest is not None:
+            _keep_state(state_file, rebuilt, state_key, now, content_dir, lock_digest, (output, report), verified)
         if progress is not None:
             progress(steps + 2, steps + 2, "done")
         return result
@@ -612,7 +613,7 @@ def _keep_state(
     key: str,
     now: stamp.Inputs,
     content_dir: Path,
-    lock_path: Path,
+    lock_digest: str,
     outputs: tuple[Path, Path],
     verified: dict[str, Verified],
 ) -> None:
@@ -627,7 +628,7 @@ def _keep_state(
         "notetypes": marks,
         "namespace": rebuilt.header.namespace,
         "collection": rebuilt.header.collection,
-        "lock": stamp.file_hash(lock_path),
+        "lock": lock_digest,
         "outputs": state.output_figures(outputs),
         "media": sorted([path, name, list(fig), taken] for path, (name, fig, taken) in verified.items()),
     }  # fmt: skip

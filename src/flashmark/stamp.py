@@ -256,12 +256,16 @@ def write(
     lock_path: Path | None,
     outputs: Sequence[Path],
     said: Recorded,
+    lock_digest: str | None = None,
 ) -> None:
-    """Record what this build read and wrote (after it wrote its files); a stamp that cannot be written is skipped."""
+    """Record what this build read and wrote (after it wrote its files); a stamp that cannot be written is skipped.
+
+    `lock_digest`: the lock file's `file_hash`, when the caller has it.
+    """
     written = time.time_ns()
     lock: list[Any] | None = None
     if lock_path is not None:
-        fig, digest = figures(lock_path), file_hash(lock_path)
+        fig, digest = figures(lock_path), lock_digest or file_hash(lock_path)
         lock = [list(fig) if fig else None, written, digest or ""]
     data = {
         "format": FORMAT,
@@ -297,11 +301,3 @@ def write(
     finally:
         if tmp_name is not None:
             Path(tmp_name).unlink(missing_ok=True)
-
-
-def forget(path: Path) -> None:
-    """Remove a stamp (a build that wrote something else, such as sync's, leaves none behind)."""
-    try:
-        path.unlink()
-    except OSError:
-        pass

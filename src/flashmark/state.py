@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
@@ -552,7 +551,3 @@ class State:
 def output_figures(paths: Iterable[Path]) -> list[list[int] | None]:
     """The figures of the files a build wrote, as the state keeps them."""
     return [list(f) if (f := figures(p)) else None for p in paths]
-
-
-def now_ns() -> int:
-    return time.time_ns()
