@@ -467,3 +467,40 @@ def test_unchanged_images_are_not_hashed_again(tmp_path: Path, monkeypatch: pyte
     settle()
     build(tmp_path / "work", tmp_path / "out")
     assert hashed == [".png"]  # a changed image is checked again
+
+
+def test_a_relative_output_folder_rebuilds_from_the_state(
+    tmp_path: Path, used: list[bool], frozen_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`flashmark build notes -o build`, as the README writes it: the state is found by a relative path too."""
+    folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])]}, "b.md": {"进阶": [Q(TITLES[1], ANSWERS[1])]}})
+    (tmp_path / "work").mkdir()
+    folder.write(tmp_path / "work")
+    monkeypatch.chdir(tmp_path)
+    settle()
+    build(Path("work"), Path("out"))
+    reword_answer(folder, 0)
+    folder.write(tmp_path / "work")
+    settle()
+    result = build(Path("work"), Path("out"))
+    assert used == [True] and result.unchanged is None
+
+
+def test_a_rebuild_keeps_the_warning_about_old_notes_that_ask_for_a_reversed_card(
+    tmp_path: Path, used: list[bool]
+) -> None:
+    """That warning spans every such note: a folder that has them is rebuilt in full, and keeps saying so."""
+    notes = Path(shutil.copytree(Path(__file__).parent / "fixtures" / "upgrade_v0_1" / "notes", tmp_path / "notes"))
+    settings = notes / "flashmark.toml"
+    settings.write_text((settings.read_text(encoding="utf-8") if settings.exists() else "") + "reverse = true\n")
+    settle()
+    first = build(notes, tmp_path / "out")
+    warned = [n for n in first.notices if n.kind == "reverse"]
+    assert warned
+    page = notes / "basics.md"
+    page.write_text(page.read_text(encoding="utf-8") + "\n\n## 新问题\n\n**答案：** 新的答案。\n", encoding="utf-8")
+    settle()
+    again = build(notes, tmp_path / "out")
+    assert [n for n in again.notices if n.kind == "reverse"] and used == []
+    full = build(notes, tmp_path / "fresh", force=True)
+    assert again.notices == full.notices

@@ -504,6 +504,7 @@ def _from_state(
             or meta.get("lock") != stamp.file_hash(lock_path)
             or type(meta.get("taken")) is not int
             or type(meta.get("max_mod")) is not int
+            or meta.get("legacy_reverse") != 0  # its one warning spans every such note: only a full build gives it
         ):
             return None
         cache_dir, distrusted = trusted_cache(path.parent.parent)
@@ -628,6 +629,9 @@ def _keep_state(
         "notetypes": marks,
         "namespace": rebuilt.header.namespace,
         "collection": rebuilt.header.collection,
+        # Notes of the one-card note type asking for a reversed card: a rebuild makes none (it falls back to a
+        # full build when it would), so only a full build can leave any.
+        "legacy_reverse": len(rebuilt.identified.legacy_reverse) if rebuilt.full else 0,
         "lock": lock_digest,
         "outputs": state.output_figures(outputs),
         "media": sorted([path, name, list(fig), taken] for path, (name, fig, taken) in verified.items()),

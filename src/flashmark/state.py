@@ -419,7 +419,7 @@ class State:
         if not path.is_file() or any(private_folder(f) is not None for f in (path.parent.parent, path.parent)):
             return None
         try:
-            db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, isolation_level=None)
+            db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)
             meta = {k: json.loads(v) for k, v in db.execute("SELECT k, v FROM meta")}
         except (sqlite3.Error, ValueError):
             return None
