@@ -35,7 +35,7 @@ import sys
 import tempfile
 import types as types_module
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import metadata
@@ -329,26 +329,7 @@ class ParseCache:
                 return
             deps.append([dep, *key])
         header = json.dumps([self.env, rel, digest, deps], ensure_ascii=False).encode()
-        target = self.entry_path(rel)
-        tmp_name = None
-        try:
-            try:
-                fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=self.folder)
-            except FileNotFoundError:  # the first entry: make the folder (only once writing is known to work)
-                make_private(self.folder)
-                fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=self.folder)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_MAGIC)
-                fh.write(header)
-                fh.write(b"\n")
-                fh.write(to_json(parsed))
-            os.replace(tmp_name, target)
-            tmp_name = None
-        except OSError:
-            pass
-        finally:
-            if tmp_name is not None:
-                Path(tmp_name).unlink(missing_ok=True)
+        write_private(self.entry_path(rel), (_MAGIC, header, b"\n", to_json(parsed)))
 
     def prune(self, rels: list[str]) -> None:
         """Remove entries (and stray temp files) of files that are no longer part of the content."""
@@ -363,6 +344,27 @@ class ParseCache:
                     (self.folder / name).unlink()
                 except OSError:
                     pass
+
+
+def write_private(target: Path, parts: Iterable[bytes]) -> None:
+    """Write a cache file atomically into its private folder (made when missing); a file that cannot be
+    written is silently skipped, as the cache is only an optimisation."""
+    tmp_name = None
+    try:
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+        except FileNotFoundError:  # the first file: make the folder (only once writing is known to work)
+            make_private(target.parent)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+        with os.fdopen(fd, "wb") as fh:
+            fh.writelines(parts)
+        os.replace(tmp_name, target)
+        tmp_name = None
+    except OSError:
+        pass
+    finally:
+        if tmp_name is not None:
+            Path(tmp_name).unlink(missing_ok=True)
 
 
 def trusted_cache(cache_dir: Path) -> tuple[Path | None, Notice | None]:

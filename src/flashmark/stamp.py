@@ -26,14 +26,13 @@ import dataclasses
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flashmark.cache import code_key, make_private, private_folder
+from flashmark.cache import code_key, private_folder, write_private
 from flashmark.types import Notice, Skipped
 
 FORMAT = 1
@@ -286,18 +285,5 @@ def write(
             "notices": [_notice_data(n) for n in said.notices],
         },
     }
-    tmp_name = None
-    try:
-        if private_folder(path.parent.parent) is not None or private_folder(path.parent) is not None:
-            return
-        make_private(path.parent)
-        fd, tmp_name = tempfile.mkstemp(prefix=".stamp.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, ensure_ascii=False)
-        os.replace(tmp_name, path)
-        tmp_name = None
-    except OSError:
-        pass
-    finally:
-        if tmp_name is not None:
-            Path(tmp_name).unlink(missing_ok=True)
+    if private_folder(path.parent.parent) is None and private_folder(path.parent) is None:
+        write_private(path, (json.dumps(data, ensure_ascii=False).encode(),))
