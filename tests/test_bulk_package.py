@@ -97,3 +97,52 @@ def test_leaves_no_scratch_database_behind(fixture_dir, tmp_path: Path, scratch:
     assert list(scratch.iterdir()) == []
     stock_genanki(notes, tmp_path / "stock.apkg")  # the reference shows what the check would catch
     assert len(list(scratch.iterdir())) == 1
+
+
+def _picture_notes(root: Path) -> list[RenderedNote]:
+    """Two notes of a folder with two pictures, rendered."""
+    (root / "img").mkdir(parents=True)
+    (root / "img" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40)
+    (root / "img" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(255, -1, -1)) * 40)
+    (root / "n.md").write_text(
+        "# 图\n\n## 甲\n\n### 一？\n\n**答案：** ![a](img/a.png)\n\n### 二？\n\n**答案：** ![b](img/b.png)\n",
+        encoding="utf-8",
+    )
+    corpus = load_corpus(root)
+    return list(render_notes(corpus.merge.notes, deck_name(root, load_config(root))))
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_images_of_the_last_package_are_copied_as_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: bool
+) -> None:
+    """A package made with the last one's stored images (copied in the kernel, or through the process where the
+    system has no copy_file_range) holds the same images under new entry numbers, and Anki imports them."""
+    import os
+
+    from flashmark.anki.package import apkg_writer
+    from flashmark.anki.stored import stored_media
+
+    notes = _picture_notes(tmp_path / "c")
+    first = tmp_path / "first.apkg"
+    write_package(notes, first, STAMP)
+    stored = stored_media(first)
+    assert stored is not None and len(stored.entries) == 2
+    if not kernel_copy:
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    for path in (tmp_path / "c" / "img").iterdir():
+        path.write_bytes(b"not read")  # the copy must not come from the folder
+    second = tmp_path / "second.apkg"
+    apkg_writer(notes[1:], STAMP, stored=stored)(second)  # one picture, now entry "0" instead of "1"
+    view = import_apkg(second, tmp_path / "col.anki2")
+    assert len(view.media_files) == 1
+    kept = (view.media_dir / view.media_files[0]).read_bytes()
+    assert kept == b"\x89PNG\r\n\x1a\n" + bytes(range(255, -1, -1)) * 40
+
+
+def test_a_file_that_is_not_a_package_has_no_stored_images(tmp_path: Path) -> None:
+    from flashmark.anki.stored import stored_media
+
+    (tmp_path / "x.apkg").write_bytes(b"PK\x03\x04 not really")
+    assert stored_media(tmp_path / "x.apkg") is None
+    assert stored_media(tmp_path / "missing.apkg") is None

@@ -7,6 +7,7 @@ import pickle
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,9 +25,9 @@ def parses(monkeypatch) -> list[str]:
     calls: list[str] = []
     real = parallel.parse_source
 
-    def counting(source: Source, config: Config, root: Path | None = None) -> ParsedFile:
+    def counting(source: Source, config: Config, *rest: Any) -> ParsedFile:
         calls.append(source.rel)
-        return real(source, config, root)
+        return real(source, config, *rest)
 
     monkeypatch.setattr(parallel, "parse_source", counting)
     return calls
@@ -158,9 +159,9 @@ def test_dependency_change_reparses(course: Path, tmp_path: Path, monkeypatch) -
     real = parallel.parse_source
     calls: list[str] = []
 
-    def parse_with_dep(source: Source, config: Config, root: Path | None = None) -> ParsedFile:
+    def parse_with_dep(source: Source, config: Config, *rest: Any) -> ParsedFile:
         calls.append(source.rel)
-        parsed = real(source, config, root)
+        parsed = real(source, config, *rest)
         return replace(parsed, deps=("figure.png",)) if source.rel == "cnn.md" else parsed
 
     monkeypatch.setattr(parallel, "parse_source", parse_with_dep)

@@ -26,9 +26,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import flashmark.incremental as incremental
+from ankitools import import_apkg
 from flashmark import stamp
 from flashmark.build import CACHE_DIR, build
 from flashmark.errors import FlashmarkError
+from flashmark.incremental import LazyNotes
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x1f\x15\xc4\x89" * 4
 TITLES = [
@@ -467,6 +469,53 @@ def test_unchanged_images_are_not_hashed_again(tmp_path: Path, monkeypatch: pyte
     settle()
     build(tmp_path / "work", tmp_path / "out")
     assert hashed == [".png"]  # a changed image is checked again
+
+
+def test_unchanged_images_are_not_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frozen_clock) -> None:
+    """Editing the text beside a picture: the rebuild neither reads nor hashes the picture (its entry is copied
+    from the last package as stored), and Anki imports the deck with the picture's bytes intact."""
+    real = Path.read_bytes
+    read: list[str] = []
+
+    def reading(self: Path) -> bytes:
+        if self.suffix == ".png":
+            read.append(self.name)
+        return real(self)
+
+    folder = Folder({"a.md": {"基础": [Q(TITLES[3], ANSWERS[3])]}, "b.md": {"进阶": [Q(TITLES[1], ANSWERS[1])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    reword_answer(folder, 0)  # a.md, the file with the picture: its parse resolves the picture again
+    folder.write(tmp_path / "work")
+    settle()
+    monkeypatch.setattr(Path, "read_bytes", reading)
+    result = build(tmp_path / "work", tmp_path / "out")
+    assert isinstance(result.notes, LazyNotes) and read == []
+    monkeypatch.undo()
+    fresh = build(tmp_path / "work", tmp_path / "fresh", force=True)
+    assert apkg_view(result.output) == apkg_view(fresh.output)
+    anki = import_apkg(result.output, tmp_path / "collection.anki2")
+    picture = (tmp_path / "work" / "img" / "a.png").read_bytes()
+    assert [(anki.media_dir / name).read_bytes() for name in anki.media_files] == [picture]
+
+
+def test_a_last_package_that_cannot_be_copied_from_means_reading_the_images(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frozen_clock
+) -> None:
+    """When the last package's entries cannot be copied, the images are read from the folder instead."""
+    import flashmark.anki.package as package
+
+    def broken(*args: object) -> None:
+        raise zipfile.BadZipFile("truncated")
+
+    folder = Folder({"a.md": {"基础": [Q(TITLES[3], ANSWERS[3])]}, "b.md": {"进阶": [Q(TITLES[1], ANSWERS[1])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    monkeypatch.setattr(package, "copy_entry", broken)
+    reword_answer(folder, 1)
+    folder.write(tmp_path / "work")
+    settle()
+    result = build(tmp_path / "work", tmp_path / "out")
+    assert result.unchanged is None
+    assert apkg_view(result.output) == apkg_view(build(tmp_path / "work", tmp_path / "fresh", force=True).output)
 
 
 def test_a_relative_output_folder_rebuilds_from_the_state(

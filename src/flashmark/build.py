@@ -6,13 +6,14 @@ import hashlib
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flashmark import stamp, state
 from flashmark.anki.notetype import card_labels, rendered_kind
-from flashmark.anki.package import MediaChanged, PackageNote, Verified, apkg_writer
+from flashmark.anki.package import MediaChanged, PackageNote, apkg_writer
+from flashmark.anki.stored import StoredMedia, stored_media
 from flashmark.cache import trusted_cache
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError, ParseError
@@ -38,7 +39,7 @@ from flashmark.render import MAX_DECK_LEVELS, anki_deck, as_notetype, render_not
 from flashmark.report import BuildResult, counts_data, write_report_json
 from flashmark.sources import Scan, is_excluded, scan_files
 from flashmark.tags import TagFilter, select_notes
-from flashmark.types import Clash, MergeResult, Notice, ParsedFile, Question, RenderedNote, Skipped
+from flashmark.types import Clash, MergeResult, Notice, ParsedFile, Question, RenderedNote, Skipped, Verified
 
 _UNSAFE_FILENAME = re.compile(r'[\\/:*?"<>|\s]+')
 CACHE_DIR = ".cache"  # under the output folder; safe to delete
@@ -90,6 +91,7 @@ def load_corpus(
     cache_dir: Path | None = None,
     workers: int | None = None,
     scan: Scan | None = None,
+    images: Mapping[str, Verified] | None = None,
 ) -> Corpus:
     """Read, parse and merge a content folder.
 
@@ -97,6 +99,7 @@ def load_corpus(
     `Corpus.errors` and the other files are still read (what `flashmark check` needs).
     `cache_dir` keeps parses of unchanged files between builds; `workers` None sizes the
     parse pool from the cores and the work. `scan` is the folder's scan when the caller made it already.
+    `images`: those the last build checked against their names (see ImageFiles).
     """
     config = config or load_config(content_dir)
     scan = scan or scan_files(content_dir, config.exclude)
@@ -107,8 +110,9 @@ def load_corpus(
     if scan.errors and not keep_going:
         raise scan.errors[0]
     parsed, errors = parse_files(
-        scan.files, content_dir, config, cache_dir=cache_dir, workers=workers, keep_going=keep_going, progress=progress
-    )
+        scan.files, content_dir, config, cache_dir=cache_dir, workers=workers, keep_going=keep_going,
+        progress=progress, images=images,
+    )  # fmt: skip
     questions = [q for f in parsed for q in f.questions]
     scan.notices.extend(_deep_decks(deck_name(content_dir, config), parsed))
     merged = merge(questions)
@@ -330,13 +334,18 @@ def _build(
         state_key = stamp.build_key((config, root, output, report, content_dir.resolve()))
         rebuilt: Rebuilt | None = None
         corpus: Corpus | None = None
+        # Images the last build checked against their names, and those this build checks (see media_bytes);
+        # and the images in the last package, copied from it.
+        trusted, stored = (
+            _last_media(state_file, content_dir, (output, report)) if stateful and not force else (None, None)
+        )
+        verified: dict[str, Verified] = {}
         if stateful and not force and lock_path is not None:
-            rebuilt = _from_state(state_file, state_key, now, content_dir, config, root, lock_path, output, report)
+            rebuilt = _from_state(
+                state_file, state_key, now, content_dir, config, root, lock_path, output, report, trusted
+            )
         note_lines: Sequence[str] | None = None
         lock_text: Callable[[], Iterable[str]] | None = None  # the lock file's text, when it is not `new_lock`'s
-        # Images the last build checked against their names, and those this build checks (see media_bytes).
-        trusted = _trusted_media(state_file, content_dir) if stateful and not force else None
-        verified: dict[str, Verified] = {}
         if rebuilt is not None:
 
             def again() -> Sequence[RenderedNote]:  # the same build, from scratch, writing nothing
@@ -349,18 +358,21 @@ def _build(
                 rebuilt, root, tag_filter, output, report, lock_path, scan.notices, started, again
             )
             notetype_mods = rebuilt.identified.notetype_mods
-            write_deck = apkg_writer(rows, notetype_mods=notetype_mods, trusted=trusted, verified=verified)
+            write_deck = apkg_writer(
+                rows, notetype_mods=notetype_mods, trusted=trusted, verified=verified, stored=stored
+            )
         else:
             result, rendered, new_lock, previous, all_notes, identified, corpus = _full(
                 content_dir, config, settings, root, tag_filter, output, report, lock_path, scan, started,
                 cache_dir=cache_dir if use_cache and write else None, keep_going=keep_going, progress=progress,
+                images=trusted,
             )  # fmt: skip
             if stateful and not result.errors and not result.left_out_files:
                 rebuilt = from_scratch(corpus.files, corpus.merge, identified, now.sources, content_dir, root)
                 if rebuilt is not None and apply is None:
                     corpus = None  # its questions are in the state's records now: let their memory serve what follows
             write_deck = apkg_writer(
-                rendered, notetype_mods=identified.notetype_mods, trusted=trusted, verified=verified
+                rendered, notetype_mods=identified.notetype_mods, trusted=trusted, verified=verified, stored=stored
             )
             if apply is not None:
                 new_lock = apply(Built(result, all_notes, new_lock, previous, write_deck))
@@ -421,6 +433,7 @@ def _full(
     cache_dir: Path | None,
     keep_going: bool,
     progress: Progress | None,
+    images: Mapping[str, Verified] | None = None,
 ) -> tuple[BuildResult, tuple[RenderedNote, ...], Lock, Lock | None, tuple[RenderedNote, ...], Identified, Corpus]:
     """Every file read (or taken from the parse cache), merged, rendered and identified."""
 
@@ -429,7 +442,9 @@ def _full(
         if progress is not None:
             progress(done, total + 2, what)
 
-    corpus = load_corpus(content_dir, config, progress=reading, cache_dir=cache_dir, keep_going=keep_going, scan=scan)
+    corpus = load_corpus(
+        content_dir, config, progress=reading, cache_dir=cache_dir, keep_going=keep_going, scan=scan, images=images
+    )
     # Files that could not be read count as left out this once: their notes are not "removed".
     failed = {str(e.path) for e in corpus.errors if e.path} - {f.rel for f in corpus.files}
     steps = len(corpus.files)
@@ -489,6 +504,7 @@ def _from_state(
     lock_path: Path,
     output: Path,
     report: Path,
+    images: Mapping[str, Verified] | None,
 ) -> Rebuilt | None:
     """This build made from the last one's state, when there is a state that describes the folder's outputs."""
     last = state.State.open(path)
@@ -510,7 +526,7 @@ def _from_state(
         cache_dir, distrusted = trusted_cache(path.parent.parent)
         if distrusted is not None:
             return None
-        return rebuild(last, now, content_dir, config, root, cache_dir, time.time())
+        return rebuild(last, now, content_dir, config, root, cache_dir, time.time(), images)
     finally:
         last.close()
 
@@ -572,26 +588,30 @@ def _incremental_result(
     return result, rows, identified.lock, text, [r.report for r in chosen]
 
 
-def _trusted_media(path: Path, content_dir: Path) -> dict[str, Verified] | None:
-    """The images the last build of this folder into this deck checked against their names (from its state)."""
+def _last_media(
+    path: Path, content_dir: Path, outputs: tuple[Path, Path]
+) -> tuple[dict[str, Verified] | None, StoredMedia | None]:
+    """What the last build of this folder into this deck knew of its images (from its state): those it checked
+    against their names, and the images its package holds, when that package is still as it was written."""
     last = state.State.open(path)
     if last is None:
-        return None
+        return None, None
     try:
         meta = last.meta
         if not state.sealed(meta) or meta.get("content") != str(content_dir.resolve()):
-            return None
+            return None, None
         out: dict[str, Verified] = {}
         for raw in meta.get("media", []):
             path_, name, fig, taken = raw
             if type(path_) is not str or type(name) is not str or type(taken) is not int:
-                return None
+                return None, None
             if type(fig) is not list or len(fig) != 4 or any(type(x) is not int for x in fig):
-                return None
+                return None, None
             out[path_] = (name, (fig[0], fig[1], fig[2], fig[3]), taken)
-        return out
+        intact = meta.get("outputs") == state.output_figures(outputs)
+        return out, stored_media(outputs[0]) if intact and out else None
     except (TypeError, ValueError):
-        return None
+        return None, None
     finally:
         last.close()
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
@@ -42,7 +42,17 @@ from flashmark.parallel import parse_files
 from flashmark.render import render_notes
 from flashmark.stamp import Figures, Inputs, figures, racy
 from flashmark.state import Damaged, FileRecord, Kept, NoteRecord, State, light_key
-from flashmark.types import Conflict, KeyInput, MergeGroup, MergeResult, Notice, ParsedFile, Question, RenderedNote
+from flashmark.types import (
+    Conflict,
+    KeyInput,
+    MergeGroup,
+    MergeResult,
+    Notice,
+    ParsedFile,
+    Question,
+    RenderedNote,
+    Verified,
+)
 
 MAX_SHARE = 4  # redo at most 1/MAX_SHARE of the files (and at least MIN_FILES): beyond, a full build is as quick
 MIN_FILES = 64
@@ -223,10 +233,13 @@ def rebuild(
     root: str,
     cache_dir: Path | None,
     clock: float,
+    images: Mapping[str, Verified] | None = None,
 ) -> Rebuilt | None:
-    """The build from the last build's state and the files that changed, or None when a full build is needed."""
+    """The build from the last build's state and the files that changed, or None when a full build is needed.
+
+    `images`: those the last build checked against their names (see ImageFiles)."""
     try:
-        return _rebuild(state, now, content_dir, config, root, cache_dir, clock)
+        return _rebuild(state, now, content_dir, config, root, cache_dir, clock, images)
     except (Damaged, ValueError, KeyError, TypeError, IndexError, sqlite3.Error):  # not as this version writes it
         return None
 
@@ -276,6 +289,7 @@ def _rebuild(
     root: str,
     cache_dir: Path | None,
     clock: float,
+    images: Mapping[str, Verified] | None,
 ) -> Rebuilt | None:
     old_files = state.files()
     current = [rel for rel, _ in now.sources]
@@ -296,7 +310,7 @@ def _rebuild(
             if fresh:
                 files, errors = parse_files(
                     [content_dir / rel for rel in fresh], content_dir, config, cache_dir=cache_dir, keep_going=True,
-                    prune=False,
+                    prune=False, images=images,
                 )  # fmt: skip
                 if errors:
                     return None

@@ -6,7 +6,7 @@ import gc
 import multiprocessing
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -19,7 +19,7 @@ from flashmark.config import Config
 from flashmark.errors import FlashmarkError, ParseError, SourceError
 from flashmark.parse import parse_source
 from flashmark.sources import read_bytes, read_source
-from flashmark.types import ParsedFile
+from flashmark.types import ParsedFile, Verified
 
 # Below this many bytes to parse, starting worker processes costs more than it saves. Parsing runs at
 # about 2.7 MB/s per core; a forked worker starts in milliseconds, a spawned one (macOS, Windows, or a
@@ -41,6 +41,7 @@ class ParseTask:
     content_dir: Path
     config: Config
     cache: ParseCache | None = None
+    images: Mapping[str, Verified] | None = None  # images checked against their names before (see ImageFiles)
 
 
 def available_cores() -> int:
@@ -65,7 +66,7 @@ def paused_gc() -> Iterator[None]:
 def parse_task(task: ParseTask) -> ParsedFile:
     """Read and parse one file, and store the result in the cache."""
     data = read_bytes(task.path, task.rel)
-    parsed = parse_source(read_source(task.path, task.content_dir, data), task.config, task.content_dir)
+    parsed = parse_source(read_source(task.path, task.content_dir, data), task.config, task.content_dir, task.images)
     if task.cache is not None:
         task.cache.store(task.rel, content_hash(data), parsed)
     return parsed
@@ -75,7 +76,9 @@ def _parse_in_worker(task: ParseTask) -> bytes | FlashmarkError:
     """Worker side: parse one file and hand it back encoded (cheaper to move between processes), or its error."""
     try:
         data = read_bytes(task.path, task.rel)
-        parsed = parse_source(read_source(task.path, task.content_dir, data), task.config, task.content_dir)
+        parsed = parse_source(
+            read_source(task.path, task.content_dir, data), task.config, task.content_dir, task.images
+        )
     except (SourceError, ParseError) as exc:
         return exc
     blob = encode(parsed)
@@ -158,13 +161,15 @@ def parse_files(
     keep_going: bool = False,
     progress: Progress | None = None,
     prune: bool = True,
+    images: Mapping[str, Verified] | None = None,
 ) -> tuple[tuple[ParsedFile, ...], tuple[FlashmarkError, ...]]:
     """Parse every file, reusing cached results; return the parsed files and, with `keep_going`, the errors.
 
     Without `keep_going` the first file (in order) that cannot be read or parsed raises its error.
     `workers` None picks a pool size from the cores and the work; `progress(done, total, file)` is
     called once per file, in order. With `prune` (when `paths` are all the folder's files), the cache
-    entries of other files are removed.
+    entries of other files are removed. `images`: images checked against their names before, by path (not read
+    again while their figures hold).
     """
     cache = ParseCache.open(cache_dir, content_dir, config) if cache_dir is not None else None
     rels = [path.relative_to(content_dir).as_posix() for path in paths]
@@ -173,7 +178,7 @@ def parse_files(
     sizes: list[int] = []
     with paused_gc():
         for i, (path, rel) in enumerate(zip(paths, rels)):
-            task = ParseTask(path, rel, content_dir, config, cache)
+            task = ParseTask(path, rel, content_dir, config, cache, images)
             hit = None
             try:
                 if cache is not None:

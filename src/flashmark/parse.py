@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -41,7 +41,7 @@ from flashmark.text import (
     topic_tag,
     user_tag,
 )
-from flashmark.types import CLOZE, QA, Notice, ParsedFile, Question, Section, Skipped, Source
+from flashmark.types import CLOZE, QA, Notice, ParsedFile, Question, Section, Skipped, Source, Verified
 
 PROMPT, ANSWER, EXTRA = "prompt", "answer", "extra"
 QUESTION_LINE, ANSWER_LINE = "question line", "answer line"
@@ -492,12 +492,14 @@ def _swallowed(tokens: Sequence[Token], text: str, rel: str) -> list[Notice]:
 class _FileParser:
     """One file's questions, skips and warnings, gathered while its heading tree is walked."""
 
-    def __init__(self, source: Source, config: Config, root: Path | None) -> None:
+    def __init__(
+        self, source: Source, config: Config, root: Path | None, images: Mapping[str, Verified] | None = None
+    ) -> None:
         self.rel = rel = source.rel
         self.text = source.text
         self.config = config
         self.images = ImageFiles(
-            source.path, rel, root if root is not None else source.path.parent, config.max_image_mb
+            source.path, rel, root if root is not None else source.path.parent, config.max_image_mb, images
         )
         self.questions: list[Question] = []
         self.skipped: list[Skipped] = []
@@ -897,9 +899,12 @@ def _file_deck(rel: str) -> str:
     return "::".join(PurePosixPath(rel).with_suffix("").parts)
 
 
-def parse_source(source: Source, config: Config, root: Path | None = None) -> ParsedFile:
+def parse_source(
+    source: Source, config: Config, root: Path | None = None, images: Mapping[str, Verified] | None = None
+) -> ParsedFile:
     """Parse one file into its questions, skipped headings and warnings.
 
-    Images may come from anywhere under `root`, the content folder (default: the file's own folder).
+    Images may come from anywhere under `root`, the content folder (default: the file's own folder); `images`
+    are those checked against their names before, by path (see ImageFiles).
     """
-    return _FileParser(source, config, root).parse()
+    return _FileParser(source, config, root, images).parse()

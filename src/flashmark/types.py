@@ -20,6 +20,11 @@ class MediaFile:
     path: str
 
 
+# An image whose bytes were checked against its media name: its name, and its figures (size, modification time,
+# change time, inode) and the time they were taken, just before it was read.
+Verified = tuple[str, tuple[int, int, int, int], int]
+
+
 @dataclass(frozen=True, slots=True)
 class Section:
     """A labelled extra section of a question body (应用, 举例, Example, …)."""

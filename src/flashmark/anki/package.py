@@ -9,8 +9,9 @@ import sqlite3
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 import genanki
 from genanki.apkg_col import APKG_COL
@@ -18,12 +19,13 @@ from genanki.apkg_schema import APKG_SCHEMA
 
 from flashmark.anki.cloze import card_ords
 from flashmark.anki.notetype import KINDS, note_type
+from flashmark.anki.stored import StoredMedia, copy_entry
 from flashmark.errors import OutputError, SourceError
 from flashmark.identity import deck_id
 from flashmark.markdown.media import media_name
 from flashmark.outputs import atomic_write, temp_path
 from flashmark.stamp import figures, racy
-from flashmark.types import MediaFile
+from flashmark.types import MediaFile, Verified
 
 # genanki's schema, split so the indexes are built after the rows are in (same schema, same order).
 _SCHEMA_TABLES = ";".join(part for part in APKG_SCHEMA.split(";") if "CREATE INDEX" not in part)
@@ -210,11 +212,6 @@ class MediaChanged(SourceError):
     """An image changed between being read for a note and being packed: a fresh build sees the new one."""
 
 
-# An image whose bytes were checked against its media name: its name, and its figures (size, modification time,
-# change time, inode) and the time they were taken, just before it was read.
-Verified = tuple[str, tuple[int, int, int, int], int]
-
-
 def media_bytes(
     media: MediaFile,
     trusted: Mapping[str, Verified] | None = None,
@@ -260,10 +257,11 @@ def write_apkg(
     media: Sequence[MediaFile] = (),
     trusted: Mapping[str, Verified] | None = None,
     verified: dict[str, Verified] | None = None,
+    stored: StoredMedia | None = None,
 ) -> None:
     """What genanki's Package.write_to_file does, with its scratch database beside `target` and the
     media read straight from the content folder (each checked against its content hash, see media_bytes)
-    into the zip."""
+    into the zip; an image the last package (`stored`) holds is copied from it instead, as stored."""
     database = temp_path(target.with_name("collection.anki2"))
     try:
         conn = sqlite3.connect(database)
@@ -272,15 +270,39 @@ def write_apkg(
             conn.commit()
         finally:
             conn.close()
-        with zipfile.ZipFile(target, "w") as out:
+        with open(target, "wb") as file, zipfile.ZipFile(file, "w") as out, _opened(stored) as old:
             out.write(database, "collection.anki2")
             out.writestr("media", json.dumps({str(n): m.name for n, m in enumerate(media)}))
             for n, m in enumerate(media):
-                out.writestr(str(n), media_bytes(m, trusted, verified))
+                entry = stored.entries.get(m.name) if stored is not None and old is not None else None
+                if entry is not None and old is not None:
+                    copy_entry(out, old, entry, str(n))
+                    if trusted is not None and verified is not None and m.path in trusted:
+                        verified[m.path] = trusted[m.path]  # not looked at: what the last build knew of it holds
+                else:
+                    out.writestr(str(n), media_bytes(m, trusted, verified))
     except sqlite3.Error as exc:  # "database or disk is full"
         raise OutputError(f"cannot write the deck: {exc}", target) from None
+    except (OSError, zipfile.BadZipFile):
+        if stored is None:
+            raise
+        retry = True  # the last package could not be copied from: every image is read from the folder instead
+    else:
+        retry = False
     finally:
         database.unlink(missing_ok=True)
+    if retry:
+        write_apkg(package, target, timestamp, media, trusted, verified)
+
+
+@contextmanager
+def _opened(stored: StoredMedia | None) -> Iterator[BinaryIO | None]:
+    """The last package open for copying its entries, or None."""
+    if stored is None:
+        yield None
+        return
+    with open(stored.package, "rb") as file:
+        yield file
 
 
 def apkg_writer(
@@ -289,16 +311,18 @@ def apkg_writer(
     notetype_mods: dict[str, int] | None = None,
     trusted: Mapping[str, Verified] | None = None,
     verified: dict[str, Verified] | None = None,
+    stored: StoredMedia | None = None,
 ) -> Callable[[Path], None]:
     """A function writing the .apkg of `notes` to a path (for `atomic_write` or a Transaction).
 
     Notes and the note type keep the modification times they carry; `timestamp` (default: now)
-    is used where they carry none, and for the ids of new cards. `trusted` and `verified`: see media_bytes.
+    is used where they carry none, and for the ids of new cards. `trusted` and `verified`: see media_bytes;
+    `stored`: the images of the last package, known unchanged since it was written (see write_apkg).
     """
     stamp = time.time() if timestamp is None else timestamp
     package = make_package(notes, notetype_mods)
     media = package_media(notes)
-    return lambda tmp: write_apkg(package, tmp, stamp, media, trusted, verified)
+    return lambda tmp: write_apkg(package, tmp, stamp, media, trusted, verified, stored)
 
 
 def write_package(

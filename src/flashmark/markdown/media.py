@@ -6,10 +6,12 @@ import hashlib
 import os
 import re
 import stat
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from flashmark.types import MediaFile, Notice
+from flashmark.stamp import racy
+from flashmark.types import MediaFile, Notice, Verified
 
 MEDIA_PREFIX = "fm-"
 KIND = "image"
@@ -64,14 +66,38 @@ def _other_case(target: Path) -> str | None:
 
 def media_name(data: bytes, suffix: str) -> str:
     """The name an image gets in Anki's media folder: changes exactly when its bytes change."""
+    return _suffixed(f"{MEDIA_PREFIX}{hashlib.sha256(data).hexdigest()[:16]}", suffix)
+
+
+def _suffixed(stem: str, suffix: str) -> str:
     suffix = suffix.lower()
-    return f"{MEDIA_PREFIX}{hashlib.sha256(data).hexdigest()[:16]}{suffix if _SUFFIX.fullmatch(suffix) else ''}"
+    return f"{stem}{suffix if _SUFFIX.fullmatch(suffix) else ''}"
+
+
+def _known_name(known: Verified | None, info: os.stat_result, suffix: str) -> str | None:
+    """The media name an image was checked to have, while its figures say it has not changed since."""
+    if known is None:
+        return None
+    name, fig, taken = known
+    now = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+    if tuple(fig) != now or racy(now, taken) or not name.startswith(MEDIA_PREFIX):
+        return None
+    return _suffixed(name[: len(MEDIA_PREFIX) + 16], suffix)
 
 
 class ImageFiles:
     """Resolves the image references of one content file against the content folder."""
 
-    def __init__(self, source: Path, rel: str, root: Path, max_mb: float = MAX_IMAGE_MB) -> None:
+    def __init__(
+        self,
+        source: Path,
+        rel: str,
+        root: Path,
+        max_mb: float = MAX_IMAGE_MB,
+        known: Mapping[str, Verified] | None = None,
+    ) -> None:
+        """`known`: images checked against their names before (by path), not read again while unchanged."""
+        self._known = known or {}
         self._dir = source.parent
         self._rel = rel
         self._max_bytes = int(max_mb * 1024 * 1024)
@@ -159,12 +185,16 @@ class ImageFiles:
                 f"image '{path}' is {size:.0f} MB, over the {limit:g} MB limit (max_image_mb); not included",
             )
             return None
+        suffix = PurePosixPath(path).suffix
+        name = _known_name(self._known.get(str(target)), info, suffix)
+        if name is not None:
+            return MediaFile(name, str(target))
         try:
             data = target.read_bytes()
         except OSError as exc:
             self._warn(line, f"image '{path}' cannot be read ({exc.strerror}); its alt text is shown instead")
             return None
-        return MediaFile(media_name(data, PurePosixPath(path).suffix), str(target))
+        return MediaFile(media_name(data, suffix), str(target))
 
     def _by_name(self, path: str, line: int | None) -> str | None:
         """An embedded picture's path relative to this file, found by its name anywhere in the content folder,

@@ -1,0 +1,107 @@
+"""Images the last package already holds, copied into the next one as stored bytes (never read back in)."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip entry's local header, as zipfile reads it
+_COPY_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMedia:
+    """The media entries of a package this build wrote before: each media name's entry, stored uncompressed."""
+
+    package: Path
+    entries: Mapping[str, zipfile.ZipInfo]
+
+
+def stored_media(package: Path) -> StoredMedia | None:
+    """The media `package` holds by media name; None when it cannot be read as one of flashmark's packages."""
+    try:
+        with zipfile.ZipFile(package) as z:
+            index = json.loads(z.read("media"))
+            infos = {info.filename: info for info in z.infolist()}
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, RuntimeError):
+        return None
+    if not isinstance(index, dict):
+        return None
+    entries: dict[str, zipfile.ZipInfo] = {}
+    for number, name in index.items():
+        info = infos.get(number)
+        # Only plain stored entries (what flashmark writes): their bytes are the image's, ready to copy.
+        if (
+            type(name) is str
+            and info is not None
+            and info.compress_type == zipfile.ZIP_STORED
+            and not info.flag_bits & 1
+        ):
+            entries[name] = info
+    return StoredMedia(package, entries)
+
+
+def _data_start(source: BinaryIO, info: zipfile.ZipInfo) -> int:
+    """Where an entry's bytes begin: after its local header, whose name and extra field may differ in length from
+    the central directory's."""
+    source.seek(info.header_offset)
+    header = source.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"no entry at offset {info.header_offset}")
+    fields = _LOCAL_HEADER.unpack(header)
+    return info.header_offset + _LOCAL_HEADER.size + int(fields[10]) + int(fields[11])
+
+
+def _copy_range(source: BinaryIO, start: int, size: int, target: BinaryIO) -> None:
+    """Copy `size` bytes of `source` from `start` to `target`'s position, in the kernel where it can."""
+    target.flush()
+    at = target.tell()
+    done = 0
+    if hasattr(os, "copy_file_range"):
+        try:
+            while done < size:
+                n = os.copy_file_range(source.fileno(), target.fileno(), size - done, start + done, at + done)
+                if n == 0:
+                    break
+                done += n
+        except OSError:  # a file system or kernel without it: copy through this process
+            pass
+    if done < size:
+        source.seek(start + done)
+        target.seek(at + done)
+        left = size - done
+        while left:
+            chunk = source.read(min(_COPY_CHUNK, left))
+            if not chunk:
+                raise zipfile.BadZipFile("the package ends inside an entry")
+            target.write(chunk)
+            left -= len(chunk)
+    target.seek(at + size)
+
+
+def copy_entry(out: zipfile.ZipFile, source: BinaryIO, info: zipfile.ZipInfo, name: str) -> None:
+    """Add the stored entry `info` of the open package `source` to `out` under `name`, its bytes copied as they are
+    (their CRC is the one the old package carries)."""
+    fp = out.fp
+    if fp is None:
+        raise ValueError("the package is closed")
+    start = _data_start(source, info)
+    entry = zipfile.ZipInfo(name, date_time=info.date_time)
+    entry.compress_type = zipfile.ZIP_STORED
+    entry.CRC = info.CRC
+    entry.compress_size = entry.file_size = info.file_size
+    entry.external_attr = info.external_attr
+    fp.seek(out.start_dir)
+    entry.header_offset = out.start_dir
+    target: BinaryIO = fp  # type: ignore[assignment]  # a real file: ZipFile was handed one
+    target.write(entry.FileHeader())
+    _copy_range(source, start, info.file_size, target)
+    out.filelist.append(entry)
+    out.NameToInfo[name] = entry
+    out.start_dir = target.tell()
