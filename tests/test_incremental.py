@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 import flashmark.incremental as incremental
 from ankitools import import_apkg
 from flashmark import stamp
+from flashmark import state as state_module
 from flashmark.build import CACHE_DIR, build
 from flashmark.errors import FlashmarkError
 from flashmark.incremental import LazyNotes
@@ -410,6 +411,40 @@ def test_damaged_state_is_a_full_build(tmp_path: Path, used: list[bool], frozen_
     result = build(tmp_path / "work", tmp_path / "out")
     assert used in ([False], []) and result.unchanged is None and len(result.notes) == 2
     assert result.notes == build(tmp_path / "work", tmp_path / "again", force=True).notes
+    (warning,) = [n for n in result.notices if n.kind == "state"]
+    assert warning.file == str(state) and "build state not used" in warning.message
+    settle()
+    again = build(tmp_path / "work", tmp_path / "out")  # the state written anew is used, and nothing is said of it
+    assert again.unchanged is not None and not [n for n in again.notices if n.kind == "state"]
+
+
+def test_state_that_is_not_a_database_is_replaced_with_a_warning(tmp_path: Path, frozen_clock) -> None:
+    folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    (state,) = (tmp_path / "out" / CACHE_DIR / "state").glob("*.sqlite")
+    state.write_bytes(b"not a database at all" * 100)
+    reword_answer(folder, 0)
+    folder.write(tmp_path / "work")
+    settle()
+    result = build(tmp_path / "work", tmp_path / "out")
+    (warning,) = [n for n in result.notices if n.kind == "state"]
+    assert "cannot be read" in warning.message
+    assert state_module.State.open(state) is not None  # written anew
+
+
+def test_state_of_another_content_folder_is_not_trusted(tmp_path: Path, frozen_clock) -> None:
+    """A state file that names another content folder (copied into place) is not used, and the build says so."""
+    folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    other = tmp_path / "other"
+    shutil.copytree(tmp_path / "work", other)
+    (state,) = (tmp_path / "out" / CACHE_DIR / "state").glob("*.sqlite")
+    output = build(tmp_path / "work", tmp_path / "out").output
+    shutil.copy(state, state_module.state_path(tmp_path / "out" / CACHE_DIR, other, output))
+    settle()
+    result = build(other, tmp_path / "out")
+    (warning,) = [n for n in result.notices if n.kind == "state"]
+    assert "another content folder" in warning.message
 
 
 def test_state_from_another_folder_is_not_used(tmp_path: Path, used: list[bool], frozen_clock) -> None:

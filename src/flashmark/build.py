@@ -341,9 +341,11 @@ def _build(
         )
         verified: dict[str, Verified] = {}
         if stateful and not force and lock_path is not None:
-            rebuilt = _from_state(
+            rebuilt, distrust = _from_state(
                 state_file, state_key, now, content_dir, config, root, lock_path, output, report, trusted
             )
+            if distrust is not None:
+                scan.notices.append(distrust)
         note_lines: Sequence[str] | None = None
         lock_text: Callable[[], Iterable[str]] | None = None  # the lock file's text, when it is not `new_lock`'s
         if rebuilt is not None:
@@ -405,7 +407,9 @@ def _build(
             outputs.commit()
         lock_digest = stamp.file_hash(lock_path) if lock_path is not None and stamped else None
         if stamped and not result.errors:
-            said = stamp.Recorded(result.files, result.questions, counts_data(result), result.skipped, result.notices)
+            # What an up-to-date build says again: not that this build could not use its state.
+            kept = tuple(n for n in result.notices if n.kind != state.STATE_NOTICE)
+            said = stamp.Recorded(result.files, result.questions, counts_data(result), result.skipped, kept)
             if rebuilt is not None:
                 deps: Iterable[str] = (dep for record in rebuilt.files for dep, _ in record.deps)
             else:
@@ -505,28 +509,41 @@ def _from_state(
     output: Path,
     report: Path,
     images: Mapping[str, Verified] | None,
-) -> Rebuilt | None:
-    """This build made from the last one's state, when there is a state that describes the folder's outputs."""
+) -> tuple[Rebuilt | None, Notice | None]:
+    """This build made from the last one's state, when there is a state that describes the folder's outputs; and a
+    warning when there is a state that cannot be trusted (damaged, or another folder's)."""
+
+    def distrusted(why: str) -> tuple[None, Notice]:
+        message = f"build state not used: {why}; building everything (it is written anew)"
+        return None, Notice(str(path.absolute()), None, state.STATE_NOTICE, message)
+
     last = state.State.open(path)
     if last is None:
-        return None
+        why = state.problem(path)
+        return (None, None) if why is None else distrusted(why)
     try:
         meta = last.meta
+        if not state.sealed(meta) and meta.get("outputs") is not None:  # None: the last build stopped part-way
+            return distrusted("its description does not match its seal")
+        if meta.get("content") != str(content_dir.resolve()):
+            return distrusted("it was written for another content folder")
         if (
             not state.sealed(meta)
             or meta.get("key") != key
-            or meta.get("content") != str(content_dir.resolve())
             or meta.get("outputs") != state.output_figures((output, report))
             or meta.get("lock") != stamp.file_hash(lock_path)
             or type(meta.get("taken")) is not int
             or type(meta.get("max_mod")) is not int
             or meta.get("legacy_reverse") != 0  # its one warning spans every such note: only a full build gives it
         ):
-            return None
-        cache_dir, distrusted = trusted_cache(path.parent.parent)
-        if distrusted is not None:
-            return None
-        return rebuild(last, now, content_dir, config, root, cache_dir, time.time(), images)
+            return None, None
+        cache_dir, unsafe = trusted_cache(path.parent.parent)
+        if unsafe is not None:
+            return None, None  # the parse cache's own warning says why
+        try:
+            return rebuild(last, now, content_dir, config, root, cache_dir, time.time(), images), None
+        except state.Damaged as exc:
+            return distrusted(f"it is damaged ({exc})")
     finally:
         last.close()
 

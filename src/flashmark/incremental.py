@@ -237,11 +237,14 @@ def rebuild(
 ) -> Rebuilt | None:
     """The build from the last build's state and the files that changed, or None when a full build is needed.
 
-    `images`: those the last build checked against their names (see ImageFiles)."""
+    `images`: those the last build checked against their names (see ImageFiles). Damaged: the state does not
+    hold what this version writes."""
     try:
         return _rebuild(state, now, content_dir, config, root, cache_dir, clock, images)
-    except (Damaged, ValueError, KeyError, TypeError, IndexError, sqlite3.Error):  # not as this version writes it
-        return None
+    except Damaged:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, sqlite3.Error) as exc:  # not as this version writes it
+        raise Damaged(f"{type(exc).__name__}: {exc}") from None
 
 
 def _changed(state: State, now: Inputs, content_dir: Path, old: dict[str, FileRecord]) -> set[str]:

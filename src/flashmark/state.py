@@ -69,6 +69,9 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+STATE_NOTICE = "state"  # the kind of the warning that a state was not used
+
+
 class Damaged(Exception):
     """A state whose data does not have the shape this version writes."""
 
@@ -546,6 +549,23 @@ class State:
         except (OSError, sqlite3.Error):
             forget(self.path)
             return False
+
+
+def problem(path: Path) -> str | None:
+    """Why the state file at `path` cannot be used, when it is there and is not simply another version's."""
+    if not path.is_file():
+        return None
+    for folder in (path.parent.parent, path.parent):
+        why = private_folder(folder)
+        if why is not None:
+            return f"its folder {why}"
+    try:
+        with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)) as db:
+            for _, value in db.execute("SELECT k, v FROM meta"):
+                json.loads(value)
+    except (sqlite3.Error, ValueError) as exc:
+        return f"it cannot be read ({exc})"
+    return None
 
 
 def output_figures(paths: Iterable[Path]) -> list[list[int] | None]:
