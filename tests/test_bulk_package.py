@@ -117,27 +117,70 @@ def test_images_of_the_last_package_are_copied_as_stored(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: bool
 ) -> None:
     """A package made with the last one's stored images (copied in the kernel, or through the process where the
-    system has no copy_file_range) holds the same images under new entry numbers, and Anki imports them."""
+    system has no copy_file_range) holds the same images under new entry numbers, and Anki imports them; the
+    folder's copies, unchanged since they were checked, are not read."""
     import os
+    import time
 
     from flashmark.anki.package import apkg_writer
+    from flashmark.anki.stored import stored_media
+    from flashmark.figures import RACY_NS
+    from flashmark.types import Verified
+
+    notes = _picture_notes(tmp_path / "c")
+    time.sleep(RACY_NS / 1e9 + 0.01)  # the pictures are trusted by their figures from here on
+    first = tmp_path / "first.apkg"
+    checked: dict[str, Verified] = {}
+    apkg_writer(notes, STAMP, verified=checked)(first)
+    stored = stored_media(first)
+    assert stored is not None and len(stored.entries) == 2 and len(checked) == 2
+    if not kernel_copy:
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: b"read" if p.suffix == ".png" else real(p))
+    second = tmp_path / "second.apkg"
+    apkg_writer(notes[1:], STAMP, trusted=checked, stored=stored)(second)  # one picture: entry "0", was "1"
+    monkeypatch.undo()
+    view = import_apkg(second, tmp_path / "col.anki2")
+    assert len(view.media_files) == 1
+    kept = (view.media_dir / view.media_files[0]).read_bytes()
+    assert kept == b"\x89PNG\r\n\x1a\n" + bytes(range(255, -1, -1)) * 40
+
+
+def test_an_image_changed_since_its_check_is_not_copied(tmp_path: Path) -> None:
+    """The last package holds an image under its name, but the file changed since it was checked (as an editor
+    saving during a build): it is read, and a mismatch with its name stops the build, which starts again."""
+    import time
+
+    from flashmark.anki.package import MediaChanged, apkg_writer
+    from flashmark.anki.stored import stored_media
+    from flashmark.figures import RACY_NS
+    from flashmark.types import Verified
+
+    notes = _picture_notes(tmp_path / "c")
+    time.sleep(RACY_NS / 1e9 + 0.01)
+    first = tmp_path / "first.apkg"
+    checked: dict[str, Verified] = {}
+    apkg_writer(notes, STAMP, verified=checked)(first)
+    (tmp_path / "c" / "img" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n changed")
+    with pytest.raises(MediaChanged):
+        apkg_writer(notes, STAMP, trusted=checked, stored=stored_media(first))(tmp_path / "second.apkg")
+
+
+def test_a_replaced_last_package_is_not_copied_from(tmp_path: Path) -> None:
+    """A package replaced after its index was read is not copied from: its entries may be elsewhere."""
     from flashmark.anki.stored import stored_media
 
     notes = _picture_notes(tmp_path / "c")
     first = tmp_path / "first.apkg"
     write_package(notes, first, STAMP)
     stored = stored_media(first)
-    assert stored is not None and len(stored.entries) == 2
-    if not kernel_copy:
-        monkeypatch.delattr(os, "copy_file_range", raising=False)
-    for path in (tmp_path / "c" / "img").iterdir():
-        path.write_bytes(b"not read")  # the copy must not come from the folder
-    second = tmp_path / "second.apkg"
-    apkg_writer(notes[1:], STAMP, stored=stored)(second)  # one picture, now entry "0" instead of "1"
-    view = import_apkg(second, tmp_path / "col.anki2")
-    assert len(view.media_files) == 1
-    kept = (view.media_dir / view.media_files[0]).read_bytes()
-    assert kept == b"\x89PNG\r\n\x1a\n" + bytes(range(255, -1, -1)) * 40
+    assert stored is not None
+    file = stored.open()
+    assert file is not None
+    file.close()
+    write_package(notes[1:], first, STAMP)
+    assert stored.open() is None
 
 
 def test_a_file_that_is_not_a_package_has_no_stored_images(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from flashmark import parallel
 from flashmark.build import CACHE_DIR, build, load_corpus
 from flashmark.cache import ParseCache, content_hash, decode, encode
 from flashmark.config import Config, load_config
+from flashmark.figures import RACY_NS
 from flashmark.types import ParsedFile, Source
 
 
@@ -36,6 +38,11 @@ def parses(monkeypatch) -> list[str]:
 @pytest.fixture
 def course(fixture_dir) -> Path:
     return fixture_dir("decks/course")
+
+
+def settle() -> None:
+    """Past the moment a file just written is trusted by its figures."""
+    time.sleep(RACY_NS / 1e9 + 0.01)
 
 
 def load(content: Path, cache_dir: Path, config: Config | None = None):
@@ -156,6 +163,7 @@ def test_dependency_change_reparses(course: Path, tmp_path: Path, monkeypatch) -
     """A file whose parse read other files (ParsedFile.deps, e.g. images) is re-parsed when one changes."""
     image = course / "figure.png"
     image.write_bytes(b"one")
+    settle()
     real = parallel.parse_source
     calls: list[str] = []
 
@@ -170,6 +178,7 @@ def test_dependency_change_reparses(course: Path, tmp_path: Path, monkeypatch) -
     load(course, tmp_path / "c")
     assert calls == []
     image.write_bytes(b"two, longer")
+    settle()
     load(course, tmp_path / "c")
     assert calls == ["cnn.md"]
     calls.clear()
@@ -177,6 +186,20 @@ def test_dependency_change_reparses(course: Path, tmp_path: Path, monkeypatch) -
     load(course, tmp_path / "c")
     load(course, tmp_path / "c")
     assert calls == ["cnn.md", "cnn.md"]  # a missing dependency is never cached
+
+
+def test_a_dependency_changed_as_the_file_was_parsed_is_not_cached(course: Path, tmp_path: Path) -> None:
+    """An image written after the parse began (or just before) is not trusted by figures taken after the parse read
+    it: it may have changed in between, so the parse is not cached."""
+    (course / "figure.png").write_bytes(b"one")
+    cache = ParseCache.open(tmp_path / "c", course, load_config(course))
+    data = (course / "cnn.md").read_bytes()
+    parsed = replace(next(f for f in load(course, tmp_path / "x").files if f.rel == "cnn.md"), deps=("figure.png",))
+    cache.store(parsed.rel, content_hash(data), parsed, time.time_ns() - 10**9)  # began a second ago
+    assert cache.load(parsed.rel, content_hash(data)) is None
+    settle()
+    cache.store(parsed.rel, content_hash(data), parsed, time.time_ns())
+    assert cache.load(parsed.rel, content_hash(data)) == parsed
 
 
 def test_unwritable_cache_is_skipped(course: Path, tmp_path: Path) -> None:

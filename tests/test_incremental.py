@@ -32,6 +32,7 @@ from flashmark import state as state_module
 from flashmark.build import CACHE_DIR, build
 from flashmark.errors import FlashmarkError
 from flashmark.incremental import LazyNotes
+from flashmark.markdown.media import media_name
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\x1f\x15\xc4\x89" * 4
 TITLES = [
@@ -217,6 +218,10 @@ EDITS: list[Edit] = [
 
 
 # ---------------------------------------------------------------- what a build leaves
+
+
+def sha1(path: Path) -> str:
+    return hashlib.sha1(path.read_bytes()).hexdigest()
 
 
 def apkg_view(path: Path) -> dict[str, Any]:
@@ -531,6 +536,34 @@ def test_unchanged_images_are_not_read_again(tmp_path: Path, monkeypatch: pytest
     anki = import_apkg(result.output, tmp_path / "collection.anki2")
     picture = (tmp_path / "work" / "img" / "a.png").read_bytes()
     assert [(anki.media_dir / name).read_bytes() for name in anki.media_files] == [picture]
+
+
+def test_an_image_saved_during_a_rebuild_never_leaves_the_old_picture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frozen_clock
+) -> None:
+    """A picture saved just after the parse named it from the last build's check (an editor saving while `watch`
+    builds): the deck never keeps the old picture, neither now nor in the builds that follow."""
+    from flashmark.cache import ParseCache
+
+    folder = Folder({"a.md": {"基础": [Q(TITLES[3], ANSWERS[3])]}, "b.md": {"进阶": [Q(TITLES[1], ANSWERS[1])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    reword_answer(folder, 0)  # a.md, the file showing the picture
+    folder.write(tmp_path / "work")
+    settle()
+    real = ParseCache.store
+
+    def saving_the_picture(self: ParseCache, *args: Any) -> None:
+        change_picture(folder, 0)
+        folder.write(tmp_path / "work")
+        monkeypatch.setattr(ParseCache, "store", real)
+        real(self, *args)
+
+    monkeypatch.setattr(ParseCache, "store", saving_the_picture)
+    picture = tmp_path / "work" / "img" / "a.png"
+    for _ in range(3):
+        result = build(tmp_path / "work", tmp_path / "out")
+        assert apkg_view(result.output)["media"] == [(media_name(picture.read_bytes(), ".png"), sha1(picture))]
+        settle()
 
 
 def test_a_last_package_that_cannot_be_copied_from_means_reading_the_images(

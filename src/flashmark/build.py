@@ -514,8 +514,7 @@ def _from_state(
     warning when there is a state that cannot be trusted (damaged, or another folder's)."""
 
     def distrusted(why: str) -> tuple[None, Notice]:
-        message = f"build state not used: {why}; building everything (it is written anew)"
-        return None, Notice(str(path.absolute()), None, state.STATE_NOTICE, message)
+        return None, Notice(str(path.absolute()), None, state.STATE_NOTICE, f"build state not used: {why}")
 
     last = state.State.open(path)
     if last is None:
@@ -524,9 +523,9 @@ def _from_state(
     try:
         meta = last.meta
         if not state.sealed(meta) and meta.get("outputs") is not None:  # None: the last build stopped part-way
-            return distrusted("its description does not match its seal")
+            return distrusted(f"its description does not match its seal; {state.RENEWED}")
         if meta.get("content") != str(content_dir.resolve()):
-            return distrusted("it was written for another content folder")
+            return distrusted(f"it was written for another content folder; {state.RENEWED}")
         if (
             not state.sealed(meta)
             or meta.get("key") != key
@@ -543,7 +542,7 @@ def _from_state(
         try:
             return rebuild(last, now, content_dir, config, root, cache_dir, time.time(), images), None
         except state.Damaged as exc:
-            return distrusted(f"it is damaged ({exc})")
+            return distrusted(f"it is damaged ({exc}); {state.RENEWED}")
     finally:
         last.close()
 

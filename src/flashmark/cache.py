@@ -44,6 +44,7 @@ from typing import Any
 
 from flashmark import __version__, types
 from flashmark.config import Config
+from flashmark.figures import figures, racy
 from flashmark.types import Notice, ParsedFile
 
 FORMAT = 2
@@ -229,14 +230,6 @@ def environment_key(config: Config) -> str:
     return hashlib.blake2b(f"{code_key()}\0{config.fingerprint()}".encode(), digest_size=20).hexdigest()
 
 
-def _stat_key(path: Path) -> tuple[int, int, int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
-
-
 def private_folder(folder: Path) -> str | None:
     """Why `folder` cannot be trusted to hold only what this user's builds wrote, or None when it can.
 
@@ -312,7 +305,7 @@ class ParseCache:
                 type(dep) is not list
                 or len(dep) != 5
                 or type(dep[0]) is not str
-                or _stat_key(self.content_dir / dep[0]) != tuple(dep[1:])
+                or figures(self.content_dir / dep[0]) != tuple(dep[1:])
                 for dep in deps
             ):
                 return None
@@ -320,12 +313,16 @@ class ParseCache:
         except (ValueError, RecursionError):  # damaged or foreign data of any kind is a miss, never an error
             return None
 
-    def store(self, rel: str, digest: str, parsed: ParsedFile) -> None:
-        """Write the entry for `rel` atomically; a cache that cannot be written is silently skipped."""
+    def store(self, rel: str, digest: str, parsed: ParsedFile, started_ns: int) -> None:
+        """Write the entry for `rel` atomically; a cache that cannot be written is silently skipped.
+
+        `started_ns`: when the parse began. A dependency changed since (or just before) is not trusted by the
+        figures taken now, after the parse read it: the entry is not written.
+        """
         deps = []
         for dep in parsed.deps:
-            key = _stat_key(self.content_dir / dep)
-            if key is None:  # a missing dependency: do not cache, so the next build reports it again
+            key = figures(self.content_dir / dep)
+            if key is None or racy(key, started_ns):  # missing (the next build reports it again), or changing
                 return
             deps.append([dep, *key])
         header = json.dumps([self.env, rel, digest, deps], ensure_ascii=False).encode()

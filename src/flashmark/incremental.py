@@ -27,6 +27,7 @@ from typing import Any, overload
 
 from flashmark.config import Config
 from flashmark.errors import FlashmarkError
+from flashmark.figures import Figures, figures, racy
 from flashmark.identity import namespace_for
 from flashmark.lock import Identified, Lock, NoteTypeMark, assign_identities, entry_line, read_entry
 from flashmark.merge import (
@@ -40,7 +41,7 @@ from flashmark.merge import (
 )
 from flashmark.parallel import parse_files
 from flashmark.render import render_notes
-from flashmark.stamp import Figures, Inputs, figures, racy
+from flashmark.stamp import Inputs
 from flashmark.state import Damaged, FileRecord, Kept, NoteRecord, State, light_key
 from flashmark.types import (
     Conflict,

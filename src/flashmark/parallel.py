@@ -6,6 +6,7 @@ import gc
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -65,15 +66,17 @@ def paused_gc() -> Iterator[None]:
 
 def parse_task(task: ParseTask) -> ParsedFile:
     """Read and parse one file, and store the result in the cache."""
+    started = time.time_ns()
     data = read_bytes(task.path, task.rel)
     parsed = parse_source(read_source(task.path, task.content_dir, data), task.config, task.content_dir, task.images)
     if task.cache is not None:
-        task.cache.store(task.rel, content_hash(data), parsed)
+        task.cache.store(task.rel, content_hash(data), parsed, started)
     return parsed
 
 
 def _parse_in_worker(task: ParseTask) -> bytes | FlashmarkError:
     """Worker side: parse one file and hand it back encoded (cheaper to move between processes), or its error."""
+    started = time.time_ns()
     try:
         data = read_bytes(task.path, task.rel)
         parsed = parse_source(
@@ -83,7 +86,7 @@ def _parse_in_worker(task: ParseTask) -> bytes | FlashmarkError:
         return exc
     blob = encode(parsed)
     if task.cache is not None:
-        task.cache.store(task.rel, content_hash(data), parsed)
+        task.cache.store(task.rel, content_hash(data), parsed, started)
     return blob
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -33,28 +32,11 @@ from pathlib import Path
 from typing import Any
 
 from flashmark.cache import code_key, private_folder, write_private
+from flashmark.figures import RACY_NS as RACY_NS  # the stamp is where they are explained
+from flashmark.figures import Figures, figures, racy
 from flashmark.types import Notice, Skipped
 
 FORMAT = 1
-RACY_NS = 50_000_000  # file times on ext4, APFS and NTFS step in at most a few milliseconds
-COARSE_RACY_NS = 2_000_000_000  # FAT and older file systems keep whole (or even) seconds
-
-Figures = tuple[int, int, int, int]  # size, modification time, change time, inode
-
-
-def figures(path: Path | str) -> Figures | None:
-    """A file's size, modification time, change time (ns) and inode; None when it is not there."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
-
-
-def racy(fig: Sequence[int], taken_ns: int) -> bool:
-    """Whether a file's figures were taken so soon after it changed that a later change might not show in them."""
-    coarse = fig[1] % 1_000_000_000 == 0 and fig[2] % 1_000_000_000 == 0
-    return max(fig[1], fig[2]) >= taken_ns - (COARSE_RACY_NS if coarse else RACY_NS)
 
 
 def file_hash(path: Path) -> str | None:

@@ -31,9 +31,9 @@ from typing import Any, NamedTuple
 
 from flashmark.anki.notetype import card_labels, rendered_kind
 from flashmark.cache import make_private, private_folder
+from flashmark.figures import Figures, figures
 from flashmark.lock import LockEntry, entry_line
 from flashmark.report import note_line
-from flashmark.stamp import Figures, figures
 from flashmark.types import KeyInput, MediaFile, MergeGroup, Notice, RenderedNote, Skipped
 
 FORMAT = 1
@@ -70,6 +70,7 @@ def _json(value: Any) -> str:
 
 
 STATE_NOTICE = "state"  # the kind of the warning that a state was not used
+RENEWED = "building everything (it is written anew)"
 
 
 class Damaged(Exception):
@@ -552,19 +553,19 @@ class State:
 
 
 def problem(path: Path) -> str | None:
-    """Why the state file at `path` cannot be used, when it is there and is not simply another version's."""
-    if not path.is_file():
+    """Why the state file at `path` cannot be used and what becomes of it, when it is there and is not simply
+    another version's (nor in a cache folder whose own warning says why)."""
+    if not path.is_file() or private_folder(path.parent.parent) is not None:
         return None
-    for folder in (path.parent.parent, path.parent):
-        why = private_folder(folder)
-        if why is not None:
-            return f"its folder {why}"
+    why = private_folder(path.parent)
+    if why is not None:
+        return f"its folder {why}; delete that folder, and flashmark makes its own"
     try:
         with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None)) as db:
             for _, value in db.execute("SELECT k, v FROM meta"):
                 json.loads(value)
     except (sqlite3.Error, ValueError) as exc:
-        return f"it cannot be read ({exc})"
+        return f"it cannot be read ({exc}); {RENEWED}"
     return None
 
 

@@ -21,10 +21,10 @@ from flashmark.anki.cloze import card_ords
 from flashmark.anki.notetype import KINDS, note_type
 from flashmark.anki.stored import StoredMedia, copy_entry
 from flashmark.errors import OutputError, SourceError
+from flashmark.figures import Figures, figures, racy
 from flashmark.identity import deck_id
 from flashmark.markdown.media import media_name
 from flashmark.outputs import atomic_write, temp_path
-from flashmark.stamp import figures, racy
 from flashmark.types import MediaFile, Verified
 
 # genanki's schema, split so the indexes are built after the rows are in (same schema, same order).
@@ -212,6 +212,12 @@ class MediaChanged(SourceError):
     """An image changed between being read for a note and being packed: a fresh build sees the new one."""
 
 
+def still_checked(known: Verified, name: str, now: Figures | None) -> bool:
+    """Whether an image checked before under `name` (`known`) still holds those bytes: its figures `now` are those
+    of the check, and were not taken just as it changed."""
+    return now is not None and known[0] == name and tuple(known[1]) == now and not racy(now, known[2])
+
+
 def media_bytes(
     media: MediaFile,
     trusted: Mapping[str, Verified] | None = None,
@@ -230,8 +236,7 @@ def media_bytes(
         data = Path(media.path).read_bytes()
     except OSError as exc:
         raise SourceError(f"cannot read image: {exc.strerror}", media.path) from None
-    unchanged = known is not None and before is not None and known[0] == media.name and tuple(known[1]) == before
-    if known is not None and before is not None and unchanged and not racy(before, known[2]):
+    if known is not None and still_checked(known, media.name, before):
         if verified is not None:
             verified[media.path] = known
         return data
@@ -274,13 +279,21 @@ def write_apkg(
             out.write(database, "collection.anki2")
             out.writestr("media", json.dumps({str(n): m.name for n, m in enumerate(media)}))
             for n, m in enumerate(media):
-                entry = stored.entries.get(m.name) if stored is not None and old is not None else None
-                if entry is not None and old is not None:
+                entry = stored.entries.get(m.name) if stored is not None else None
+                known = trusted.get(m.path) if trusted is not None else None
+                # Copied only while the image is as it was checked: one changed since the parse named it
+                # is read and checked below (and a mismatch makes the build start again).
+                if (
+                    entry is not None
+                    and old is not None
+                    and known is not None
+                    and still_checked(known, m.name, figures(m.path))
+                ):
                     copy_entry(out, old, entry, str(n))
-                    if trusted is not None and verified is not None and m.path in trusted:
-                        verified[m.path] = trusted[m.path]  # not looked at: what the last build knew of it holds
-                else:
-                    out.writestr(str(n), media_bytes(m, trusted, verified))
+                    if verified is not None:
+                        verified[m.path] = known
+                    continue
+                out.writestr(str(n), media_bytes(m, trusted, verified))
     except sqlite3.Error as exc:  # "database or disk is full"
         raise OutputError(f"cannot write the deck: {exc}", target) from None
     except (OSError, zipfile.BadZipFile):
@@ -298,11 +311,12 @@ def write_apkg(
 @contextmanager
 def _opened(stored: StoredMedia | None) -> Iterator[BinaryIO | None]:
     """The last package open for copying its entries, or None."""
-    if stored is None:
-        yield None
-        return
-    with open(stored.package, "rb") as file:
+    file = stored.open() if stored is not None else None
+    try:
         yield file
+    finally:
+        if file is not None:
+            file.close()
 
 
 def apkg_writer(

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from flashmark.figures import Figures, figures
+
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")  # a zip entry's local header, as zipfile reads it
 _COPY_CHUNK = 1 << 20
 
@@ -21,10 +23,26 @@ class StoredMedia:
 
     package: Path
     entries: Mapping[str, zipfile.ZipInfo]
+    figures: Figures  # the package's when its index was read: copying from it is for that file only
+
+    def open(self) -> BinaryIO | None:
+        """The package opened for copying, when it is still the file that was indexed (else None)."""
+        try:
+            file = open(self.package, "rb")  # noqa: SIM115  # the caller closes it
+        except OSError:
+            return None
+        st = os.fstat(file.fileno())
+        if (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino) != self.figures:
+            file.close()
+            return None
+        return file
 
 
 def stored_media(package: Path) -> StoredMedia | None:
     """The media `package` holds by media name; None when it cannot be read as one of flashmark's packages."""
+    fig = figures(package)
+    if fig is None:
+        return None
     try:
         with zipfile.ZipFile(package) as z:
             index = json.loads(z.read("media"))
@@ -44,7 +62,7 @@ def stored_media(package: Path) -> StoredMedia | None:
             and not info.flag_bits & 1
         ):
             entries[name] = info
-    return StoredMedia(package, entries)
+    return StoredMedia(package, entries, fig) if figures(package) == fig else None
 
 
 def _data_start(source: BinaryIO, info: zipfile.ZipInfo) -> int:
@@ -55,6 +73,11 @@ def _data_start(source: BinaryIO, info: zipfile.ZipInfo) -> int:
     if len(header) != _LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
         raise zipfile.BadZipFile(f"no entry at offset {info.header_offset}")
     fields = _LOCAL_HEADER.unpack(header)
+    flags, method, crc, stored_size, size = fields[3], fields[4], fields[7], fields[8], fields[9]
+    if method != zipfile.ZIP_STORED or (
+        not flags & 0x08 and (crc, stored_size, size) != (info.CRC, info.file_size, info.file_size)
+    ):
+        raise zipfile.BadZipFile(f"the entry at offset {info.header_offset} is not the one the index names")
     return info.header_offset + _LOCAL_HEADER.size + int(fields[10]) + int(fields[11])
 
 

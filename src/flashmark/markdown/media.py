@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
-from flashmark.stamp import racy
+from flashmark.figures import racy
 from flashmark.types import MediaFile, Notice, Verified
 
 MEDIA_PREFIX = "fm-"
