@@ -123,7 +123,7 @@ def test_images_of_the_last_package_are_copied_as_stored(
     import time
 
     from flashmark.anki.package import apkg_writer
-    from flashmark.anki.stored import stored_media
+    from flashmark.anki.stored import last_package
     from flashmark.figures import RACY_NS
     from flashmark.types import Verified
 
@@ -132,7 +132,7 @@ def test_images_of_the_last_package_are_copied_as_stored(
     first = tmp_path / "first.apkg"
     checked: dict[str, Verified] = {}
     apkg_writer(notes, STAMP, verified=checked)(first)
-    stored = stored_media(first)
+    stored = last_package(first)
     assert stored is not None and len(stored.entries) == 2 and len(checked) == 2
     if not kernel_copy:
         monkeypatch.delattr(os, "copy_file_range", raising=False)
@@ -153,7 +153,7 @@ def test_an_image_changed_since_its_check_is_not_copied(tmp_path: Path) -> None:
     import time
 
     from flashmark.anki.package import MediaChanged, apkg_writer
-    from flashmark.anki.stored import stored_media
+    from flashmark.anki.stored import last_package
     from flashmark.figures import RACY_NS
     from flashmark.types import Verified
 
@@ -164,17 +164,17 @@ def test_an_image_changed_since_its_check_is_not_copied(tmp_path: Path) -> None:
     apkg_writer(notes, STAMP, verified=checked)(first)
     (tmp_path / "c" / "img" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n changed")
     with pytest.raises(MediaChanged):
-        apkg_writer(notes, STAMP, trusted=checked, stored=stored_media(first))(tmp_path / "second.apkg")
+        apkg_writer(notes, STAMP, trusted=checked, stored=last_package(first))(tmp_path / "second.apkg")
 
 
 def test_a_replaced_last_package_is_not_copied_from(tmp_path: Path) -> None:
     """A package replaced after its index was read is not copied from: its entries may be elsewhere."""
-    from flashmark.anki.stored import stored_media
+    from flashmark.anki.stored import last_package
 
     notes = _picture_notes(tmp_path / "c")
     first = tmp_path / "first.apkg"
     write_package(notes, first, STAMP)
-    stored = stored_media(first)
+    stored = last_package(first)
     assert stored is not None
     file = stored.open()
     assert file is not None
@@ -184,8 +184,8 @@ def test_a_replaced_last_package_is_not_copied_from(tmp_path: Path) -> None:
 
 
 def test_a_file_that_is_not_a_package_has_no_stored_images(tmp_path: Path) -> None:
-    from flashmark.anki.stored import stored_media
+    from flashmark.anki.stored import last_package
 
     (tmp_path / "x.apkg").write_bytes(b"PK\x03\x04 not really")
-    assert stored_media(tmp_path / "x.apkg") is None
-    assert stored_media(tmp_path / "missing.apkg") is None
+    assert last_package(tmp_path / "x.apkg") is None
+    assert last_package(tmp_path / "missing.apkg") is None

@@ -566,6 +566,81 @@ def test_an_image_saved_during_a_rebuild_never_leaves_the_old_picture(
         settle()
 
 
+@pytest.fixture
+def patched(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each package written was made by patching the last package's collection."""
+    import flashmark.anki.package as package
+
+    seen: list[bool] = []
+    real = package._patched
+
+    def spy(*args: Any) -> bool:
+        seen.append(real(*args))
+        return seen[-1]
+
+    monkeypatch.setattr(package, "_patched", spy)
+    return seen
+
+
+def test_a_rebuild_patches_the_last_collection(tmp_path: Path, patched: list[bool], frozen_clock) -> None:
+    """One answer edited: the last package's collection is patched (its other notes' rows stay as they were),
+    within the same millisecond as the last build too, and Anki sees the same deck a build from scratch makes."""
+    folder = Folder(
+        {
+            "a.md": {"基础": [Q(TITLES[0], ANSWERS[0]), Q(TITLES[3], ANSWERS[3])]},
+            "b.md": {"进阶": [Q(TITLES[1], ANSWERS[1], reverse=True)]},
+            "c.md": {"进阶": [Q(TITLES[4], ANSWERS[4])]},
+        }
+    )
+    run_steps(folder, [], tmp_path, frozen_clock)  # the clock stands still: new ids must not reuse old ones
+    first = build(tmp_path / "work", tmp_path / "out", force=True)
+    anki = import_apkg(first.output, tmp_path / "col.anki2")
+    reword_answer(folder, 2)
+    folder.write(tmp_path / "work")
+    settle()
+    patched.clear()
+    result = build(tmp_path / "work", tmp_path / "out")
+    assert patched == [True] and isinstance(result.notes, LazyNotes)
+    fresh = build(tmp_path / "work", tmp_path / "fresh", force=True)
+    assert apkg_view(result.output) == apkg_view(fresh.output)
+    again = import_apkg(result.output, tmp_path / "col.anki2")
+    assert again.imported["updated"] == 1 and again.card_count == anki.card_count
+    assert {g: n.card_ids for g, n in again.notes.items()} == {g: n.card_ids for g, n in anki.notes.items()}
+
+
+def test_another_tag_filter_patches_the_last_collection(tmp_path: Path, patched: list[bool], frozen_clock) -> None:
+    """A build for other tags takes the notes now left out out of the last package's collection and puts in
+    those now chosen (kept notes it did not hold)."""
+    folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])], "进阶": [Q(TITLES[1], ANSWERS[1])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    build(tmp_path / "work", tmp_path / "out", tags=["a::基础"])
+    patched.clear()
+    result = build(tmp_path / "work", tmp_path / "out", tags=["a::进阶"])
+    assert patched == [True]
+    fresh = build(tmp_path / "work", tmp_path / "fresh", tags=["a::进阶"], force=True)
+    assert apkg_view(result.output) == apkg_view(fresh.output) and len(apkg_view(result.output)["notes"]) == 1
+
+
+def test_a_collection_that_cannot_be_patched_is_written_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patched: list[bool], frozen_clock
+) -> None:
+    from flashmark.anki.package import BulkPackage
+
+    def broken(*args: Any) -> None:
+        raise sqlite3.DatabaseError("database disk image is malformed")
+
+    folder = Folder({"a.md": {"基础": [Q(TITLES[0], ANSWERS[0])]}, "b.md": {"进阶": [Q(TITLES[1], ANSWERS[1])]}})
+    run_steps(folder, [], tmp_path, frozen_clock)
+    monkeypatch.setattr(BulkPackage, "patch_db", broken)
+    reword_answer(folder, 1)
+    folder.write(tmp_path / "work")
+    settle()
+    patched.clear()
+    result = build(tmp_path / "work", tmp_path / "out")
+    assert patched == [False]
+    assert apkg_view(result.output) == apkg_view(build(tmp_path / "work", tmp_path / "fresh", force=True).output)
+
+
 def test_a_last_package_that_cannot_be_copied_from_means_reading_the_images(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, frozen_clock
 ) -> None:

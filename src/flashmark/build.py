@@ -13,7 +13,7 @@ from pathlib import Path
 from flashmark import stamp, state
 from flashmark.anki.notetype import card_labels, rendered_kind
 from flashmark.anki.package import MediaChanged, PackageNote, apkg_writer
-from flashmark.anki.stored import StoredMedia, stored_media
+from flashmark.anki.stored import LastPackage, last_package
 from flashmark.cache import trusted_cache
 from flashmark.config import Config, load_config
 from flashmark.errors import FlashmarkError, ParseError
@@ -360,8 +360,10 @@ def _build(
                 rebuilt, root, tag_filter, output, report, lock_path, scan.notices, started, again
             )
             notetype_mods = rebuilt.identified.notetype_mods
+            # The notes kept as they were are in the last package as they are: its collection is patched.
+            unchanged = frozenset(r.guid for r in rows if isinstance(r, state.Kept))
             write_deck = apkg_writer(
-                rows, notetype_mods=notetype_mods, trusted=trusted, verified=verified, stored=stored
+                rows, notetype_mods=notetype_mods, trusted=trusted, verified=verified, stored=stored, kept=unchanged
             )
         else:
             result, rendered, new_lock, previous, all_notes, identified, corpus = _full(
@@ -606,7 +608,7 @@ def _incremental_result(
 
 def _last_media(
     path: Path, content_dir: Path, outputs: tuple[Path, Path]
-) -> tuple[dict[str, Verified] | None, StoredMedia | None]:
+) -> tuple[dict[str, Verified] | None, LastPackage | None]:
     """What the last build of this folder into this deck knew of its images (from its state): those it checked
     against their names, and the images its package holds, when that package is still as it was written."""
     last = state.State.open(path)
@@ -625,7 +627,7 @@ def _last_media(
                 return None, None
             out[path_] = (name, (fig[0], fig[1], fig[2], fig[3]), taken)
         intact = meta.get("outputs") == state.output_figures(outputs)
-        return out, stored_media(outputs[0]) if intact and out else None
+        return out, last_package(outputs[0]) if intact else None
     except (TypeError, ValueError):
         return None, None
     finally:

@@ -9,7 +9,8 @@ import sqlite3
 import time
 import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Set as AbstractSet
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -19,7 +20,7 @@ from genanki.apkg_schema import APKG_SCHEMA
 
 from flashmark.anki.cloze import card_ords
 from flashmark.anki.notetype import KINDS, note_type
-from flashmark.anki.stored import StoredMedia, copy_entry
+from flashmark.anki.stored import LastPackage, copy_entry, copy_out
 from flashmark.errors import OutputError, SourceError
 from flashmark.figures import Figures, figures, racy
 from flashmark.identity import deck_id
@@ -136,6 +137,33 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
         cursor.execute("PRAGMA synchronous=OFF")
         cursor.executescript(_SCHEMA_TABLES)
         cursor.executescript(APKG_COL)
+        self._write_col(cursor, timestamp)
+        self._insert(cursor, timestamp, id_gen)
+        cursor.executescript(_SCHEMA_INDEXES)  # indexing once at the end is faster than row by row
+
+    def patch_db(self, cursor: sqlite3.Cursor, timestamp: float, kept: AbstractSet[str]) -> None:
+        """Make the collection of the last package (copied to `cursor`'s database) this package's: the rows of
+        the notes in `kept` (unchanged since it was written) stay, every other row goes, the rest are added."""
+        cursor.execute("PRAGMA journal_mode=OFF")
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("CREATE TEMP TABLE fm_keep (guid TEXT PRIMARY KEY)")
+        cursor.executemany("INSERT INTO fm_keep VALUES (?)", ((g,) for g in kept))
+        gone = "SELECT id FROM notes WHERE guid NOT IN (SELECT guid FROM fm_keep)"
+        cursor.execute(f"DELETE FROM cards WHERE nid IN ({gone})")
+        cursor.execute(f"DELETE FROM notes WHERE id IN ({gone})")
+        cursor.execute("DROP TABLE fm_keep")
+        present = {guid for (guid,) in cursor.execute("SELECT guid FROM notes")}
+        cursor.execute("DELETE FROM col")
+        cursor.executescript(APKG_COL)
+        self._write_col(cursor, timestamp)
+        # New ids go above every id there (a rebuild within the same millisecond would otherwise reuse them).
+        (top,) = cursor.execute(
+            "SELECT max(coalesce((SELECT max(id) FROM notes), 0), coalesce((SELECT max(id) FROM cards), 0))"
+        ).fetchone()
+        self._insert(cursor, timestamp, itertools.count(max(int(timestamp * 1000), int(top) + 1)), present)
+
+    def _write_col(self, cursor: sqlite3.Cursor, timestamp: float) -> None:
+        """The collection row's deck and note-type JSON, as genanki writes them."""
         decks_json, models_json = cursor.execute("SELECT decks, models FROM col").fetchone()
         decks = json.loads(decks_json)
         models = json.loads(models_json)
@@ -146,6 +174,10 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
                 models[str(model.model_id)] = model.to_json(timestamp, self.decks[-1].deck_id)
         cursor.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks), json.dumps(models)))
 
+    def _insert(
+        self, cursor: sqlite3.Cursor, timestamp: float, id_gen: Iterator[int], present: AbstractSet[str] = frozenset()
+    ) -> None:
+        """Insert the rows of every note (but those `present` already) and of their cards."""
         ids = {kind: model.model_id for kind, model in self.models.items()}
         sort_index = {kind: model.sort_field_index for kind, model in self.models.items()}
         card_rows: list[tuple[object, ...]] = []
@@ -156,6 +188,8 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
             # Ids as genanki's generator hands them out: each note's id, then its cards' ids.
             for deck in self.decks:
                 for rn in self.by_deck[deck.name]:
+                    if rn.guid in present:
+                        continue
                     note_id = next(id_gen)
                     mod = int(rn.mod or timestamp)  # the note's own modification time, else the build's
                     tags = tag_text.get(rn.tags)
@@ -200,7 +234,6 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
 
         cursor.executemany("INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?);", note_rows())
         cursor.executemany("INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);", card_rows)
-        cursor.executescript(_SCHEMA_INDEXES)  # indexing once at the end is faster than row by row
 
 
 def package_media(notes: Sequence[PackageNote]) -> list[MediaFile]:
@@ -262,19 +295,25 @@ def write_apkg(
     media: Sequence[MediaFile] = (),
     trusted: Mapping[str, Verified] | None = None,
     verified: dict[str, Verified] | None = None,
-    stored: StoredMedia | None = None,
+    stored: LastPackage | None = None,
+    kept: AbstractSet[str] = frozenset(),
 ) -> None:
     """What genanki's Package.write_to_file does, with its scratch database beside `target` and the
     media read straight from the content folder (each checked against its content hash, see media_bytes)
-    into the zip; an image the last package (`stored`) holds is copied from it instead, as stored."""
+    into the zip; an image the last package (`stored`) holds is copied from it instead, as stored.
+
+    `kept`: GUIDs of notes unchanged since the last package was written; with some, that package's collection
+    is patched (see BulkPackage.patch_db) instead of written whole.
+    """
     database = temp_path(target.with_name("collection.anki2"))
     try:
-        conn = sqlite3.connect(database)
-        try:
-            package.write_to_db(conn.cursor(), timestamp, itertools.count(int(timestamp * 1000)))
-            conn.commit()
-        finally:
-            conn.close()
+        if not (kept and isinstance(package, BulkPackage) and _patched(package, database, timestamp, stored, kept)):
+            conn = sqlite3.connect(database)
+            try:
+                package.write_to_db(conn.cursor(), timestamp, itertools.count(int(timestamp * 1000)))
+                conn.commit()
+            finally:
+                conn.close()
         with open(target, "wb") as file, zipfile.ZipFile(file, "w") as out, _opened(stored) as old:
             out.write(database, "collection.anki2")
             out.writestr("media", json.dumps({str(n): m.name for n, m in enumerate(media)}))
@@ -308,8 +347,28 @@ def write_apkg(
         write_apkg(package, target, timestamp, media, trusted, verified)
 
 
+def _patched(
+    package: BulkPackage, database: Path, timestamp: float, stored: LastPackage | None, kept: AbstractSet[str]
+) -> bool:
+    """Write `package`'s collection to `database` by patching the last package's; False when that cannot be done."""
+    if stored is None or stored.collection is None:
+        return False
+    try:
+        with _opened(stored) as old:
+            if old is None:
+                return False
+            copy_out(old, stored.collection, database)
+        with closing(sqlite3.connect(database)) as conn:
+            package.patch_db(conn.cursor(), timestamp, kept)
+            conn.commit()
+        return True
+    except (OSError, zipfile.BadZipFile, sqlite3.Error, ValueError, TypeError):  # written whole instead
+        database.unlink(missing_ok=True)
+        return False
+
+
 @contextmanager
-def _opened(stored: StoredMedia | None) -> Iterator[BinaryIO | None]:
+def _opened(stored: LastPackage | None) -> Iterator[BinaryIO | None]:
     """The last package open for copying its entries, or None."""
     file = stored.open() if stored is not None else None
     try:
@@ -325,18 +384,19 @@ def apkg_writer(
     notetype_mods: dict[str, int] | None = None,
     trusted: Mapping[str, Verified] | None = None,
     verified: dict[str, Verified] | None = None,
-    stored: StoredMedia | None = None,
+    stored: LastPackage | None = None,
+    kept: AbstractSet[str] = frozenset(),
 ) -> Callable[[Path], None]:
     """A function writing the .apkg of `notes` to a path (for `atomic_write` or a Transaction).
 
     Notes and the note type keep the modification times they carry; `timestamp` (default: now)
     is used where they carry none, and for the ids of new cards. `trusted` and `verified`: see media_bytes;
-    `stored`: the images of the last package, known unchanged since it was written (see write_apkg).
+    `stored`: the last package, known unchanged since it was written, and `kept`: see write_apkg.
     """
     stamp = time.time() if timestamp is None else timestamp
     package = make_package(notes, notetype_mods)
     media = package_media(notes)
-    return lambda tmp: write_apkg(package, tmp, stamp, media, trusted, verified, stored)
+    return lambda tmp: write_apkg(package, tmp, stamp, media, trusted, verified, stored, kept)
 
 
 def write_package(

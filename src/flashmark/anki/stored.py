@@ -1,4 +1,4 @@
-"""Images the last package already holds, copied into the next one as stored bytes (never read back in)."""
+"""The package the last build wrote: its images, and its collection for a rebuild to patch, copied as stored bytes."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ _COPY_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
-class StoredMedia:
-    """The media entries of a package this build wrote before: each media name's entry, stored uncompressed."""
+class LastPackage:
+    """A package a build wrote before: each media name's entry, and the collection's, all stored uncompressed."""
 
     package: Path
     entries: Mapping[str, zipfile.ZipInfo]
+    collection: zipfile.ZipInfo | None
     figures: Figures  # the package's when its index was read: copying from it is for that file only
 
     def open(self) -> BinaryIO | None:
@@ -38,8 +39,13 @@ class StoredMedia:
         return file
 
 
-def stored_media(package: Path) -> StoredMedia | None:
-    """The media `package` holds by media name; None when it cannot be read as one of flashmark's packages."""
+def _plain(info: zipfile.ZipInfo | None) -> zipfile.ZipInfo | None:
+    """The entry when it is stored plain (as flashmark writes it): its bytes ready to copy."""
+    return info if info is not None and info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & 1 else None
+
+
+def last_package(package: Path) -> LastPackage | None:
+    """The entries of `package` by media name, and its collection's; None when it is not one of flashmark's."""
     fig = figures(package)
     if fig is None:
         return None
@@ -53,16 +59,11 @@ def stored_media(package: Path) -> StoredMedia | None:
         return None
     entries: dict[str, zipfile.ZipInfo] = {}
     for number, name in index.items():
-        info = infos.get(number)
-        # Only plain stored entries (what flashmark writes): their bytes are the image's, ready to copy.
-        if (
-            type(name) is str
-            and info is not None
-            and info.compress_type == zipfile.ZIP_STORED
-            and not info.flag_bits & 1
-        ):
+        info = _plain(infos.get(number))
+        if type(name) is str and info is not None:
             entries[name] = info
-    return StoredMedia(package, entries, fig) if figures(package) == fig else None
+    collection = _plain(infos.get("collection.anki2"))
+    return LastPackage(package, entries, collection, fig) if figures(package) == fig else None
 
 
 def _data_start(source: BinaryIO, info: zipfile.ZipInfo) -> int:
@@ -128,3 +129,10 @@ def copy_entry(out: zipfile.ZipFile, source: BinaryIO, info: zipfile.ZipInfo, na
     out.filelist.append(entry)
     out.NameToInfo[name] = entry
     out.start_dir = target.tell()
+
+
+def copy_out(source: BinaryIO, info: zipfile.ZipInfo, target: Path) -> None:
+    """Write the stored bytes of the entry `info` of the open package `source` to a file of their own."""
+    start = _data_start(source, info)
+    with open(target, "wb") as file:
+        _copy_range(source, start, info.file_size, file)
