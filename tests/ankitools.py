@@ -143,6 +143,19 @@ def answer_cards(collection: Path, card_ids: Iterable[int], ease: int = 4) -> No
         col.close()
 
 
+def new_card_order(collection: Path, deck: str) -> list[tuple[str, int]]:
+    """The new cards of `deck` as Anki's scheduler hands them out for study: (first field, card ordinal)."""
+    col = Collection(str(collection))
+    try:
+        did = col.decks.id_for_name(deck)
+        assert did is not None, f"no deck {deck!r}"
+        col.decks.select(did)
+        queued = col.sched.get_queued_cards(fetch_limit=1000).cards
+        return [(col.get_card(q.card.id).note().fields[0], col.get_card(q.card.id).ord) for q in queued]
+    finally:
+        col.close()
+
+
 def edit_field(collection: Path, note_id: int, name: str, text: str) -> None:
     """Change one field of a note inside Anki, as a user would in the editor."""
     col = Collection(str(collection))

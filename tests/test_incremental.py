@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import flashmark.incremental as incremental
-from ankitools import import_apkg
+from ankitools import import_apkg, new_card_order
 from flashmark import stamp
 from flashmark import state as state_module
 from flashmark.build import CACHE_DIR, build
@@ -236,10 +236,10 @@ def apkg_view(path: Path) -> dict[str, Any]:
             models = json.loads(db.execute("SELECT models FROM col").fetchone()[0])
             deck_names = {int(k): v["name"] for k, v in decks.items()}
             notes = sorted(db.execute("SELECT guid, mid, mod, tags, flds, sfld FROM notes").fetchall())
-            cards = sorted(
-                (guid, ord_, deck_names[did], mod)
-                for guid, ord_, did, mod in db.execute(
-                    "SELECT n.guid, c.ord, c.did, c.mod FROM cards c JOIN notes n ON n.id = c.nid"
+            cards = sorted(  # with each new card's place in the order Anki studies them
+                (guid, ord_, deck_names[did], mod, due)
+                for guid, ord_, did, mod, due in db.execute(
+                    "SELECT n.guid, c.ord, c.did, c.mod, c.due FROM cards c JOIN notes n ON n.id = c.nid"
                 )
             )
         finally:
@@ -606,6 +606,60 @@ def test_a_rebuild_patches_the_last_collection(tmp_path: Path, patched: list[boo
     again = import_apkg(result.output, tmp_path / "col.anki2")
     assert again.imported["updated"] == 1 and again.card_count == anki.card_count
     assert {g: n.card_ids for g, n in again.notes.items()} == {g: n.card_ids for g, n in anki.notes.items()}
+
+
+def test_a_patched_deck_is_studied_in_the_order_of_a_deck_written_whole(tmp_path: Path, patched: list[bool]) -> None:
+    """Anki studies new cards by their place, then by id: a note a rebuild redoes (new ids, above the kept
+    notes') and a note added before kept ones still come where a build from scratch puts them."""
+    work = tmp_path / "work"
+    work.mkdir()
+
+    def write(name: str, *questions: tuple[str, str]) -> None:
+        body = "".join(f"### {title}\n\n**答案：** {answer}\n\n" for title, answer in questions)
+        (work / name).write_text(f"---\ndeck: 同一\n---\n{body}", encoding="utf-8")
+
+    write("a.md", ("Alpha?", "一"), ("Beta? {reverse}", "二"))
+    write("b.md", ("Gamma?", "三"), ("Delta?", "四"))
+    settle()
+    build(work, tmp_path / "out")
+    write("a.md", ("Alpha?", "一，改过"), ("Epsilon?", "五"), ("Beta? {reverse}", "二"))
+    settle()
+    patched.clear()
+    result = build(work, tmp_path / "out")
+    assert patched == [True]  # b.md's notes were kept, a.md's redone
+    fresh = build(work, tmp_path / "fresh", force=True)
+    import_apkg(result.output, tmp_path / "rebuilt.anki2")
+    import_apkg(fresh.output, tmp_path / "fresh.anki2")
+    order = new_card_order(tmp_path / "rebuilt.anki2", "work::同一")
+    assert [title for title, _ in order][:2] == ["Alpha?", "Epsilon?"]
+    assert order == new_card_order(tmp_path / "fresh.anki2", "work::同一")
+
+
+def test_a_note_taken_out_of_a_patched_deck_leaves_no_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patched: list[bool]
+) -> None:
+    """Deleted rows are overwritten, even where SQLite is built to leave them in free pages (its default)."""
+    real = sqlite3.connect
+
+    def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        db = real(*args, **kwargs)
+        db.execute("PRAGMA secure_delete=OFF")
+        return db
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "a.md").write_text("### Alpha?\n\n**答案：** 一\n", encoding="utf-8")
+    (work / "b.md").write_text("### Secret?\n\n**答案：** PASSWORD-4711\n", encoding="utf-8")
+    settle()
+    build(work, tmp_path / "out")
+    (work / "b.md").unlink()
+    settle()
+    patched.clear()
+    result = build(work, tmp_path / "out")
+    assert patched == [True]
+    with zipfile.ZipFile(result.output) as z:
+        assert b"PASSWORD-4711" not in z.read("collection.anki2")
 
 
 def test_another_tag_filter_patches_the_last_collection(tmp_path: Path, patched: list[bool], frozen_clock) -> None:

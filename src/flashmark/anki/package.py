@@ -146,13 +146,20 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
         the notes in `kept` (unchanged since it was written) stay, every other row goes, the rest are added."""
         cursor.execute("PRAGMA journal_mode=OFF")
         cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA secure_delete=ON")  # a note taken out leaves no trace of its text in the deck
         cursor.execute("CREATE TEMP TABLE fm_keep (guid TEXT PRIMARY KEY)")
         cursor.executemany("INSERT INTO fm_keep VALUES (?)", ((g,) for g in kept))
         gone = "SELECT id FROM notes WHERE guid NOT IN (SELECT guid FROM fm_keep)"
         cursor.execute(f"DELETE FROM cards WHERE nid IN ({gone})")
         cursor.execute(f"DELETE FROM notes WHERE id IN ({gone})")
         cursor.execute("DROP TABLE fm_keep")
-        present = {guid for (guid,) in cursor.execute("SELECT guid FROM notes")}
+        present: dict[str, list[tuple[int, int]]] = {}  # a kept note's cards: (id, due), in card order
+        for guid, card_id, due in cursor.execute(
+            "SELECT n.guid, c.id, c.due FROM notes n LEFT JOIN cards c ON c.nid = n.id ORDER BY n.id, c.ord"
+        ):
+            held = present.setdefault(guid, [])
+            if card_id is not None:
+                held.append((card_id, due))
         cursor.execute("DELETE FROM col")
         cursor.executescript(APKG_COL)
         self._write_col(cursor, timestamp)
@@ -175,9 +182,21 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
         cursor.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks), json.dumps(models)))
 
     def _insert(
-        self, cursor: sqlite3.Cursor, timestamp: float, id_gen: Iterator[int], present: AbstractSet[str] = frozenset()
+        self,
+        cursor: sqlite3.Cursor,
+        timestamp: float,
+        id_gen: Iterator[int],
+        present: Mapping[str, list[tuple[int, int]]] | None = None,
     ) -> None:
-        """Insert the rows of every note (but those `present` already) and of their cards."""
+        """Insert the rows of every note and of its cards, but of the notes `present` already (by GUID: their
+        cards' ids and places, in card order), whose cards only move to their place.
+
+        A new card's `due` is its place in the deck's order (Anki studies new cards by it, then by id), so a
+        deck patched by a rebuild is studied in the order of a deck written whole.
+        """
+        there = present or {}
+        moved: list[tuple[int, int]] = []
+        place = itertools.count()
         ids = {kind: model.model_id for kind, model in self.models.items()}
         sort_index = {kind: model.sort_field_index for kind, model in self.models.items()}
         card_rows: list[tuple[object, ...]] = []
@@ -188,7 +207,11 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
             # Ids as genanki's generator hands them out: each note's id, then its cards' ids.
             for deck in self.decks:
                 for rn in self.by_deck[deck.name]:
-                    if rn.guid in present:
+                    kept = there.get(rn.guid)
+                    if kept is not None:
+                        for card_id, due in kept:
+                            if (at := next(place)) != due:
+                                moved.append((at, card_id))
                         continue
                     note_id = next(id_gen)
                     mod = int(rn.mod or timestamp)  # the note's own modification time, else the build's
@@ -209,31 +232,15 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
                         "",
                     )
                     for card_ord in self._card_ords(rn.notetype, rn.fields):
+                        # id, note id, deck id, ord, mod, usn, type, queue, due, then the scheduling left at 0
                         card_rows.append(
-                            (
-                                next(id_gen),
-                                note_id,
-                                deck.deck_id,
-                                card_ord,
-                                mod,
-                                -1,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                0,
-                                "",
-                            )
+                            (next(id_gen), note_id, deck.deck_id, card_ord, mod, -1, 0, 0, next(place))
+                            + (0, 0, 0, 0, 0, 0, 0, 0, "")
                         )
 
         cursor.executemany("INSERT INTO notes VALUES(?,?,?,?,?,?,?,?,?,?,?);", note_rows())
         cursor.executemany("INSERT INTO cards VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?);", card_rows)
+        cursor.executemany("UPDATE cards SET due = ? WHERE id = ?", moved)
 
 
 def package_media(notes: Sequence[PackageNote]) -> list[MediaFile]:
