@@ -371,6 +371,8 @@ def _build(
                 cache_dir=cache_dir if use_cache and write else None, keep_going=keep_going, progress=progress,
                 images=trusted,
             )  # fmt: skip
+            if apply is None:
+                previous = None  # only sync needs the lock as it was: its memory serves what follows
             if stateful and not result.errors and not result.left_out_files:
                 rebuilt = from_scratch(corpus.files, corpus.merge, identified, now.sources, content_dir, root)
                 if rebuilt is not None and apply is None:
