@@ -4,16 +4,17 @@ One SQLite database per content folder and deck, under the output folder's `.cac
 folder the build made for its user alone; anything else is ignored). It holds, for the last build:
 
 - each Markdown file with its size and times, the images it read, its skipped questions and warnings;
-- each note as rendered and identified (fields, tags, deck, GUID, modification time), its lock-file
-  entry, its merge record, where its first question is, the files its questions come from, and
-  hashes of what another question would have to share with it to touch it (`merge.merge_keys`);
+- each note as rendered and identified (tags, deck, GUID, modification time), its lock-file entry,
+  its merge record, where its first question is, the files its questions come from, and hashes of
+  what another question would have to share with it to touch it (`merge.merge_keys`), packed in one
+  row; its fields beside them, read only when the deck is written whole (a rebuild patches it);
 - the lock file's removed notes, its note types and namespace, a hash of its text, and the figures
   of the deck and report as written.
 
 Nothing in it is code, and it is used only when everything that shapes a build besides the files
 (flashmark's code, the settings and options) is as it was, the lock file is byte for byte the one
 this state was written with, and the deck and report are the ones it describes; otherwise the build
-is a full one and writes a new state. Damage of any kind reads as "no state".
+is a full one and writes a new state. Damage of any kind reads as "no state" (with a warning).
 """
 
 from __future__ import annotations
@@ -36,11 +37,11 @@ from flashmark.lock import LockEntry, entry_line
 from flashmark.report import note_line
 from flashmark.types import KeyInput, MediaFile, MergeGroup, Notice, RenderedNote, Skipped
 
-FORMAT = 1
+FORMAT = 2
 _SCHEMA = """
 CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE files (rel TEXT PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE notes (key TEXT NOT NULL, guid TEXT NOT NULL, packed BLOB NOT NULL, sum INTEGER NOT NULL);
+CREATE TABLE notes (key TEXT NOT NULL, guid TEXT NOT NULL, packed BLOB NOT NULL, fields BLOB NOT NULL, sum INTEGER NOT NULL);
 CREATE TABLE note_files (rel TEXT NOT NULL, key TEXT NOT NULL);
 CREATE TABLE note_keys (k TEXT NOT NULL, key TEXT NOT NULL, n INTEGER NOT NULL);
 CREATE TABLE removed (key TEXT PRIMARY KEY, entry TEXT NOT NULL);
@@ -265,10 +266,14 @@ class Kept(NamedTuple):
     rkind: str  # its kind as the report counts it (qa, qa+reverse, cloze)
     cards: int
     group: MergeGroup | None
-    fields: tuple[str, ...]
+    fields_data: bytes  # its fields as the state keeps them: read only when the deck is written whole
     media: tuple[MediaFile, ...]
     report: str
     entry: str
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(self.fields_data.decode().split(_SEP))
 
     @property
     def kind(self) -> str:
@@ -309,7 +314,7 @@ def _group(text: str | None) -> MergeGroup | None:
 
 
 _PACK = "\x1e"  # between a note's values in its packed row: never in one (the parse and JSON keep it out)
-_PACKED = 19  # values in a packed row
+_PACKED = 18  # values in a packed row (its fields are beside it: a rebuild that patches the deck never reads them)
 
 
 def _packed(r: NoteRecord) -> str:
@@ -320,7 +325,7 @@ def _packed(r: NoteRecord) -> str:
     values = (
         r.rel, str(r.seq), anchor or "", title_norm, sep.join(topic), prompt_norm, kind, rn.note.title,
         sep.join(rn.note.sources), rn.notetype, rn.deck, sep.join(rn.tags), str(rn.mod), rendered_kind(rn),
-        str(len(card_labels(rn))), _group_data(r.group) or "", sep.join(rn.fields), media, r.report + _PACK + r.entry,
+        str(len(card_labels(rn))), _group_data(r.group) or "", media, r.report + _PACK + r.entry,
     )  # fmt: skip
     row = _PACK.join(values)
     if row.count(_PACK) != _PACKED:  # a value holding the separator: the state cannot keep this note
@@ -328,20 +333,28 @@ def _packed(r: NoteRecord) -> str:
     return row
 
 
-def _sum(key: str, guid: str, packed: bytes, files: int, keys: int) -> int:
+def _sum(key: str, guid: str, packed: bytes, fields: bytes, files: int, keys: int) -> int:
     """A row's check against damage: a CRC of all it holds, and of how many index rows (files, keys) are its own."""
-    return zlib.crc32(packed, zlib.crc32(f"{key}{_PACK}{guid}{_PACK}{files}{_PACK}{keys}".encode()))
+    head = zlib.crc32(f"{key}{_PACK}{guid}{_PACK}{files}{_PACK}{keys}".encode())
+    return zlib.crc32(fields, zlib.crc32(packed, head))
 
 
-def _rows(notes: Sequence[NoteRecord]) -> Iterator[tuple[str, str, bytes, int]]:
+def _rows(notes: Sequence[NoteRecord]) -> Iterator[tuple[str, str, bytes, bytes, int]]:
     for r in notes:
         packed = _packed(r).encode()
-        yield r.key, r.rendered.guid, packed, _sum(r.key, r.rendered.guid, packed, len(r.files), len(r.keys))
+        fields = _SEP.join(r.rendered.fields).encode()
+        yield (
+            r.key,
+            r.rendered.guid,
+            packed,
+            fields,
+            _sum(r.key, r.rendered.guid, packed, fields, len(r.files), len(r.keys)),
+        )
 
 
 def _insert_notes(db: sqlite3.Connection, notes: Sequence[NoteRecord]) -> None:
     """Insert the notes' rows, a table at a time, each fed by a generator (nothing held whole)."""
-    db.executemany("INSERT INTO notes VALUES (?, ?, ?, ?)", _rows(notes))
+    db.executemany("INSERT INTO notes VALUES (?, ?, ?, ?, ?)", _rows(notes))
     db.executemany("INSERT INTO note_files VALUES (?, ?)", ((f, r.key) for r in notes for f in r.files))
     db.executemany("INSERT INTO note_keys VALUES (?, ?, ?)", ((k, r.key, n) for r in notes for k, n in r.keys))
 
@@ -486,26 +499,29 @@ class State:
 
     def notes(self) -> dict[str, Kept]:
         """Every note of the last build as it left it, by key (Kept.rel and Kept.seq say where it stands)."""
-        bad = "typeof(key) != 'text' OR typeof(guid) != 'text' OR typeof(packed) != 'blob' OR typeof(sum) != 'integer'"
+        bad = (
+            "typeof(key) != 'text' OR typeof(guid) != 'text' OR typeof(packed) != 'blob' OR typeof(fields) != 'blob' "
+            "OR typeof(sum) != 'integer'"
+        )
         if self.db.execute(f"SELECT COUNT(*) FROM notes WHERE {bad}").fetchone()[0]:
             raise Damaged
         files = dict(self.db.execute("SELECT key, COUNT(*) FROM note_files GROUP BY key"))
         keys = dict(self.db.execute("SELECT key, COUNT(*) FROM note_keys GROUP BY key"))
         split, sep, pack = str.split, _SEP, _PACK
         out: dict[str, Kept] = {}
-        for key, guid, packed, check in self.db.execute("SELECT key, guid, packed, sum FROM notes"):
-            if _sum(key, guid, packed, files.get(key, 0), keys.get(key, 0)) != check:
+        for key, guid, packed, fields, check in self.db.execute("SELECT key, guid, packed, fields, sum FROM notes"):
+            if _sum(key, guid, packed, fields, files.get(key, 0), keys.get(key, 0)) != check:
                 raise Damaged
             values = split(packed.decode(), pack)
             if len(values) != _PACKED + 1:
                 raise Damaged
             rel, seq, anchor, title_norm, topic, prompt_norm, kind, title, sources, notetype, deck, tags = values[:12]
-            mod, rkind, cards, grp, fields, media, report, entry = values[12:]
+            mod, rkind, cards, grp, media, report, entry = values[12:]
             ki = (anchor or None, title_norm, tuple(split(topic, sep)) if topic else (), prompt_norm, kind)
             out[key] = Kept(
                 key, rel, int(seq), ki, title, tuple(split(sources, sep)), guid, notetype, deck,
                 tuple(split(tags, sep)) if tags else (), int(mod), rkind, int(cards), _group(grp) if grp else None,
-                tuple(split(fields, sep)), tuple(MediaFile(*_strs(m)) for m in json.loads(media)) if media else (),
+                fields, tuple(MediaFile(*_strs(m)) for m in json.loads(media)) if media else (),
                 report, entry,
             )  # fmt: skip
         return out

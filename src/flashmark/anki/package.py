@@ -94,9 +94,6 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
         for rn in notes:
             if rn.notetype not in self.models:
                 self.models[rn.notetype] = note_type(rn.notetype)
-            size = len(self.models[rn.notetype].fields)
-            if len(rn.fields) != size:
-                raise ValueError(f"note {rn.key!r} has {len(rn.fields)} fields, its note type {size}")
             if rn.tags not in checked:
                 for tag in rn.tags:
                     if " " in tag:
@@ -199,6 +196,7 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
         place = itertools.count()
         ids = {kind: model.model_id for kind, model in self.models.items()}
         sort_index = {kind: model.sort_field_index for kind, model in self.models.items()}
+        sizes = {kind: len(model.fields) for kind, model in self.models.items()}
         card_rows: list[tuple[object, ...]] = []
 
         tag_text: dict[tuple[str, ...], str] = {}  # notes of one topic share their tags tuple
@@ -213,6 +211,11 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
                             if (at := next(place)) != due:
                                 moved.append((at, card_id))
                         continue
+                    fields = rn.fields
+                    if len(fields) != sizes[rn.notetype]:
+                        raise ValueError(
+                            f"note {rn.key!r} has {len(fields)} fields, its note type {sizes[rn.notetype]}"
+                        )
                     note_id = next(id_gen)
                     mod = int(rn.mod or timestamp)  # the note's own modification time, else the build's
                     tags = tag_text.get(rn.tags)
@@ -225,13 +228,13 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
                         mod,
                         -1,
                         tags,
-                        "\x1f".join(rn.fields),
-                        rn.fields[sort_index[rn.notetype]],
+                        "\x1f".join(fields),
+                        fields[sort_index[rn.notetype]],
                         0,
                         0,
                         "",
                     )
-                    for card_ord in self._card_ords(rn.notetype, rn.fields):
+                    for card_ord in self._card_ords(rn.notetype, fields):
                         # id, note id, deck id, ord, mod, usn, type, queue, due, then the scheduling left at 0
                         card_rows.append(
                             (next(id_gen), note_id, deck.deck_id, card_ord, mod, -1, 0, 0, next(place))
