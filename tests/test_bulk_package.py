@@ -89,6 +89,18 @@ def test_rejects_a_tag_with_a_space(fixture_dir) -> None:
         BulkPackage(bad)
 
 
+def test_rejects_a_note_whose_fields_do_not_fit_its_note_type_before_writing_anything(fixture_dir) -> None:
+    """Checked when the package is made (before `sync` touches a collection), not when its rows are written."""
+    from dataclasses import replace
+
+    from flashmark.anki.package import apkg_writer
+
+    notes = rendered(fixture_dir("decks/course"))
+    bad = [replace(notes[0], fields=notes[0].fields[:-1]), *notes[1:]]
+    with pytest.raises(ValueError, match="fields, its note type"):
+        apkg_writer(bad)
+
+
 def test_leaves_no_scratch_database_behind(fixture_dir, tmp_path: Path, scratch: Path) -> None:
     """genanki writes the collection to a temp file it never deletes; a build must not leave it behind."""
     notes = rendered(fixture_dir("decks/course"))

@@ -26,7 +26,7 @@ from flashmark.figures import Figures, figures, racy
 from flashmark.identity import deck_id
 from flashmark.markdown.media import media_name
 from flashmark.outputs import atomic_write, temp_path
-from flashmark.types import MediaFile, Verified
+from flashmark.types import MediaFile, RenderedNote, Verified
 
 # genanki's schema, split so the indexes are built after the rows are in (same schema, same order).
 _SCHEMA_TABLES = ";".join(part for part in APKG_SCHEMA.split(";") if "CREATE INDEX" not in part)
@@ -94,6 +94,11 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
         for rn in notes:
             if rn.notetype not in self.models:
                 self.models[rn.notetype] = note_type(rn.notetype)
+            # Checked here, before sync changes a collection; a note kept from the last build's state was checked
+            # when it was made (its fields are not even decoded unless the deck is written whole).
+            if isinstance(rn, RenderedNote) and len(rn.fields) != len(self.models[rn.notetype].fields):
+                size = len(self.models[rn.notetype].fields)
+                raise ValueError(f"note {rn.key!r} has {len(rn.fields)} fields, its note type {size}")
             if rn.tags not in checked:
                 for tag in rn.tags:
                     if " " in tag:
@@ -196,7 +201,6 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
         place = itertools.count()
         ids = {kind: model.model_id for kind, model in self.models.items()}
         sort_index = {kind: model.sort_field_index for kind, model in self.models.items()}
-        sizes = {kind: len(model.fields) for kind, model in self.models.items()}
         card_rows: list[tuple[object, ...]] = []
 
         tag_text: dict[tuple[str, ...], str] = {}  # notes of one topic share their tags tuple
@@ -212,10 +216,6 @@ class BulkPackage(genanki.Package):  # type: ignore[misc]
                                 moved.append((at, card_id))
                         continue
                     fields = rn.fields
-                    if len(fields) != sizes[rn.notetype]:
-                        raise ValueError(
-                            f"note {rn.key!r} has {len(fields)} fields, its note type {sizes[rn.notetype]}"
-                        )
                     note_id = next(id_gen)
                     mod = int(rn.mod or timestamp)  # the note's own modification time, else the build's
                     tags = tag_text.get(rn.tags)
