@@ -151,7 +151,7 @@ def test_images_of_the_last_package_are_copied_as_stored(
     real = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda p: b"read" if p.suffix == ".png" else real(p))
     second = tmp_path / "second.apkg"
-    apkg_writer(notes[1:], STAMP, trusted=checked, stored=stored)(second)  # one picture: entry "0", was "1"
+    apkg_writer(notes[1:], STAMP, trusted=checked, last=stored)(second)  # one picture: entry "0", was "1"
     monkeypatch.undo()
     view = import_apkg(second, tmp_path / "col.anki2")
     assert len(view.media_files) == 1
@@ -176,7 +176,7 @@ def test_an_image_changed_since_its_check_is_not_copied(tmp_path: Path) -> None:
     apkg_writer(notes, STAMP, verified=checked)(first)
     (tmp_path / "c" / "img" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n changed")
     with pytest.raises(MediaChanged):
-        apkg_writer(notes, STAMP, trusted=checked, stored=last_package(first))(tmp_path / "second.apkg")
+        apkg_writer(notes, STAMP, trusted=checked, last=last_package(first))(tmp_path / "second.apkg")
 
 
 def test_a_replaced_last_package_is_not_copied_from(tmp_path: Path) -> None:

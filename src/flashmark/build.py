@@ -336,7 +336,7 @@ def _build(
         corpus: Corpus | None = None
         # Images the last build checked against their names, and those this build checks (see media_bytes);
         # and the images in the last package, copied from it.
-        trusted, stored = (
+        trusted, last_deck = (
             _last_media(state_file, content_dir, (output, report)) if stateful and not force else (None, None)
         )
         verified: dict[str, Verified] = {}
@@ -363,7 +363,7 @@ def _build(
             # The notes kept as they were are in the last package as they are: its collection is patched.
             unchanged = frozenset(r.guid for r in rows if isinstance(r, state.Kept))
             write_deck = apkg_writer(
-                rows, notetype_mods=notetype_mods, trusted=trusted, verified=verified, stored=stored, kept=unchanged
+                rows, notetype_mods=notetype_mods, trusted=trusted, verified=verified, last=last_deck, kept=unchanged
             )
         else:
             result, rendered, new_lock, previous, all_notes, identified, corpus = _full(
@@ -378,7 +378,7 @@ def _build(
                 if rebuilt is not None and apply is None:
                     corpus = None  # its questions are in the state's records now: let their memory serve what follows
             write_deck = apkg_writer(
-                rendered, notetype_mods=identified.notetype_mods, trusted=trusted, verified=verified, stored=stored
+                rendered, notetype_mods=identified.notetype_mods, trusted=trusted, verified=verified, last=last_deck
             )
             if apply is not None:
                 new_lock = apply(Built(result, all_notes, new_lock, previous, write_deck))

@@ -305,48 +305,50 @@ def write_apkg(
     media: Sequence[MediaFile] = (),
     trusted: Mapping[str, Verified] | None = None,
     verified: dict[str, Verified] | None = None,
-    stored: LastPackage | None = None,
+    last: LastPackage | None = None,
     kept: AbstractSet[str] = frozenset(),
 ) -> None:
     """What genanki's Package.write_to_file does, with its scratch database beside `target` and the
     media read straight from the content folder (each checked against its content hash, see media_bytes)
-    into the zip; an image the last package (`stored`) holds is copied from it instead, as stored.
+    into the zip; an image the last package (`last`) holds is copied from it instead, as stored.
 
     `kept`: GUIDs of notes unchanged since the last package was written; with some, that package's collection
     is patched (see BulkPackage.patch_db) instead of written whole.
     """
     database = temp_path(target.with_name("collection.anki2"))
     try:
-        if not (kept and isinstance(package, BulkPackage) and _patched(package, database, timestamp, stored, kept)):
-            conn = sqlite3.connect(database)
-            try:
-                package.write_to_db(conn.cursor(), timestamp, itertools.count(int(timestamp * 1000)))
-                conn.commit()
-            finally:
-                conn.close()
-        with open(target, "wb") as file, zipfile.ZipFile(file, "w") as out, _opened(stored) as old:
-            out.write(database, "collection.anki2")
-            out.writestr("media", json.dumps({str(n): m.name for n, m in enumerate(media)}))
-            for n, m in enumerate(media):
-                entry = stored.entries.get(m.name) if stored is not None else None
-                known = trusted.get(m.path) if trusted is not None else None
-                # Copied only while the image is as it was checked: one changed since the parse named it
-                # is read and checked below (and a mismatch makes the build start again).
-                if (
-                    entry is not None
-                    and old is not None
-                    and known is not None
-                    and still_checked(known, m.name, figures(m.path))
-                ):
-                    copy_entry(out, old, entry, str(n))
-                    if verified is not None:
-                        verified[m.path] = known
-                    continue
-                out.writestr(str(n), media_bytes(m, trusted, verified))
+        with _opened(last) as old:  # opened once, and only while it is the file the state describes
+            patched = last is not None and old is not None and _patched(package, database, timestamp, last, old, kept)
+            if not patched:
+                conn = sqlite3.connect(database)
+                try:
+                    package.write_to_db(conn.cursor(), timestamp, itertools.count(int(timestamp * 1000)))
+                    conn.commit()
+                finally:
+                    conn.close()
+            with open(target, "wb") as file, zipfile.ZipFile(file, "w") as out:
+                out.write(database, "collection.anki2")
+                out.writestr("media", json.dumps({str(n): m.name for n, m in enumerate(media)}))
+                for n, m in enumerate(media):
+                    entry = last.entries.get(m.name) if last is not None else None
+                    known = trusted.get(m.path) if trusted is not None else None
+                    # Copied only while the image is as it was checked: one changed since the parse named it
+                    # is read and checked below (and a mismatch makes the build start again).
+                    if (
+                        entry is not None
+                        and old is not None
+                        and known is not None
+                        and still_checked(known, m.name, figures(m.path))
+                    ):
+                        copy_entry(out, old, entry, str(n))
+                        if verified is not None:
+                            verified[m.path] = known
+                        continue
+                    out.writestr(str(n), media_bytes(m, trusted, verified))
     except sqlite3.Error as exc:  # "database or disk is full"
         raise OutputError(f"cannot write the deck: {exc}", target) from None
     except (OSError, zipfile.BadZipFile):
-        if stored is None:
+        if last is None:
             raise
         retry = True  # the last package could not be copied from: every image is read from the folder instead
     else:
@@ -358,16 +360,19 @@ def write_apkg(
 
 
 def _patched(
-    package: BulkPackage, database: Path, timestamp: float, stored: LastPackage | None, kept: AbstractSet[str]
+    package: genanki.Package,
+    database: Path,
+    timestamp: float,
+    last: LastPackage,
+    old: BinaryIO,
+    kept: AbstractSet[str],
 ) -> bool:
-    """Write `package`'s collection to `database` by patching the last package's; False when that cannot be done."""
-    if stored is None or stored.collection is None:
+    """Write `package`'s collection to `database` by patching the last package's (`last`, open as `old`); False
+    when that cannot be done (nothing kept, or the collection cannot be copied or patched)."""
+    if not kept or last.collection is None or not isinstance(package, BulkPackage):
         return False
     try:
-        with _opened(stored) as old:
-            if old is None:
-                return False
-            copy_out(old, stored.collection, database)
+        copy_out(old, last.collection, database)
         with closing(sqlite3.connect(database)) as conn:
             package.patch_db(conn.cursor(), timestamp, kept)
             conn.commit()
@@ -378,9 +383,9 @@ def _patched(
 
 
 @contextmanager
-def _opened(stored: LastPackage | None) -> Iterator[BinaryIO | None]:
+def _opened(last: LastPackage | None) -> Iterator[BinaryIO | None]:
     """The last package open for copying its entries, or None."""
-    file = stored.open() if stored is not None else None
+    file = last.open() if last is not None else None
     try:
         yield file
     finally:
@@ -394,19 +399,19 @@ def apkg_writer(
     notetype_mods: dict[str, int] | None = None,
     trusted: Mapping[str, Verified] | None = None,
     verified: dict[str, Verified] | None = None,
-    stored: LastPackage | None = None,
+    last: LastPackage | None = None,
     kept: AbstractSet[str] = frozenset(),
 ) -> Callable[[Path], None]:
     """A function writing the .apkg of `notes` to a path (for `atomic_write` or a Transaction).
 
     Notes and the note type keep the modification times they carry; `timestamp` (default: now)
     is used where they carry none, and for the ids of new cards. `trusted` and `verified`: see media_bytes;
-    `stored`: the last package, known unchanged since it was written, and `kept`: see write_apkg.
+    `last`: the last package, known unchanged since it was written, and `kept`: see write_apkg.
     """
     stamp = time.time() if timestamp is None else timestamp
     package = make_package(notes, notetype_mods)
     media = package_media(notes)
-    return lambda tmp: write_apkg(package, tmp, stamp, media, trusted, verified, stored, kept)
+    return lambda tmp: write_apkg(package, tmp, stamp, media, trusted, verified, last, kept)
 
 
 def write_package(
